@@ -1,0 +1,211 @@
+import { z } from 'zod';
+
+/**
+ * Request and job schemas. The same schemas validate requests and generate the OpenAPI document.
+ * Objects are strict: an unknown field is a 400, not silently ignored.
+ */
+
+export const JOB_KINDS = ['invert', 'sample', 'edit', 'reconstruct', 'interpolate'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
+
+/** Ids and upload ids are restricted so they can never escape an S3 prefix or a key format. */
+export const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+
+/** Max decoded size of an inline base64 image; larger images go through POST /v1/uploads. */
+export const MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024;
+
+export const SamplerSchema = z
+  .discriminatedUnion('name', [
+    z.strictObject({ name: z.literal('obelm') }),
+    z.strictObject({ name: z.literal('ddim') }),
+    z.strictObject({ name: z.literal('bdia'), gamma: z.number().gt(0).lte(1).default(1) }),
+    z.strictObject({ name: z.literal('edict'), p: z.number().gt(0).lt(1).default(0.93) }),
+  ])
+  .describe('Sampler and its parameters; O-BELM by default.');
+export type SamplerParams = z.infer<typeof SamplerSchema>;
+
+export const ImageRefSchema = z.union([
+  z.strictObject({ uploadId: IdSchema }).describe('An image uploaded with POST /v1/uploads.'),
+  z
+    .strictObject({
+      base64: z
+        .string()
+        .min(1)
+        .max(Math.ceil((MAX_INLINE_IMAGE_BYTES * 4) / 3) + 4)
+        .regex(/^[A-Za-z0-9+/=\s]+$/, 'must be base64'),
+    })
+    .describe('An inline image, base64-encoded (PNG, JPEG or WebP), at most 4 MiB decoded.'),
+]);
+export type ImageRef = z.infer<typeof ImageRefSchema>;
+
+export const NoiseRefSchema = z
+  .strictObject({ jobId: IdSchema })
+  .describe('The noise artifact of an earlier invert, edit or sample job of the same tenant.');
+export type NoiseRef = z.infer<typeof NoiseRefSchema>;
+
+const prompt = z.string().max(1000);
+const common = {
+  model: IdSchema.optional().describe('Model bundle id; the service default when omitted.'),
+  steps: z.number().int().min(2).max(1000).optional().describe("Inference steps N; the model's default."),
+  guidance: z
+    .number()
+    .min(0)
+    .max(20)
+    .optional()
+    .describe('Classifier-free guidance scale g (CFG only when g > 1).'),
+  negativePrompt: prompt.optional(),
+  sampler: SamplerSchema.optional(),
+  output: z.strictObject({ format: z.enum(['png', 'webp', 'jpeg']).default('png') }).optional(),
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((m) => Object.keys(m).length <= 16, 'at most 16 entries')
+    .optional()
+    .describe('Free-form caller data returned with the job.'),
+};
+
+export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('invert'), image: ImageRefSchema, prompt: prompt.optional(), ...common }),
+  z.strictObject({
+    kind: z.literal('sample'),
+    noise: NoiseRefSchema.optional(),
+    seed: z.number().int().min(0).max(4294967295).optional(),
+    prompt: prompt.optional(),
+    ...common,
+  }),
+  z.strictObject({
+    kind: z.literal('edit'),
+    image: ImageRefSchema.optional(),
+    noise: NoiseRefSchema.optional(),
+    sourcePrompt: prompt.default(''),
+    targetPrompt: prompt,
+    strength: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .optional()
+      .describe('Fraction of the steps re-generated (1 = full inversion).'),
+    ...common,
+  }),
+  z.strictObject({
+    kind: z.literal('reconstruct'),
+    image: ImageRefSchema,
+    prompt: prompt.optional(),
+    ...common,
+  }),
+  z.strictObject({
+    kind: z.literal('interpolate'),
+    images: z
+      .array(z.union([ImageRefSchema, NoiseRefSchema]))
+      .length(2)
+      .describe('Two images, or noise artifacts of earlier jobs.'),
+    weights: z.array(z.number().min(0).max(1)).min(1).max(16).default([0, 0.25, 0.5, 0.75, 1]),
+    prompt: prompt.optional(),
+    ...common,
+  }),
+]);
+export type CreateJobRequest = z.infer<typeof CreateJobRequestSchema>;
+
+/** Where a job's input lives once the API has accepted it: always S3 (inline images are stored first). */
+export const JobInputSchema = z.union([
+  z.strictObject({ type: z.literal('image'), key: z.string() }),
+  z.strictObject({ type: z.literal('noise'), key: z.string(), jobId: IdSchema }),
+]);
+export type JobInput = z.infer<typeof JobInputSchema>;
+
+/**
+ * Fully resolved job parameters: every default filled in by the API, so the worker never guesses.
+ */
+export interface JobParams {
+  kind: JobKind;
+  model: string;
+  steps: number;
+  guidance: number;
+  negativePrompt: string;
+  sampler: SamplerParams;
+  outputFormat: 'png' | 'webp' | 'jpeg';
+  prompt?: string;
+  sourcePrompt?: string;
+  targetPrompt?: string;
+  strength?: number;
+  seed?: number;
+  weights?: number[];
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export interface JobMetrics {
+  queueMs?: number;
+  runMs?: number;
+  gpuMs?: number;
+  latentMaxAbsError?: number;
+  pixelMse?: number;
+}
+
+/** S3 keys of a finished job's outputs. */
+export interface JobOutputs {
+  image?: string;
+  images?: string[];
+  noise?: string;
+  report?: string;
+}
+
+/** The DynamoDB job item (pk/sk/gsi1 keys from `dbKeys`). */
+export interface JobItem {
+  id: string;
+  tenant: string;
+  status: JobStatus;
+  params: JobParams;
+  inputs: JobInput[];
+  outputs?: JobOutputs;
+  progress?: { step: number; of: number };
+  metrics?: JobMetrics;
+  error?: JobError;
+  metadata?: Record<string, string>;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  heartbeatAt?: string;
+  workerId?: string;
+  cancelRequested?: boolean;
+  /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
+  ttl: number;
+}
+
+/** A presigned output link as the API returns it. */
+export interface OutputLink {
+  url: string;
+  expiresAt: string;
+}
+
+/** The public view of a job (GET /v1/jobs/{id}). */
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  model: string;
+  params: JobParams;
+  progress?: { step: number; of: number };
+  outputs?: {
+    image?: OutputLink;
+    images?: OutputLink[];
+    noise?: OutputLink;
+    report?: OutputLink;
+  };
+  metrics?: JobMetrics;
+  error?: JobError;
+  metadata?: Record<string, string>;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
