@@ -1,0 +1,30 @@
+/** Stable codes for every way a caller can misuse the engine (or stop it). */
+export type EngineErrorCode =
+  | 'invalid_schedule'
+  | 'invalid_steps'
+  | 'invalid_sampler'
+  | 'invalid_state'
+  | 'invalid_target'
+  | 'invalid_freeze'
+  | 'invalid_seed'
+  | 'invalid_guidance'
+  | 'invalid_weights'
+  | 'shape_mismatch'
+  | 'non_finite_state'
+  | 'aborted';
+
+/** A typed engine error: `code` is stable and machine-readable, `message` says what was wrong. */
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Throws `aborted` if the signal has fired; called between steps so a cancel lands within one step. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EngineError('aborted', 'the run was aborted');
+}

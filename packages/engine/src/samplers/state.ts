@@ -1,0 +1,51 @@
+import type { SamplerState } from '../types.ts';
+import type { Direction } from './context.ts';
+
+/**
+ * The grid index a run has reached: the cleanest state held when sampling, the noisiest when inverting.
+ * A pair (x_i, x_{i-1}) sits at i - 1 for sampling and at i for inversion.
+ */
+export function frontier(state: SamplerState, direction: Direction): number {
+  return state.kind === 'pair' && direction === 'sample' ? state.index - 1 : state.index;
+}
+
+/** The single state at the frontier: what a one-sequence sampler continues from. */
+export function frontierState(
+  state: SamplerState,
+  direction: Direction,
+): Extract<SamplerState, { kind: 'single' }> {
+  switch (state.kind) {
+    case 'single':
+      return state;
+    case 'pair':
+      return direction === 'sample'
+        ? { kind: 'single', index: state.index - 1, x: state.lower }
+        : { kind: 'single', index: state.index, x: state.upper };
+    case 'coupled':
+      return { kind: 'single', index: state.index, x: state.x };
+  }
+}
+
+/** Every array a state holds, for shape and finiteness checks. */
+export function stateArrays(state: SamplerState): Float64Array[] {
+  switch (state.kind) {
+    case 'single':
+      return [state.x];
+    case 'pair':
+      return [state.upper, state.lower];
+    case 'coupled':
+      return [state.x, state.y];
+  }
+}
+
+/**
+ * Where a restarted run begins (spec §5, research/demo-model.md §3c): 'pair' keeps the stored pair (official;
+ * exact for reconstruction), 'single' keeps only the noisier state x_i so sampling restarts with one DDIM step
+ * (far more reliable when the prompt changed).
+ */
+export function restartState(state: SamplerState, mode: 'pair' | 'single'): SamplerState {
+  if (mode === 'pair' || state.kind === 'single') return state;
+  return state.kind === 'pair'
+    ? { kind: 'single', index: state.index, x: state.upper }
+    : { kind: 'single', index: state.index, x: state.x };
+}

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runGolden } from '../src/index.ts';
+
+const vectors = JSON.parse(readFileSync(new URL('./fixtures/belm_vectors.json', import.meta.url), 'utf8'));
+
+describe('golden vectors (same code as `npm run golden`)', async () => {
+  const results = await runGolden(vectors);
+
+  it('covers the schedule checks and every case', () => {
+    expect(results.map((r) => r.id)).toEqual([
+      'schedule_and_timestep_checks',
+      ...vectors.cases.map((c: { id: string }) => c.id),
+    ]);
+  });
+
+  it.each(results.map((r) => [r.id, r] as const))('%s passes within the file tolerances', (_, r) => {
+    expect(r.checks.filter((c) => !c.passed)).toEqual([]);
+    expect(r.checks.length).toBeGreaterThan(10);
+  });
+
+  it('fails a case whose expected value is perturbed', async () => {
+    const broken = structuredClone(vectors);
+    broken.cases = [broken.cases[0]];
+    broken.cases[0].obelm.sample_x0[0][0] += 1e-9;
+    const [, r] = await runGolden(broken);
+    expect(r!.passed).toBe(false);
+    expect(r!.checks.find((c) => !c.passed)?.field).toBe('obelm.sample_x0');
+  });
+});
