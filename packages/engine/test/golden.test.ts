@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runGolden } from '../src/index.ts';
 
-const vectors = JSON.parse(readFileSync(new URL('./fixtures/belm_vectors.json', import.meta.url), 'utf8'));
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+const vectors = fixture('belm_vectors.json');
 
 describe('golden vectors (same code as `npm run golden`)', async () => {
   const results = await runGolden(vectors);
@@ -28,3 +30,17 @@ describe('golden vectors (same code as `npm run golden`)', async () => {
     expect(r!.checks.find((c) => !c.passed)?.field).toBe('obelm.sample_x0');
   });
 });
+
+// Cases the engine was not written against, from an independent float64 reference of spec/belm.md:
+// other step counts (7, 13, 20, 33), batches, mixtures of 2 and 4 components, leading and trailing spacing,
+// and the linear (DDPM) beta schedule.
+describe.each(['unseen_vectors.json', 'unseen_trailing.json', 'unseen_linear.json'])(
+  'unseen cases: %s',
+  (name) => {
+    it('every case passes within the file tolerances', async () => {
+      const results = await runGolden(fixture(name));
+      expect(results.length).toBeGreaterThan(3);
+      expect(results.flatMap((r) => r.checks.filter((c) => !c.passed))).toEqual([]);
+    });
+  },
+);
