@@ -32,6 +32,14 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   OBELM_HEARTBEAT_SECONDS: int(30),
   OBELM_MODEL_CACHE: z.string().optional(),
   OBELM_WORKER_ID: z.string().optional(),
+  /** Long-poll wait of one ReceiveMessage (SQS allows 0..20); stop() aborts a wait in progress. */
+  OBELM_POLL_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+  /** On SIGTERM, a job that cannot finish within this many seconds is checkpointed (spot notices give 120 s). */
+  OBELM_STOP_GRACE_SECONDS: z.coerce.number().min(0).default(90),
+  /** Claims of one job before it is failed instead of retried (crash loops end here). */
+  OBELM_MAX_ATTEMPTS: int(3),
+  /** Tests only: sleep this long after every sampler step, to make a job slow enough to cancel or stop. */
+  OBELM_TEST_STEP_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 

@@ -158,6 +158,19 @@ export interface JobOutputs {
   report?: string;
 }
 
+/**
+ * Where a stopped run can resume: pipeline stage `stage` (0-based) from the sampler state at `key`, with the
+ * end states of the stages before it at `completedKeys` (all float64 safetensors in the noise-artifact format).
+ * `step` counts the sampler steps done over the whole job.
+ */
+export interface JobCheckpoint {
+  key: string;
+  completedKeys: string[];
+  stage: number;
+  step: number;
+  savedAt: string;
+}
+
 /** The DynamoDB job item (pk/sk/gsi1 keys from `dbKeys`). */
 export interface JobItem {
   id: string;
@@ -178,6 +191,8 @@ export interface JobItem {
   heartbeatAt?: string;
   workerId?: string;
   cancelRequested?: boolean;
+  /** Set when a stopped worker saved its progress; the next worker resumes from it. */
+  checkpoint?: JobCheckpoint;
   /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
   ttl: number;
 }
@@ -205,6 +220,8 @@ export interface JobView {
   metrics?: JobMetrics;
   error?: JobError;
   metadata?: Record<string, string>;
+  /** Set while a cancel of a running job waits for the worker's next progress write. */
+  cancelRequested?: boolean;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;

@@ -13,6 +13,9 @@ export const s3Keys = {
   jobNoise: (tenant: string, jobId: string) => `jobs/${tenant}/${jobId}/noise.safetensors`,
   jobReport: (tenant: string, jobId: string) => `jobs/${tenant}/${jobId}/report.json`,
   jobCheckpoint: (tenant: string, jobId: string) => `jobs/${tenant}/${jobId}/checkpoint.safetensors`,
+  /** End state of an earlier pipeline stage, saved with a checkpoint (n = stage index). */
+  jobCheckpointStage: (tenant: string, jobId: string, n: number) =>
+    `jobs/${tenant}/${jobId}/checkpoint-stage-${n}.safetensors`,
   model: (bundle: string) => `models/${bundle}/`,
 } as const;
 

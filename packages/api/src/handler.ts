@@ -1,0 +1,27 @@
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Deps, DepsProvider } from './deps.ts';
+import type { HttpEvent, HttpResult } from './http.ts';
+import { type AuthedEvent, apiKeyAuth, type Caller } from './middleware/auth.ts';
+import { httpErrors } from './middleware/errors.ts';
+
+export type HttpHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+export type HandlerFactory = (deps: DepsProvider) => HttpHandler;
+
+/** An authenticated route: the body sees the caller's tenant and the deps. */
+export function authedRoute(
+  deps: DepsProvider,
+  body: (event: HttpEvent, caller: Caller, deps: Deps) => Promise<HttpResult>,
+): HttpHandler {
+  return middy<HttpEvent, HttpResult>()
+    .use(httpErrors())
+    .use(apiKeyAuth(deps))
+    .handler(async (event) => body(event, (event as AuthedEvent).caller, deps()));
+}
+
+/** A public route (no API key). */
+export function publicRoute(body: (event: HttpEvent) => Promise<HttpResult>): HttpHandler {
+  return middy<HttpEvent, HttpResult>()
+    .use(httpErrors())
+    .handler(async (event) => body(event));
+}

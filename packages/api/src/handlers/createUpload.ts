@@ -1,0 +1,63 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import {
+  CreateUploadRequestSchema,
+  dbKeys,
+  newId,
+  s3Keys,
+  type UploadItem,
+  type UploadResponse,
+} from '@obelm/core';
+import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
+import { authedRoute } from '../handler.ts';
+import { json } from '../http.ts';
+import { parseWith, readJsonBody } from '../validation.ts';
+
+/**
+ * POST /v1/uploads -> a presigned POST form for one image: S3 itself enforces the size range and the
+ * Content-Type, so large images never pass through the API. The upload slot is recorded with its tenant,
+ * and outlives the form by the job TTL so a job can still name it later.
+ */
+export const buildCreateUpload = (deps: DepsProvider) =>
+  authedRoute(deps, async (event, caller, d) => {
+    const { contentType } = parseWith(CreateUploadRequestSchema, readJsonBody(event, { optional: true }));
+    const { config } = d;
+    const now = d.now();
+    const uploadId = newId('upl', now.getTime());
+    const key = s3Keys.upload(caller.tenant, uploadId);
+    const maxBytes = config.OBELM_UPLOAD_MAX_BYTES;
+    const expires = config.OBELM_PRESIGN_SECONDS;
+    const expiresAt = new Date(now.getTime() + expires * 1000).toISOString();
+
+    const { url, fields } = await createPresignedPost(d.s3, {
+      Bucket: config.OBELM_BUCKET,
+      Key: key,
+      Conditions: [
+        ['content-length-range', 1, maxBytes],
+        ['eq', '$Content-Type', contentType],
+      ],
+      Fields: { 'Content-Type': contentType },
+      Expires: expires,
+    });
+    const item: UploadItem = {
+      uploadId,
+      tenant: caller.tenant,
+      key,
+      contentType,
+      maxBytes,
+      createdAt: now.toISOString(),
+      expiresAt,
+      ttl: Math.floor(now.getTime() / 1000) + expires + config.OBELM_JOB_TTL_SECONDS,
+    };
+    await d.db.send(
+      new PutCommand({
+        TableName: config.OBELM_TABLE,
+        Item: { ...dbKeys.upload(uploadId), ...item },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    const body: UploadResponse = { uploadId, url, fields, maxBytes, expiresAt };
+    return json(201, body);
+  });
+
+export const handler = buildCreateUpload(lambdaDepsProvider);

@@ -1,0 +1,13 @@
+import middy from '@middy/core';
+import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
+import { sweepJobs } from '../sweeper.ts';
+
+/** Scheduled Lambda (e.g. every 5 minutes): re-enqueue lost jobs, recover stale ones, expire old ones. */
+export const buildSweeper = (deps: DepsProvider, staleAfterMs = 5 * 60_000) =>
+  middy().handler(async () => {
+    const report = await sweepJobs(deps(), { staleAfterMs });
+    console.log(JSON.stringify({ level: 'info', msg: 'sweep', ...report }));
+    return report;
+  });
+
+export const handler = buildSweeper(lambdaDepsProvider);

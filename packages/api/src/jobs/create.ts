@@ -1,0 +1,91 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ApiError, type CreateJobRequest, conflict, type JobItem, jobMessage, newId } from '@obelm/core';
+import type { Deps } from '../deps.ts';
+import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
+import { planJob } from './plan.ts';
+import { failQueuedJob, getJob, putNewJob } from './store.ts';
+
+export interface CreateOutcome {
+  job: JobItem;
+  /** True when an Idempotency-Key replay returned the job an earlier request created. */
+  replayed: boolean;
+}
+
+async function replay(deps: Deps, jobId: string): Promise<CreateOutcome> {
+  const job = await getJob(deps, jobId);
+  // The first request holds the key but has not written its job yet (or died doing so).
+  if (!job)
+    throw conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress');
+  return { job, replayed: true };
+}
+
+/**
+ * POST /v1/jobs: check and resolve the request, claim the Idempotency-Key, store inline images, put the
+ * job item (conditional), then enqueue its id.
+ *
+ * If SendMessage fails, the job is marked failed (`enqueue_failed`) and the caller gets a 503: a queued job
+ * always has a message, and the client may simply retry. (A sweeper that re-enqueues queued jobs, see
+ * sweeper.ts, still covers messages lost later, e.g. the local stack's in-memory queue across restarts.)
+ */
+export async function createJob(
+  deps: Deps,
+  tenant: string,
+  body: unknown,
+  req: CreateJobRequest,
+  idempotencyKey: string | undefined,
+): Promise<CreateOutcome> {
+  const hash = idempotencyKey ? requestHash(body) : '';
+  if (idempotencyKey) {
+    const earlier = await findReplay(deps, tenant, idempotencyKey, hash);
+    if (earlier) return replay(deps, earlier);
+  }
+
+  const now = deps.now();
+  const jobId = newId('job', now.getTime());
+  const plan = await planJob(deps, tenant, jobId, req);
+
+  if (idempotencyKey && !(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) {
+    const earlier = await findReplay(deps, tenant, idempotencyKey, hash);
+    if (earlier) return replay(deps, earlier);
+  }
+
+  const job: JobItem = {
+    id: jobId,
+    tenant,
+    status: 'queued',
+    params: plan.params,
+    inputs: plan.inputs.map((i) => i.input),
+    ...(req.metadata ? { metadata: req.metadata } : {}),
+    attempts: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    ttl: Math.floor(now.getTime() / 1000) + deps.config.OBELM_JOB_TTL_SECONDS,
+  };
+  try {
+    for (const { input, inline } of plan.inputs) {
+      if (!inline) continue;
+      await deps.s3.send(
+        new PutObjectCommand({ Bucket: deps.config.OBELM_BUCKET, Key: input.key, Body: inline }),
+      );
+    }
+    await putNewJob(deps, job);
+  } catch (err) {
+    if (idempotencyKey) await releaseKey(deps, tenant, idempotencyKey, jobId);
+    throw err;
+  }
+
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.config.OBELM_JOBS_QUEUE_URL,
+        MessageBody: JSON.stringify(jobMessage(jobId, tenant)),
+      }),
+    );
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', msg: 'enqueue failed', jobId, error: String(err) }));
+    await failQueuedJob(deps, jobId, { code: 'enqueue_failed', message: 'The job could not be queued' });
+    throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
+  }
+  return { job, replayed: false };
+}

@@ -1,0 +1,76 @@
+import { badRequest, type CreateJobRequest, type ImageRef, type JobItem, type JobParams } from '@obelm/core';
+import type { Deps } from '../deps.ts';
+import { inlineKey, loadNoiseJob, noiseInput, type ResolvedInput, resolveImage } from './inputs.ts';
+import { assertCompatible, resolveParams } from './resolve.ts';
+
+/** A checked request: resolved parameters and inputs, nothing written yet. */
+export interface JobPlan {
+  params: JobParams;
+  inputs: ResolvedInput[];
+}
+
+/**
+ * Checks everything a request refers to (uploads, inline images, noise jobs) and resolves its parameters.
+ * Runs before anything is written, so a bad request leaves no trace.
+ */
+export async function planJob(
+  deps: Deps,
+  tenant: string,
+  jobId: string,
+  req: CreateJobRequest,
+): Promise<JobPlan> {
+  const defaultModel = deps.config.OBELM_DEFAULT_MODEL;
+  const image = (ref: ImageRef, n: number, field: string) =>
+    resolveImage(deps, tenant, ref, inlineKey(tenant, jobId, n), field);
+
+  switch (req.kind) {
+    case 'invert':
+    case 'reconstruct':
+      return {
+        params: resolveParams(req, deps.catalog, defaultModel),
+        inputs: [await image(req.image, 0, 'image')],
+      };
+    case 'sample': {
+      const noise = req.noise ? await loadNoiseJob(deps, tenant, req.noise, 'noise') : undefined;
+      return {
+        params: resolveParams(req, deps.catalog, defaultModel, noise?.params),
+        inputs: noise ? [{ input: noiseInput(noise) }] : [],
+      };
+    }
+    case 'edit': {
+      // An edit starts from its noise artifact when given (many edits per inversion), else inverts the image.
+      if (req.noise) {
+        const noise = await loadNoiseJob(deps, tenant, req.noise, 'noise');
+        return {
+          params: resolveParams(req, deps.catalog, defaultModel, noise.params),
+          inputs: [{ input: noiseInput(noise) }],
+        };
+      }
+      if (!req.image)
+        throw badRequest('missing_image', 'An edit needs `image` or `noise`', { field: 'image' });
+      return {
+        params: resolveParams(req, deps.catalog, defaultModel),
+        inputs: [await image(req.image, 0, 'image')],
+      };
+    }
+    case 'interpolate': {
+      const noiseJobs: JobItem[] = [];
+      const inputs: ResolvedInput[] = [];
+      for (const [n, ref] of req.images.entries()) {
+        const field = `images.${n}`;
+        if ('jobId' in ref) {
+          const job = await loadNoiseJob(deps, tenant, ref, field);
+          noiseJobs.push(job);
+          inputs.push({ input: noiseInput(job) });
+        } else {
+          inputs.push(await image(ref, n, field));
+        }
+      }
+      const [first, ...rest] = noiseJobs;
+      const params = resolveParams(req, deps.catalog, defaultModel, first?.params);
+      // Slerp between two noises only makes sense on one grid: every artifact must agree with the resolved one.
+      for (const job of rest) assertCompatible(params, job.params);
+      return { params, inputs };
+    }
+  }
+}

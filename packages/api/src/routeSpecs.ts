@@ -1,0 +1,113 @@
+import {
+  CreateJobRequestSchema,
+  CreateUploadRequestSchema,
+  JobListSchema,
+  JobViewSchema,
+  ListJobsQuerySchema,
+  UploadResponseSchema,
+} from '@obelm/core';
+import { z } from 'zod';
+
+/** What the API offers, independent of how it is served: the OpenAPI document and the local router read it. */
+export interface RouteSpec {
+  method: 'GET' | 'POST';
+  /** API Gateway path syntax: `/v1/jobs/{id}`. */
+  path: string;
+  /** The Lambda handler file under src/handlers (the infra wires exactly these). */
+  handlerFile: string;
+  auth: boolean;
+  summary: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  status: number;
+  response: z.ZodType;
+  /** Error codes this route may answer with, beyond the common ones. */
+  errors: string[];
+}
+
+export const ROUTE_SPECS: readonly RouteSpec[] = [
+  {
+    method: 'POST',
+    path: '/v1/jobs',
+    handlerFile: 'createJob.ts',
+    auth: true,
+    summary:
+      'Create a job (invert, sample, edit, reconstruct, interpolate). Honours an Idempotency-Key header.',
+    body: CreateJobRequestSchema,
+    status: 202,
+    response: JobViewSchema,
+    errors: [
+      'malformed_json',
+      'unknown_field',
+      'invalid_request',
+      'unknown_model',
+      'steps_out_of_range',
+      'guidance_out_of_range',
+      'missing_image',
+      'invalid_image',
+      'image_too_large',
+      'unknown_upload',
+      'upload_pending',
+      'unknown_noise',
+      'noise_not_ready',
+      'incompatible_noise',
+      'invalid_idempotency_key',
+      'idempotency_conflict',
+      'idempotency_in_progress',
+      'payload_too_large',
+      'queue_unavailable',
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs',
+    handlerFile: 'listJobs.ts',
+    auth: true,
+    summary: "List the caller's jobs, newest first.",
+    query: ListJobsQuerySchema,
+    status: 200,
+    response: JobListSchema,
+    errors: ['unknown_field', 'invalid_request', 'invalid_cursor'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{id}',
+    handlerFile: 'getJob.ts',
+    auth: true,
+    summary: 'Get a job: status, progress, metrics and fresh presigned URLs of its outputs.',
+    status: 200,
+    response: JobViewSchema,
+    errors: ['job_not_found'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{id}/cancel',
+    handlerFile: 'cancelJob.ts',
+    auth: true,
+    summary: 'Cancel a job: queued jobs at once, running jobs at their next step.',
+    status: 200,
+    response: JobViewSchema,
+    errors: ['job_not_found', 'job_finished'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/uploads',
+    handlerFile: 'createUpload.ts',
+    auth: true,
+    summary: 'Get a presigned POST form to upload one image, then name its uploadId in a job.',
+    body: CreateUploadRequestSchema,
+    status: 201,
+    response: UploadResponseSchema,
+    errors: ['malformed_json', 'unknown_field', 'invalid_request', 'payload_too_large'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    handlerFile: 'openapi.ts',
+    auth: false,
+    summary: 'This document.',
+    status: 200,
+    response: z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).loose(),
+    errors: [],
+  },
+];

@@ -1,0 +1,102 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dbKeys, type JobItem, jobMessage } from '@obelm/core';
+import type { Deps } from './deps.ts';
+import { isConditionFailed, transitionJob } from './jobs/store.ts';
+
+export interface SweepOptions {
+  /** A running job whose last heartbeat is older than this is taken back from its (dead) worker. */
+  staleAfterMs: number;
+}
+
+export interface SweepReport {
+  /** Queued jobs whose message was sent again. */
+  requeued: string[];
+  /** Running jobs with a stale heartbeat put back to queued and sent again. */
+  recovered: string[];
+  /** Queued jobs past their TTL, now expired. */
+  expired: string[];
+}
+
+/**
+ * Reconciles the table with the jobs queue: every queued job gets a message (again), a running job whose
+ * worker stopped heartbeating goes back to queued (state.ts: running -> queued) and gets one, and a queued
+ * job past its TTL expires. Duplicate messages are harmless: a worker claims a job with a conditional write.
+ *
+ * Run at local start (the stand-in queue is in memory and forgets across restarts) and, in the cloud, on a
+ * schedule (a lost message, a crashed worker). It scans the table: fine for the local stack and small
+ * tables; a large deployment would query a sparse "active jobs" index instead.
+ */
+export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Promise<SweepReport> {
+  const report: SweepReport = { requeued: [], recovered: [], expired: [] };
+  const now = deps.now();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.db.send(
+      new ScanCommand({
+        TableName: deps.config.OBELM_TABLE,
+        FilterExpression: 'sk = :sk AND (#status = :queued OR #status = :running)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':sk': dbKeys.job('x').sk, ':queued': 'queued', ':running': 'running' },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const job of (page.Items ?? []) as JobItem[]) {
+      if (job.status === 'queued') {
+        if (job.ttl * 1000 < now.getTime()) {
+          const expired = await transitionJob(deps, job.id, 'queued', {
+            status: 'expired',
+            finishedAt: now.toISOString(),
+            error: { code: 'expired', message: 'The job waited in the queue past its time to live' },
+          });
+          if (expired) report.expired.push(job.id);
+        } else {
+          await enqueue(deps, job);
+          report.requeued.push(job.id);
+        }
+      } else {
+        const lastSign = job.heartbeatAt ?? job.startedAt ?? job.updatedAt;
+        if (now.getTime() - Date.parse(lastSign) > staleAfterMs && (await requeueStale(deps, job))) {
+          await enqueue(deps, job);
+          report.recovered.push(job.id);
+        }
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return report;
+}
+
+const enqueue = (deps: Deps, job: JobItem) =>
+  deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.config.OBELM_JOBS_QUEUE_URL,
+      MessageBody: JSON.stringify(jobMessage(job.id, job.tenant)),
+    }),
+  );
+
+/** running -> queued, only if the worker has not written a heartbeat since we looked. */
+async function requeueStale(deps: Deps, job: JobItem): Promise<boolean> {
+  try {
+    await deps.db.send(
+      new UpdateCommand({
+        TableName: deps.config.OBELM_TABLE,
+        Key: dbKeys.job(job.id),
+        UpdateExpression: 'SET #status = :queued, updatedAt = :now REMOVE workerId',
+        ConditionExpression:
+          '#status = :running AND (attribute_not_exists(heartbeatAt) OR heartbeatAt = :heartbeat)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':queued': 'queued',
+          ':running': 'running',
+          ':now': deps.now().toISOString(),
+          ':heartbeat': job.heartbeatAt ?? '',
+        },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { IdSchema, JOB_KINDS, JOB_STATUSES, SamplerSchema } from './jobs.ts';
+
+/**
+ * Schemas of the API's other requests and responses (job creation is in jobs.ts), plus the DynamoDB items the
+ * API owns. The response schemas exist for the OpenAPI document; the handlers build the same shapes.
+ */
+
+export const UPLOAD_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+
+export const CreateUploadRequestSchema = z.strictObject({
+  contentType: z.enum(UPLOAD_CONTENT_TYPES).default('image/png').describe('Content-Type the form must send.'),
+});
+export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
+
+export const UploadResponseSchema = z.object({
+  uploadId: IdSchema,
+  url: z.url().describe('POST a multipart/form-data form here: every `fields` entry, then the `file` part.'),
+  fields: z.record(z.string(), z.string()),
+  maxBytes: z.number().int(),
+  expiresAt: z.iso.datetime(),
+});
+export type UploadResponse = z.infer<typeof UploadResponseSchema>;
+
+export const ListJobsQuerySchema = z.strictObject({
+  status: z.enum(JOB_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(2048).optional().describe('The `nextCursor` of the previous page.'),
+});
+export type ListJobsQuery = z.infer<typeof ListJobsQuerySchema>;
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable machine-readable code, e.g. `invalid_request`.'),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .describe('Every 4xx/5xx response.');
+
+const OutputLinkSchema = z.object({ url: z.url(), expiresAt: z.iso.datetime() });
+
+/** The public job (mirrors the JobView interface in jobs.ts). */
+export const JobViewSchema = z.object({
+  id: IdSchema,
+  kind: z.enum(JOB_KINDS),
+  status: z.enum(JOB_STATUSES),
+  model: z.string(),
+  params: z.object({
+    kind: z.enum(JOB_KINDS),
+    model: z.string(),
+    steps: z.number().int(),
+    guidance: z.number(),
+    negativePrompt: z.string(),
+    sampler: SamplerSchema,
+    outputFormat: z.enum(['png', 'webp', 'jpeg']),
+    prompt: z.string().optional(),
+    sourcePrompt: z.string().optional(),
+    targetPrompt: z.string().optional(),
+    strength: z.number().optional(),
+    seed: z.number().int().optional(),
+    weights: z.array(z.number()).optional(),
+  }),
+  progress: z.object({ step: z.number().int(), of: z.number().int() }).optional(),
+  outputs: z
+    .object({
+      image: OutputLinkSchema.optional(),
+      images: z.array(OutputLinkSchema).optional(),
+      noise: OutputLinkSchema.optional(),
+      report: OutputLinkSchema.optional(),
+    })
+    .optional(),
+  metrics: z
+    .object({
+      queueMs: z.number().optional(),
+      runMs: z.number().optional(),
+      gpuMs: z.number().optional(),
+      latentMaxAbsError: z.number().optional(),
+      pixelMse: z.number().optional(),
+    })
+    .optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  cancelRequested: z.boolean().optional(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+});
+
+export const JobListSchema = z.object({
+  jobs: z.array(JobViewSchema),
+  nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page; absent on the last.'),
+});
+
+/** DynamoDB item of an API key (`dbKeys.apiKey(sha256hex(key))`): only the hash of a key is ever stored. */
+export interface ApiKeyItem {
+  tenant: string;
+  status: 'active' | 'revoked';
+  createdAt: string;
+}
+
+/** DynamoDB item of an upload slot (`dbKeys.upload(uploadId)`). */
+export interface UploadItem {
+  uploadId: string;
+  tenant: string;
+  key: string;
+  contentType: string;
+  maxBytes: number;
+  createdAt: string;
+  /** When the presigned POST stops working. */
+  expiresAt: string;
+  ttl: number;
+}
+
+/** DynamoDB item of an Idempotency-Key (`dbKeys.idempotency(tenant, key)`). */
+export interface IdempotencyItem {
+  jobId: string;
+  requestHash: string;
+  createdAt: string;
+  ttl: number;
+}

@@ -1,0 +1,22 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** `npm start` settings, from environment variables with defaults; validated at start (ConfigError lists all). */
+export const LocalConfigSchema = z.object({
+  OBELM_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')]).default('127.0.0.1'),
+  OBELM_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  OBELM_DATA_DIR: z.string().min(1).default('.obelm'),
+  /** The dev API key; by default one is generated on first start and kept in the data folder. */
+  OBELM_DEV_API_KEY: z.string().min(16).optional(),
+  OBELM_DEV_TENANT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('dev'),
+  /** Worker processes to run (0: API only). */
+  OBELM_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  /** A running job without a heartbeat for this long is re-queued at start. */
+  OBELM_STALE_SECONDS: z.coerce.number().int().positive().default(120),
+});
+export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+
+export const dataDirOf = (config: LocalConfig, cwd = process.cwd()) => resolve(cwd, config.OBELM_DATA_DIR);

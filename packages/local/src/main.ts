@@ -1,0 +1,63 @@
+import { ConfigError, loadConfig } from '@obelm/core';
+import { dataDirOf, LocalConfigSchema } from './config.ts';
+import { AlreadyRunningError } from './lock.ts';
+import { startLocalStack } from './stack.ts';
+
+/** `npm start`: the whole service on this machine until Ctrl-C. */
+async function main(): Promise<void> {
+  const config = loadConfig(LocalConfigSchema);
+  const stack = await startLocalStack({
+    dataDir: dataDirOf(config),
+    port: config.OBELM_PORT,
+    host: config.OBELM_HOST,
+    worker: config.OBELM_WORKERS,
+    tenant: config.OBELM_DEV_TENANT,
+    staleAfterMs: config.OBELM_STALE_SECONDS * 1000,
+    ...(config.OBELM_DEV_API_KEY ? { devApiKey: config.OBELM_DEV_API_KEY } : {}),
+  });
+  const { requeued, recovered, expired } = stack.swept;
+  console.log(
+    [
+      '',
+      `obelm is running (data in ${stack.dataDir})`,
+      `  API:      ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
+      `  API key:  ${stack.devKey}  (tenant ${stack.tenant})`,
+      `  workers:  ${stack.workers}`,
+      ...(requeued.length + recovered.length + expired.length
+        ? [
+            `  resumed:  ${requeued.length} queued, ${recovered.length} stale running; expired ${expired.length}`,
+          ]
+        : []),
+      '',
+      'Try:',
+      `  curl -s -X POST ${stack.apiUrl}/v1/jobs -H 'Authorization: Bearer ${stack.devKey}' \\`,
+      `    -H 'content-type: application/json' -d '{"kind":"sample","prompt":"a red circle","seed":1}'`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\nobelm: ${signal}, stopping...`);
+    stack.stop().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof AlreadyRunningError || err instanceof ConfigError) {
+    console.error(`obelm: ${err.message}`);
+    process.exit(err instanceof AlreadyRunningError ? 3 : 2);
+  }
+  console.error('obelm: failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+import S3rver from 's3rver';
+
+/** A running stand-in: the endpoint the AWS SDK talks to, and how to stop it. */
+export interface StandIn {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/** Closes a node:http server, dropping idle keep-alive sockets so close does not wait for them. */
+export function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve, reject) =>
+    server.close((err) => (err ? reject(err) : resolve())),
+  );
+  server.closeAllConnections();
+  return closed;
+}
+
+/** S3: s3rver, objects as files under `dir` (persists across restarts). */
+export async function startS3(dir: string): Promise<StandIn> {
+  mkdirSync(dir, { recursive: true });
+  const s3rver = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir });
+  const { port } = await s3rver.run();
+  return {
+    endpoint: `http://${LOOPBACK}:${port}`,
+    stop: () => (s3rver.httpServer ? closeServer(s3rver.httpServer) : Promise.resolve()),
+  };
+}
+
+/**
+ * SQS: fauxqs, in memory. Built with `buildApp` rather than `startFauxqs` because the latter always binds
+ * 0.0.0.0; queue URLs then name the host the client used, i.e. 127.0.0.1:port.
+ */
+export async function startSqs(): Promise<StandIn> {
+  const app = buildApp({ logger: false });
+  const address = await app.listen({ port: 0, host: LOOPBACK });
+  return { endpoint: address, stop: () => app.close() };
+}
+
+/** DynamoDB: dynalite, a LevelDB store under `dir` (persists across restarts). */
+export async function startDynamo(dir: string): Promise<StandIn> {
+  mkdirSync(dir, { recursive: true });
+  const server = dynalite({ path: join(dir), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://${LOOPBACK}:${port}`, stop: () => closeServer(server) };
+}

@@ -1,0 +1,340 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ROUTE_SPECS } from '@obelm/api';
+import { dbKeys, type JobItem, JobMessageSchema } from '@obelm/core';
+import { type LocalStack, startLocalStack } from '@obelm/local';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addApiKey, call, PNG_BASE64 } from './helpers.ts';
+
+let stack: LocalStack;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'obelm-api-'));
+  stack = await startLocalStack({ dataDir, port: 0, worker: false });
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const createJob = (body: unknown, headers: Record<string, string> = {}) =>
+  call(stack, 'POST', '/v1/jobs', { body, headers });
+
+/** Moves a job to a state only a worker would reach (the worker is off in these tests). */
+async function setJob(jobId: string, fields: Partial<JobItem>): Promise<void> {
+  const names = Object.keys(fields);
+  await stack.deps.db.send(
+    new UpdateCommand({
+      TableName: stack.env['OBELM_TABLE'],
+      Key: dbKeys.job(jobId),
+      UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(names.map((n) => [`#${n}`, n])),
+      ExpressionAttributeValues: Object.fromEntries(Object.entries(fields).map(([n, v]) => [`:${n}`, v])),
+    }),
+  );
+}
+
+/** A succeeded invert job with a noise artifact, as a worker would leave it. */
+async function succeededInversion(extra: Record<string, unknown> = {}): Promise<string> {
+  const created = await createJob({ kind: 'invert', image: { base64: PNG_BASE64 }, ...extra });
+  expect(created.status).toBe(202);
+  const id: string = created.body.id;
+  await setJob(id, { status: 'succeeded', outputs: { noise: `jobs/dev/${id}/noise.safetensors` } });
+  return id;
+}
+
+describe('auth', () => {
+  it('rejects a missing or unknown key with 401 unauthorized', async () => {
+    for (const key of [null, 'not-a-real-key-0123456789']) {
+      const res = await call(stack, 'GET', '/v1/jobs', { key });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('unauthorized');
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+    }
+  });
+
+  it('serves the OpenAPI document without a key', async () => {
+    const res = await call(stack, 'GET', '/v1/openapi.json', { key: null });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('lists every route, the bearer scheme and the error shape', async () => {
+    const { body: doc } = await call(stack, 'GET', '/v1/openapi.json', { key: null });
+    expect(doc.openapi).toBe('3.1.0');
+    for (const route of ROUTE_SPECS) {
+      const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+      expect(op, `${route.method} ${route.path}`).toBeDefined();
+      expect(op.responses[String(route.status)]).toBeDefined();
+    }
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/openapi.json', '/v1/uploads'].sort(),
+    );
+    expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);
+    expect(doc.paths['/v1/openapi.json'].get.security).toEqual([]);
+    // The request schema is the validating zod schema: one variant per job kind.
+    const create = doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema;
+    expect(create.oneOf ?? create.anyOf).toHaveLength(5);
+  });
+});
+
+describe('bad requests', () => {
+  it.each([
+    ['malformed JSON', '{"kind":', 400, 'malformed_json'],
+    ['an unknown field', { kind: 'sample', colour: 'red' }, 400, 'unknown_field'],
+    ['a wrong type', { kind: 'sample', steps: 'ten' }, 400, 'invalid_request'],
+    ['an unknown kind', { kind: 'paint' }, 400, 'invalid_request'],
+    ['steps beyond the model range', { kind: 'sample', steps: 500 }, 400, 'steps_out_of_range'],
+    ['guidance beyond the model range', { kind: 'sample', guidance: 5 }, 400, 'guidance_out_of_range'],
+    ['strength out of range', { kind: 'edit', targetPrompt: 'x', strength: 1.5 }, 400, 'invalid_request'],
+    ['an unknown model', { kind: 'sample', model: 'nope' }, 400, 'unknown_model'],
+    ['an edit without image or noise', { kind: 'edit', targetPrompt: 'a blue square' }, 400, 'missing_image'],
+    ['bad base64', { kind: 'invert', image: { base64: 'AAAA=AAA' } }, 400, 'invalid_image'],
+    [
+      'base64 that is no image',
+      { kind: 'invert', image: { base64: 'aGVsbG8gd29ybGQ=' } },
+      400,
+      'invalid_image',
+    ],
+    ['an unknown upload', { kind: 'invert', image: { uploadId: 'upl_missing' } }, 404, 'unknown_upload'],
+    ['an unknown noise job', { kind: 'sample', noise: { jobId: 'job_missing' } }, 404, 'unknown_noise'],
+  ])('%s', async (_name, body, status, code) => {
+    const res = await createJob(body);
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.message).toBe('string');
+  });
+
+  it('names the unknown field and gives zod issue paths', async () => {
+    const unknown = await createJob({ kind: 'sample', colour: 'red' });
+    expect(unknown.body.error.details.field).toBe('colour');
+    const wrong = await createJob({ kind: 'sample', steps: 'ten' });
+    expect(wrong.body.error.details).toContainEqual(expect.objectContaining({ path: 'steps' }));
+    const range = await createJob({ kind: 'sample', steps: 500 });
+    expect(range.body.error.details).toMatchObject({ min: 2, max: 200 });
+  });
+
+  it('rejects an oversize body with 413', async () => {
+    const res = await createJob(
+      JSON.stringify({ kind: 'invert', image: { base64: 'A'.repeat(7 * 1024 * 1024) } }),
+    );
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+  });
+
+  it('answers unknown routes with 404 and wrong methods with 405', async () => {
+    const missing = await call(stack, 'GET', '/v1/nothing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+    const method = await call(stack, 'DELETE', '/v1/jobs');
+    expect(method.status).toBe(405);
+    expect(method.body.error.code).toBe('method_not_allowed');
+    expect(method.headers.get('allow')).toContain('POST');
+  });
+
+  it('rejects a bad list query', async () => {
+    for (const query of ['status=bogus', 'limit=0', 'limit=x', 'cursor=garbage', 'colour=red']) {
+      const res = await call(stack, 'GET', `/v1/jobs?${query}`);
+      expect(res.status, query).toBe(400);
+    }
+  });
+});
+
+describe('uploads', () => {
+  it('uploads through the presigned POST form, then creates a job from the uploadId', async () => {
+    const upload = await call(stack, 'POST', '/v1/uploads', { body: { contentType: 'image/png' } });
+    expect(upload.status).toBe(201);
+    expect(upload.body.fields['Content-Type']).toBe('image/png');
+    const policy = JSON.parse(Buffer.from(upload.body.fields.Policy, 'base64').toString());
+    expect(policy.conditions).toContainEqual(['content-length-range', 1, upload.body.maxBytes]);
+
+    // Before the file arrives, a job cannot use the upload.
+    const early = await createJob({ kind: 'invert', image: { uploadId: upload.body.uploadId } });
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('upload_pending');
+
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.body.fields as Record<string, string>))
+      form.append(name, value);
+    form.append('file', new Blob([Buffer.from(PNG_BASE64, 'base64')], { type: 'image/png' }), 'in.png');
+    const posted = await fetch(upload.body.url, { method: 'POST', body: form });
+    expect(posted.status).toBe(204);
+
+    const job = await createJob({ kind: 'invert', image: { uploadId: upload.body.uploadId } });
+    expect(job.status).toBe(202);
+    expect(job.body).toMatchObject({ kind: 'invert', status: 'queued', model: 'demo' });
+    const { Item } = await stack.deps.db.send(
+      new GetCommand({ TableName: stack.env['OBELM_TABLE'], Key: dbKeys.job(job.body.id) }),
+    );
+    const item = Item as JobItem;
+    expect(item.inputs).toEqual([{ type: 'image', key: `uploads/dev/${upload.body.uploadId}` }]);
+  });
+
+  it('does not let another tenant use an upload', async () => {
+    const upload = await call(stack, 'POST', '/v1/uploads');
+    await addApiKey(stack, 'other-tenant-key-0001', 'other');
+    const res = await call(stack, 'POST', '/v1/jobs', {
+      key: 'other-tenant-key-0001',
+      body: { kind: 'invert', image: { uploadId: upload.body.uploadId } },
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('unknown_upload');
+  });
+});
+
+describe('jobs', () => {
+  it('creates a job with every default resolved and enqueues its id', async () => {
+    const res = await createJob({
+      kind: 'edit',
+      image: { base64: PNG_BASE64 },
+      targetPrompt: 'a blue square',
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('location')).toBe(`/v1/jobs/${res.body.id}`);
+    expect(res.body.params).toEqual({
+      kind: 'edit',
+      model: 'demo',
+      steps: 20,
+      guidance: 1,
+      negativePrompt: '',
+      sampler: { name: 'obelm' },
+      outputFormat: 'png',
+      sourcePrompt: '',
+      targetPrompt: 'a blue square',
+      strength: 0.5,
+    });
+    const seen: string[] = [];
+    for (let i = 0; i < 5 && !seen.includes(res.body.id); i++) {
+      const { Messages = [] } = await stack.deps.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: stack.env['OBELM_JOBS_QUEUE_URL'], MaxNumberOfMessages: 10 }),
+      );
+      for (const m of Messages) seen.push(JobMessageSchema.parse(JSON.parse(m.Body ?? '')).jobId);
+    }
+    expect(seen).toContain(res.body.id);
+  });
+
+  it('gets a job, and hides it from another tenant', async () => {
+    const { body: job } = await createJob({ kind: 'sample', seed: 7 });
+    const mine = await call(stack, 'GET', `/v1/jobs/${job.id}`);
+    expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({ id: job.id, status: 'queued', params: { seed: 7 } });
+    await addApiKey(stack, 'other-tenant-key-0002', 'other');
+    const theirs = await call(stack, 'GET', `/v1/jobs/${job.id}`, { key: 'other-tenant-key-0002' });
+    expect(theirs.status).toBe(404);
+    expect((await call(stack, 'GET', '/v1/jobs/..%2Fx')).status).toBe(404);
+  });
+
+  it('returns fresh presigned URLs for outputs', async () => {
+    const id = await succeededInversion();
+    const res = await call(stack, 'GET', `/v1/jobs/${id}`);
+    expect(res.body.outputs.noise.url).toContain(`jobs/dev/${id}/noise.safetensors`);
+    expect(Date.parse(res.body.outputs.noise.expiresAt)).toBeGreaterThan(Date.now());
+  });
+
+  it('checks noise jobs: not ready, incompatible, another tenant, and inherits their settings', async () => {
+    const queued = await createJob({ kind: 'invert', image: { base64: PNG_BASE64 } });
+    const notReady = await createJob({ kind: 'sample', noise: { jobId: queued.body.id } });
+    expect(notReady.status).toBe(409);
+    expect(notReady.body.error.code).toBe('noise_not_ready');
+
+    const noiseId = await succeededInversion({ steps: 10, sampler: { name: 'bdia', gamma: 0.5 } });
+    const steps = await createJob({ kind: 'sample', noise: { jobId: noiseId }, steps: 12 });
+    expect(steps.status).toBe(409);
+    expect(steps.body.error).toMatchObject({ code: 'incompatible_noise', details: { field: 'steps' } });
+    const sampler = await createJob({
+      kind: 'edit',
+      noise: { jobId: noiseId },
+      targetPrompt: 'x',
+      sampler: { name: 'ddim' },
+    });
+    expect(sampler.body.error).toMatchObject({ code: 'incompatible_noise', details: { field: 'sampler' } });
+
+    const ok = await createJob({ kind: 'sample', noise: { jobId: noiseId }, prompt: 'a red circle' });
+    expect(ok.status).toBe(202);
+    expect(ok.body.params).toMatchObject({ steps: 10, sampler: { name: 'bdia', gamma: 0.5 } });
+    expect(ok.body.params.seed).toBeUndefined();
+
+    await addApiKey(stack, 'other-tenant-key-0003', 'other');
+    const foreign = await call(stack, 'POST', '/v1/jobs', {
+      key: 'other-tenant-key-0003',
+      body: { kind: 'sample', noise: { jobId: noiseId } },
+    });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.code).toBe('unknown_noise');
+  });
+
+  it('cancels a queued job, flags a running one, and refuses a finished one', async () => {
+    const { body: queued } = await createJob({ kind: 'sample' });
+    const canceled = await call(stack, 'POST', `/v1/jobs/${queued.id}/cancel`);
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.status).toBe('canceled');
+    const again = await call(stack, 'POST', `/v1/jobs/${queued.id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('job_finished');
+
+    const { body: running } = await createJob({ kind: 'sample' });
+    await setJob(running.id, { status: 'running' });
+    const flagged = await call(stack, 'POST', `/v1/jobs/${running.id}/cancel`);
+    expect(flagged.status).toBe(200);
+    expect(flagged.body).toMatchObject({ status: 'running', cancelRequested: true });
+  });
+});
+
+describe('listing', () => {
+  it('lists newest first, paginates with a cursor, and filters by status', async () => {
+    const key = 'pager-tenant-key-0001';
+    await addApiKey(stack, key, 'pager');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call(stack, 'POST', '/v1/jobs', { key, body: { kind: 'sample', seed: i } });
+      ids.push(res.body.id);
+    }
+    await call(stack, 'POST', `/v1/jobs/${ids[1]}/cancel`, { key });
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const res = await call(stack, 'GET', `/v1/jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key });
+      expect(res.status).toBe(200);
+      seen.push(...res.body.jobs.map((j: { id: string }) => j.id));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+    expect(pages).toBe(3);
+
+    const canceled = await call(stack, 'GET', '/v1/jobs?status=canceled', { key });
+    expect(canceled.body.jobs.map((j: { id: string }) => j.id)).toEqual([ids[1]]);
+
+    // A cursor belongs to its tenant.
+    const first = await call(stack, 'GET', '/v1/jobs?limit=1', { key });
+    const stolen = await call(stack, 'GET', `/v1/jobs?cursor=${first.body.nextCursor}`);
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.error.code).toBe('invalid_cursor');
+  });
+});
+
+describe('idempotency', () => {
+  it('replays the same request and refuses a different body under the same key', async () => {
+    const headers = { 'idempotency-key': `key-${Date.now()}` };
+    const body = { kind: 'sample', seed: 42, prompt: 'a green triangle' };
+    const first = await createJob(body, headers);
+    expect(first.status).toBe(202);
+    // Same content, other key order: the same request.
+    const again = await createJob({ prompt: 'a green triangle', seed: 42, kind: 'sample' }, headers);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    const different = await createJob({ ...body, seed: 43 }, headers);
+    expect(different.status).toBe(409);
+    expect(different.body.error.code).toBe('idempotency_conflict');
+    const bad = await createJob(body, { 'idempotency-key': 'has spaces' });
+    expect(bad.body.error.code).toBe('invalid_idempotency_key');
+  });
+});
