@@ -1,1 +1,108 @@
-export {};
+/**
+ * @obelm/models: model bundles over onnxruntime-node (the built-in demo bundle, SD bundles), the ONNX
+ * writer used to build small models, and the host <-> onnxruntime tensor adapter.
+ */
+
+export { type BundleFactory, type LoadOptions, loadBundle, readManifest } from './bundle/load.ts';
+export {
+  type BundleKind,
+  type BundleManifest,
+  MANIFEST_FILE,
+  type PixelConditioning,
+  parseManifest,
+} from './bundle/manifest.ts';
+export type { LoadedModel } from './bundle/model.ts';
+export { writeBundle } from './bundle/write.ts';
+export {
+  buildDemoModel,
+  DEMO_BUNDLE_ID,
+  DEMO_DEFAULTS,
+  DEMO_SCHEDULE,
+  DEMO_STD,
+  defaultModelCacheDir,
+  demoManifest,
+  ensureDemoBundle,
+} from './demo/bundle.ts';
+export {
+  BACKGROUNDS,
+  COLOURS,
+  DEMO_VOCABULARY,
+  type DemoDataset,
+  type DemoItem,
+  demoDataset,
+  demoItems,
+  POSITIONS,
+  renderItem,
+  SHAPES,
+} from './demo/dataset.ts';
+export { buildGaussianGraph, type GaussianSpec, gaussianEps } from './demo/gaussian.ts';
+export { writeGaussianBundle } from './demo/gaussian-bundle.ts';
+export {
+  type CentredMixture,
+  centreMixture,
+  type MixtureTables,
+  mixtureEps,
+  mixtureTables,
+} from './demo/mixture.ts';
+export { type DemoPrompt, encodeDemoPrompt } from './demo/prompt.ts';
+export {
+  type DecodeOptions,
+  decodeImage,
+  defaultImageLimits,
+  type EncodeOptions,
+  encodeImage,
+  ImageError,
+  type ImageErrorCode,
+  type ImageFormat,
+  type ImageLimits,
+} from './image/index.ts';
+export {
+  checkCompatible,
+  type F64Tensor,
+  type NoiseArtifact,
+  type NoiseErrorCode,
+  type NoiseExpectation,
+  NoiseFileError,
+  type NoiseMetadata,
+  noiseFormatVersion,
+  readNoiseArtifact,
+  readSafetensors,
+  type SafetensorsFile,
+  writeNoiseArtifact,
+  writeSafetensors,
+} from './noise/index.ts';
+export { attr, GraphBuilder, type OnnxAttr, type OnnxData, type OnnxDType } from './onnx/graph.ts';
+export { castForInput, float64ToHalf, type HostTensor, halfToFloat64, widenOutput } from './runtime/cast.ts';
+export { ModelError, type ModelErrorCode } from './runtime/errors.ts';
+export {
+  type ExecutionProvider,
+  type ModelSession,
+  openSession,
+  type RuntimeOptions,
+  type TensorInfo,
+} from './runtime/session.ts';
+export {
+  inferSdManifest,
+  isSdExport,
+  openSdBundle,
+  SdModel,
+  scalingFactorOf,
+  sd15Defaults,
+  sd15Schedule,
+  sdScalingFactor,
+  type TinySdOptions,
+  tinySd,
+  writeTinySdBundle,
+} from './sd/index.ts';
+export {
+  byteAlphabet,
+  type ClipTokenizer,
+  clipTokenizerJson,
+  loadClipTokenizer,
+  parseMerges,
+  type TinyTokenizerOptions,
+  TokenizerError,
+  type TokenizerErrorCode,
+  tinyTokenizerWords,
+  writeTinyClipTokenizer,
+} from './tokenizer/index.ts';

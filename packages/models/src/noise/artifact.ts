@@ -1,0 +1,187 @@
+import type { SamplerSpec, SamplerState, ScheduleConfig } from '@obelm/engine';
+import { NoiseFileError } from './errors.ts';
+import { type NoiseMetadata, noiseFormatVersion } from './metadata.ts';
+import { type F64Tensor, readSafetensors, writeSafetensors } from './safetensors.ts';
+
+/** A sampler state plus the exact settings it was made with: the unit stored as `noise.safetensors`. */
+export interface NoiseArtifact {
+  readonly state: SamplerState;
+  readonly meta: NoiseMetadata;
+}
+
+/** Tensor names per state kind, in file order. */
+const tensorNames = { single: ['x'], pair: ['upper', 'lower'], coupled: ['x', 'y'] } as const;
+type StateKind = keyof typeof tensorNames;
+
+const formatName = 'obelm-noise';
+
+export function writeNoiseArtifact({ state, meta }: NoiseArtifact): Uint8Array {
+  const count = meta.latentShape.reduce((a, b) => a * b, 1);
+  const tensors = stateTensors(state).map(([name, data]): readonly [string, F64Tensor] => {
+    if (data.length !== count) {
+      throw new NoiseFileError(
+        'noise_wrong_shape',
+        `state tensor '${name}' has ${data.length} values; latent shape [${meta.latentShape}] needs ${count}`,
+      );
+    }
+    return [name, { shape: meta.latentShape, data }];
+  });
+  const { name: sampler, ...samplerParams } = meta.sampler;
+  // Every value is a string (safetensors metadata); numbers via String() round-trip float64 exactly.
+  return writeSafetensors(tensors, {
+    format: formatName,
+    format_version: String(noiseFormatVersion),
+    bundle_id: meta.bundleId,
+    schedule: JSON.stringify(meta.schedule),
+    spacing: meta.schedule.spacing,
+    steps: String(meta.steps),
+    sampler,
+    sampler_params: JSON.stringify(samplerParams),
+    prompt: meta.prompt,
+    negative_prompt: meta.negativePrompt,
+    guidance: String(meta.guidance),
+    first_inversion_timestep: String(meta.firstInversionTimestep),
+    freeze_index: String(meta.freezeIndex),
+    state_kind: state.kind,
+    state_index: String(state.index),
+    image_size: JSON.stringify(meta.imageSize),
+    latent_shape: JSON.stringify(meta.latentShape),
+  });
+}
+
+/** Parses and validates a noise artifact; every defect is a NoiseFileError with a stable code. */
+export function readNoiseArtifact(bytes: Uint8Array): NoiseArtifact {
+  const { tensors, metadata } = readSafetensors(bytes);
+  const field = (key: string): string => {
+    const value = metadata[key];
+    if (value === undefined) throw invalid(`metadata field '${key}' is missing`);
+    return value;
+  };
+  if (field('format') !== formatName)
+    throw invalid(`not an O-BELM noise artifact (format '${field('format')}')`);
+  const version = integer(field('format_version'), 'format_version');
+  if (version !== noiseFormatVersion) {
+    throw invalid(
+      `noise format version ${version} is not supported (this reader knows ${noiseFormatVersion})`,
+    );
+  }
+
+  const schedule = json(field('schedule'), 'schedule') as ScheduleConfig;
+  if (schedule.spacing !== field('spacing')) throw invalid('metadata spacing disagrees with the schedule');
+  const latentShape = json(field('latent_shape'), 'latent_shape');
+  if (!Array.isArray(latentShape) || !latentShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    throw invalid('latent_shape must be an array of positive integers');
+  }
+  const imageSize = json(field('image_size'), 'image_size');
+  if (!Array.isArray(imageSize) || imageSize.length !== 2)
+    throw invalid('image_size must be [height, width]');
+
+  const meta: NoiseMetadata = {
+    bundleId: field('bundle_id'),
+    schedule,
+    steps: integer(field('steps'), 'steps'),
+    sampler: samplerSpec(field('sampler'), json(field('sampler_params'), 'sampler_params')),
+    prompt: field('prompt'),
+    negativePrompt: field('negative_prompt'),
+    guidance: finite(field('guidance'), 'guidance'),
+    firstInversionTimestep: integer(field('first_inversion_timestep'), 'first_inversion_timestep'),
+    freezeIndex: integer(field('freeze_index'), 'freeze_index'),
+    imageSize: imageSize as [number, number],
+    latentShape,
+  };
+  const state = readState(
+    field('state_kind'),
+    integer(field('state_index'), 'state_index'),
+    tensors,
+    latentShape,
+  );
+  return { state, meta };
+}
+
+function stateTensors(state: SamplerState): Array<readonly [string, Float64Array]> {
+  switch (state.kind) {
+    case 'single':
+      return [['x', state.x]];
+    case 'pair':
+      return [
+        ['upper', state.upper],
+        ['lower', state.lower],
+      ];
+    case 'coupled':
+      return [
+        ['x', state.x],
+        ['y', state.y],
+      ];
+  }
+}
+
+function readState(
+  kind: string,
+  index: number,
+  tensors: ReadonlyMap<string, F64Tensor>,
+  latentShape: readonly number[],
+): SamplerState {
+  if (!(kind in tensorNames)) throw invalid(`unknown state kind '${kind}'`);
+  const names: readonly string[] = tensorNames[kind as StateKind];
+  const present = [...tensors.keys()].sort();
+  if (present.join() !== [...names].sort().join()) {
+    throw invalid(`a '${kind}' state needs tensors [${names}], the file has [${present}]`);
+  }
+  const data = (name: string): Float64Array => {
+    const tensor = tensors.get(name)!;
+    if (tensor.shape.join() !== latentShape.join()) {
+      throw new NoiseFileError(
+        'noise_wrong_shape',
+        `tensor '${name}' has shape [${tensor.shape}]; the metadata says [${latentShape}]`,
+      );
+    }
+    return tensor.data;
+  };
+  if (kind === 'pair') return { kind, index, upper: data('upper'), lower: data('lower') };
+  if (kind === 'coupled') return { kind, index, x: data('x'), y: data('y') };
+  return { kind: 'single', index, x: data('x') };
+}
+
+function samplerSpec(name: string, params: unknown): SamplerSpec {
+  const p = (params ?? {}) as Record<string, unknown>;
+  const parameter = (key: string): number => {
+    if (typeof p[key] !== 'number' || !Number.isFinite(p[key]))
+      throw invalid(`sampler '${name}' needs '${key}'`);
+    return p[key];
+  };
+  switch (name) {
+    case 'ddim':
+    case 'obelm':
+      return { name };
+    case 'bdia':
+      return { name, gamma: parameter('gamma') };
+    case 'edict':
+      return { name, p: parameter('p') };
+    default:
+      throw invalid(`unknown sampler '${name}'`);
+  }
+}
+
+function json(text: string, key: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalid(`metadata field '${key}' is not valid JSON`);
+  }
+}
+
+function finite(text: string, key: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value)) throw invalid(`metadata field '${key}' is not a number`);
+  return value;
+}
+
+function integer(text: string, key: string): number {
+  const value = finite(text, key);
+  if (!Number.isSafeInteger(value)) throw invalid(`metadata field '${key}' is not an integer`);
+  return value;
+}
+
+function invalid(message: string): NoiseFileError {
+  return new NoiseFileError('noise_invalid_metadata', message);
+}

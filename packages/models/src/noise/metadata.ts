@@ -1,0 +1,27 @@
+import type { SamplerSpec, ScheduleConfig } from '@obelm/engine';
+
+/** Bumped when the layout of a noise artifact changes in a way old readers cannot follow. */
+export const noiseFormatVersion = 1;
+
+/**
+ * Everything a noise artifact was made with. Resuming, reconstructing or editing from it is only exact under
+ * the same bundle, schedule, steps, sampler, guidance and (for reconstruction) prompts.
+ */
+export interface NoiseMetadata {
+  readonly bundleId: string;
+  readonly schedule: ScheduleConfig;
+  /** Number of inference steps N of the grid the state lives on. */
+  readonly steps: number;
+  readonly sampler: SamplerSpec;
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly guidance: number;
+  /** Model timestep of the clean-end inversion call (spec §2; official 1). */
+  readonly firstInversionTimestep: number;
+  /** Steps kept frozen by an edit (0 for a full inversion). The state's own grid index is in the state. */
+  readonly freezeIndex: number;
+  /** Image size in pixels [height, width]. */
+  readonly imageSize: readonly [number, number];
+  /** Shape of each state tensor, batch first, e.g. [1, 4, 64, 64]. */
+  readonly latentShape: readonly number[];
+}

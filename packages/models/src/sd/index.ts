@@ -1,0 +1,10 @@
+export {
+  inferSdManifest,
+  isSdExport,
+  scalingFactorOf,
+  sd15Defaults,
+  sd15Schedule,
+  sdScalingFactor,
+} from './config.ts';
+export { openSdBundle, SdModel } from './model.ts';
+export { type TinySdOptions, tinySd, writeTinySdBundle } from './tiny.ts';
