@@ -1,0 +1,90 @@
+/**
+ * The HTTP API and its Lambda functions: SST components, so this file runs (and type-checks) only inside
+ * the SST app. Each function gets exactly the grants access.ts lists for it, through one SST link per grant,
+ * and reads resource names from OBELM_* environment variables (packages/core/src/config.ts).
+ */
+import { type Grants, HANDLER_GRANTS, type HandlerName } from './access.ts';
+
+export interface HttpApiArgs {
+  grants: Grants;
+  /** OBELM_* variables every handler reads. */
+  environment: Record<string, $util.Input<string>>;
+  /** Requests per second before API Gateway throttles (burst: twice that). */
+  rateLimit: number;
+  logRetentionDays: keyof typeof LOG_RETENTION;
+}
+
+/** Retention periods SST accepts, by days (stacks/settings.ts validates against these keys). */
+export const LOG_RETENTION = {
+  7: '1 week',
+  14: '2 weeks',
+  30: '1 month',
+  90: '3 months',
+  365: '1 year',
+} as const;
+
+/** Route -> handler file (packages/api/src/handlers/<name>.ts, which exports a middy-wrapped `handler`). */
+const ROUTES: [route: string, handler: HandlerName][] = [
+  ['POST /v1/jobs', 'createJob'],
+  ['GET /v1/jobs/{id}', 'getJob'],
+  ['GET /v1/jobs', 'listJobs'],
+  ['POST /v1/jobs/{id}/cancel', 'cancelJob'],
+  ['POST /v1/uploads', 'createUpload'],
+  // No auth: the handler serves the public OpenAPI document.
+  ['GET /v1/openapi.json', 'openapi'],
+  // Seam (usage issue): uncomment once packages/api/src/handlers/usage.ts exists.
+  // ['GET /v1/usage', 'usage'],
+];
+
+export function createHttpApi(args: HttpApiArgs) {
+  // One linkable per grant: a function links the grants it needs and gets exactly those IAM statements.
+  const links = Object.fromEntries(
+    Object.entries(args.grants).map(([name, grant]) => [
+      name,
+      new sst.Linkable(`Grant${name[0]!.toUpperCase()}${name.slice(1)}`, {
+        properties: { actions: grant.actions },
+        include: [sst.aws.permission(grant)],
+      }),
+    ]),
+  ) as Record<keyof Grants, sst.Linkable<{ actions: string[] }>>;
+
+  const functionArgs = (handler: HandlerName): sst.aws.FunctionArgs => ({
+    handler: `packages/api/src/handlers/${handler}.handler`,
+    runtime: 'nodejs22.x',
+    architecture: 'arm64',
+    memory: '512 MB',
+    timeout: '15 seconds',
+    environment: args.environment,
+    link: HANDLER_GRANTS[handler].map((grant) => links[grant]),
+    logging: { retention: LOG_RETENTION[args.logRetentionDays], format: 'json' },
+    nodejs: { format: 'esm', sourcemap: true },
+  });
+
+  const api = new sst.aws.ApiGatewayV2('Api', {
+    transform: {
+      stage: (stage) => {
+        stage.defaultRouteSettings = {
+          throttlingRateLimit: args.rateLimit,
+          throttlingBurstLimit: 2 * args.rateLimit,
+        };
+      },
+    },
+  });
+  for (const [route, handler] of ROUTES) api.route(route, functionArgs(handler));
+
+  /*
+   * Seam (batch issue): once packages/api/src/handlers/batchTrigger.ts exists, in stacks/index.ts:
+   *   const batchTrigger = new sst.aws.Function('BatchTrigger', functionArgs('batchTrigger'));
+   *   storage.notifyBatchUploads({ arn: batchTrigger.arn, name: batchTrigger.name });
+   *
+   * Seam (webhooks issue): once packages/api/src/handlers/webhookDispatcher.ts exists:
+   *   new aws.lambda.EventSourceMapping('WebhookDispatch', { eventSourceArn: queues.webhooks.queue.arn,
+   *     functionName: dispatcher.name, batchSize: 10, functionResponseTypes: ['ReportBatchItemFailures'] });
+   *   with dispatcher = new sst.aws.Function('WebhookDispatcher', { ...functionArgs('webhookDispatcher'),
+   *     timeout: `${WEBHOOK_DISPATCH_TIMEOUT_SECONDS} seconds` }).
+   */
+  return { api, functionArgs };
+}
+
+/** The dispatcher's timeout; the webhooks queue's visibility timeout is derived from it. */
+export const WEBHOOK_DISPATCH_TIMEOUT_SECONDS = 30;

@@ -1,0 +1,163 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { InfraConfigError } from './errors.ts';
+
+/** Key prefixes of the one bucket (packages/core/src/keys.ts writes the keys under them). */
+export const PREFIX = {
+  uploads: 'uploads/',
+  jobs: 'jobs/',
+  batch: 'batch/',
+  batchOut: 'batch-out/',
+  models: 'models/',
+} as const;
+
+export interface ObelmBucketArgs {
+  /** Days job outputs (jobs/, batch-out/) are kept. Uploads always expire after one day. */
+  outputRetentionDays: number;
+  /** Browser origins allowed to upload with a presigned POST. */
+  corsOrigins: string[];
+  /** Keep the bucket when the stage is removed. */
+  protect: boolean;
+}
+
+/** The private, encrypted bucket with its lifecycle and browser-upload CORS rules. */
+export class ObelmBucket extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+
+  constructor(name: string, args: ObelmBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('obelm:data:ObelmBucket', name, {}, opts);
+    if (!(args.outputRetentionDays >= 1)) {
+      throw new InfraConfigError('bad_retention', `${name}: outputRetentionDays must be >= 1`);
+    }
+    const parent = { parent: this };
+    this.bucket = new aws.s3.Bucket(
+      name,
+      { forceDestroy: !args.protect },
+      { ...parent, protect: args.protect },
+    );
+    const bucket = this.bucket.id;
+
+    const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
+      `${name}Private`,
+      {
+        bucket,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      parent,
+    );
+    // ACLs off: every object belongs to the bucket owner, access is IAM only.
+    new aws.s3.BucketOwnershipControls(
+      `${name}Ownership`,
+      { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } },
+      parent,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}Encryption`,
+      {
+        bucket,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      },
+      parent,
+    );
+    new aws.s3.BucketPolicy(
+      `${name}TlsOnly`,
+      { bucket, policy: denyInsecureTransport(this.bucket.arn) },
+      // S3 rejects concurrent changes to a bucket's access settings.
+      { ...parent, dependsOn: [publicAccessBlock] },
+    );
+
+    const expire = (id: string, prefix: string, days: number) => ({
+      id,
+      status: 'Enabled',
+      filter: { prefix },
+      expiration: { days },
+    });
+    new aws.s3.BucketLifecycleConfiguration(
+      `${name}Lifecycle`,
+      {
+        bucket,
+        rules: [
+          // An upload is the input of a job created right after it; a day is plenty.
+          expire('uploads', PREFIX.uploads, 1),
+          expire('job-outputs', PREFIX.jobs, args.outputRetentionDays),
+          expire('batch-outputs', PREFIX.batchOut, args.outputRetentionDays),
+          {
+            id: 'abort-multipart',
+            status: 'Enabled',
+            filter: {},
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+          },
+        ],
+      },
+      parent,
+    );
+    // Browsers upload straight to S3 with the presigned POST from POST /v1/uploads, and download
+    // outputs with presigned GETs.
+    new aws.s3.BucketCorsConfiguration(
+      `${name}Cors`,
+      {
+        bucket,
+        corsRules: [
+          {
+            allowedOrigins: args.corsOrigins,
+            allowedMethods: ['POST', 'PUT', 'GET', 'HEAD'],
+            allowedHeaders: ['*'],
+            exposeHeaders: ['ETag'],
+            maxAgeSeconds: 3600,
+          },
+        ],
+      },
+      parent,
+    );
+    this.registerOutputs({ bucketName: this.bucket.bucket });
+  }
+
+  /**
+   * Invokes `fn` for every object created under batch/ (one job per dropped image).
+   * Seam: call this once packages/api/src/handlers/batchTrigger.ts exists (see infra/api.ts).
+   */
+  notifyBatchUploads(fn: {
+    arn: pulumi.Input<string>;
+    name: pulumi.Input<string>;
+  }): aws.s3.BucketNotification {
+    const invoke = new aws.lambda.Permission(
+      'BatchTriggerInvoke',
+      {
+        action: 'lambda:InvokeFunction',
+        function: fn.name,
+        principal: 's3.amazonaws.com',
+        sourceArn: this.bucket.arn,
+      },
+      { parent: this },
+    );
+    return new aws.s3.BucketNotification(
+      'BatchUploads',
+      {
+        bucket: this.bucket.id,
+        lambdaFunctions: [
+          { lambdaFunctionArn: fn.arn, events: ['s3:ObjectCreated:*'], filterPrefix: PREFIX.batch },
+        ],
+      },
+      { parent: this, dependsOn: [invoke] },
+    );
+  }
+}
+
+function denyInsecureTransport(bucketArn: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [bucketArn, pulumi.interpolate`${bucketArn}/*`],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ],
+  });
+}

@@ -1,0 +1,375 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { type Grant, policyDocument } from './access.ts';
+import { BacklogScaling } from './backlogScaling.ts';
+import { InfraConfigError } from './errors.ts';
+
+/** ECS GPU-optimized Amazon Linux 2023 AMI, resolved by EC2 at every launch (always the latest patch). */
+export const ECS_GPU_AMI_PARAMETER =
+  '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id';
+
+/**
+ * Seconds between SIGTERM and SIGKILL. A spot interruption notice comes 2 minutes before the instance is
+ * reclaimed; with spot draining on, ECS stops the task on the notice, so the worker gets SIGTERM right away
+ * and up to this long to checkpoint (it aims for OBELM_STOP_GRACE_SECONDS = 90 to leave margin).
+ * 120 s is also the most the notice window can honour.
+ */
+export const STOP_TIMEOUT_SECONDS = 120;
+
+/** Where the instance keeps model bundles between tasks, and where the container sees them. */
+export const MODEL_CACHE = { hostPath: '/var/cache/obelm', containerPath: '/var/cache/obelm' } as const;
+
+export interface GpuWorkerArgs {
+  vpcId: pulumi.Input<string>;
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Public subnets without a NAT gateway need a public IP to reach S3, SQS, DynamoDB and ECR. */
+  assignPublicIp: boolean;
+  /** Container image (ECR URI with tag or digest). */
+  image: pulumi.Input<string>;
+  /** Most preferred first; every type must carry at least one NVIDIA GPU (g5, g6, ...). */
+  instanceTypes: string[];
+  minWorkers: number;
+  maxWorkers: number;
+  jobsPerWorker: number;
+  onDemandBase: number;
+  onDemandPercentAboveBase: number;
+  rootVolumeGiB: number;
+  /** The jobs queue the service scales on. */
+  queueName: pulumi.Input<string>;
+  /** Exactly what the task role may do (see workerAccess in access.ts). */
+  access: Grant[];
+  environment: Record<string, pulumi.Input<string>>;
+  logRetentionDays: number;
+  /** Soft memory limit for the container (MiB); g5/g6.xlarge have 16 GiB. */
+  memoryReservationMiB?: number;
+  amiParameter?: string;
+}
+
+/**
+ * The GPU worker fleet (SST has no GPU compute): an ECS cluster whose capacity is an auto scaling group of
+ * GPU instances (spot/on-demand mix) behind a capacity provider with managed scaling, and a service running
+ * one GPU task per instance whose desired count follows the jobs backlog and may be zero.
+ *
+ * Start from zero: a job arrives -> backlog alarm sets desired count 1 -> the task is PROVISIONING ->
+ * managed scaling raises the group -> an instance joins and the task starts (a few minutes, mostly AMI boot
+ * and image pull). Back to zero: queue empty for idleMinutes -> desired 0 -> managed scaling (and
+ * termination protection, which keeps instances with tasks) retires the empty instances.
+ */
+export class GpuWorker extends pulumi.ComponentResource {
+  readonly cluster: aws.ecs.Cluster;
+  readonly autoScalingGroup: aws.autoscaling.Group;
+  readonly capacityProvider: aws.ecs.CapacityProvider;
+  readonly taskDefinition: aws.ecs.TaskDefinition;
+  readonly service: aws.ecs.Service;
+  readonly taskRole: aws.iam.Role;
+  readonly scaling: BacklogScaling;
+
+  constructor(name: string, args: GpuWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('obelm:worker:GpuWorker', name, {}, opts);
+    validate(name, args);
+    const parent = { parent: this };
+
+    this.cluster = new aws.ecs.Cluster(
+      `${name}Cluster`,
+      { settings: [{ name: 'containerInsights', value: 'disabled' }] },
+      parent,
+    );
+
+    // --- instances ---------------------------------------------------------------------------------
+    const instanceRole = new aws.iam.Role(
+      `${name}InstanceRole`,
+      { assumeRolePolicy: assumedBy('ec2.amazonaws.com') },
+      parent,
+    );
+    for (const [id, policy] of [
+      ['Ecs', 'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role'],
+      // Shell access through Session Manager for debugging, without SSH keys or open ports.
+      ['Ssm', 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'],
+    ] as const) {
+      new aws.iam.RolePolicyAttachment(
+        `${name}Instance${id}`,
+        { role: instanceRole.name, policyArn: policy },
+        parent,
+      );
+    }
+    const instanceProfile = new aws.iam.InstanceProfile(
+      `${name}InstanceProfile`,
+      { role: instanceRole.name },
+      parent,
+    );
+    // No inbound traffic at all: the worker only polls SQS and calls AWS APIs.
+    const securityGroup = new aws.ec2.SecurityGroup(
+      `${name}Instances`,
+      {
+        vpcId: args.vpcId,
+        description: 'obelm GPU workers: egress only',
+        egress: [
+          { protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'], ipv6CidrBlocks: ['::/0'] },
+        ],
+      },
+      parent,
+    );
+
+    const launchTemplate = new aws.ec2.LaunchTemplate(
+      `${name}LaunchTemplate`,
+      {
+        imageId: `resolve:ssm:${args.amiParameter ?? ECS_GPU_AMI_PARAMETER}`,
+        iamInstanceProfile: { arn: instanceProfile.arn },
+        networkInterfaces: [
+          { associatePublicIpAddress: String(args.assignPublicIp), securityGroups: [securityGroup.id] },
+        ],
+        userData: this.cluster.name.apply((cluster) => Buffer.from(userData(cluster)).toString('base64')),
+        blockDeviceMappings: [
+          {
+            deviceName: '/dev/xvda',
+            ebs: {
+              volumeSize: args.rootVolumeGiB,
+              volumeType: 'gp3',
+              encrypted: 'true',
+              deleteOnTermination: 'true',
+            },
+          },
+        ],
+        // IMDSv2 only; hop limit 2 so the ECS agent's containers can still reach it in bridge mode.
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2, httpEndpoint: 'enabled' },
+        updateDefaultVersion: true,
+      },
+      parent,
+    );
+
+    this.autoScalingGroup = new aws.autoscaling.Group(
+      `${name}Instances`,
+      {
+        vpcZoneIdentifiers: args.subnetIds,
+        minSize: 0,
+        maxSize: args.maxWorkers,
+        // Managed termination protection needs new instances protected; ECS lifts it when they are empty.
+        protectFromScaleIn: true,
+        // Replace spot instances at a rebalance recommendation, before the 2-minute notice when possible.
+        capacityRebalance: true,
+        mixedInstancesPolicy: {
+          launchTemplate: {
+            launchTemplateSpecification: { launchTemplateId: launchTemplate.id, version: '$Latest' },
+            overrides: args.instanceTypes.map((instanceType) => ({ instanceType })),
+          },
+          instancesDistribution: {
+            onDemandAllocationStrategy: 'prioritized',
+            onDemandBaseCapacity: args.onDemandBase,
+            onDemandPercentageAboveBaseCapacity: args.onDemandPercentAboveBase,
+            spotAllocationStrategy: 'price-capacity-optimized',
+          },
+        },
+        // ECS tags the group it manages; declaring the tag keeps deploys from fighting over it.
+        tags: [{ key: 'AmazonECSManaged', value: 'true', propagateAtLaunch: true }],
+      },
+      // The capacity provider owns the desired capacity from here on.
+      { ...parent, ignoreChanges: ['desiredCapacity'] },
+    );
+
+    this.capacityProvider = new aws.ecs.CapacityProvider(
+      `${name}Capacity`,
+      {
+        autoScalingGroupProvider: {
+          autoScalingGroupArn: this.autoScalingGroup.arn,
+          managedTerminationProtection: 'ENABLED',
+          managedDraining: 'ENABLED',
+          managedScaling: {
+            status: 'ENABLED',
+            // 100 %: no idle spare instance; one task per instance since each task takes the only GPU.
+            targetCapacity: 100,
+            minimumScalingStepSize: 1,
+            maximumScalingStepSize: Math.min(args.maxWorkers, 10),
+            instanceWarmupPeriod: 300,
+          },
+        },
+      },
+      parent,
+    );
+    new aws.ecs.ClusterCapacityProviders(
+      `${name}CapacityProviders`,
+      {
+        clusterName: this.cluster.name,
+        capacityProviders: [this.capacityProvider.name],
+        defaultCapacityProviderStrategies: [
+          { capacityProvider: this.capacityProvider.name, weight: 1, base: 0 },
+        ],
+      },
+      parent,
+    );
+
+    // --- task ---------------------------------------------------------------------------------------
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}Logs`,
+      { retentionInDays: args.logRetentionDays },
+      parent,
+    );
+    const executionRole = new aws.iam.Role(
+      `${name}ExecutionRole`,
+      { assumeRolePolicy: assumedBy('ecs-tasks.amazonaws.com') },
+      parent,
+    );
+    // Pull the image from ECR and write logs; nothing else.
+    new aws.iam.RolePolicyAttachment(
+      `${name}ExecutionPolicy`,
+      {
+        role: executionRole.name,
+        policyArn: 'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy',
+      },
+      parent,
+    );
+    this.taskRole = new aws.iam.Role(
+      `${name}TaskRole`,
+      { assumeRolePolicy: assumedBy('ecs-tasks.amazonaws.com') },
+      parent,
+    );
+    new aws.iam.RolePolicy(
+      `${name}TaskAccess`,
+      { role: this.taskRole.id, policy: policyDocument(args.access) },
+      parent,
+    );
+    // Task scale-in protection: the worker marks itself protected while it holds a job
+    // (PUT $ECS_AGENT_URI/task-protection/v1/state), so scale-in stops idle tasks first.
+    new aws.iam.RolePolicy(
+      `${name}TaskProtection`,
+      {
+        role: this.taskRole.id,
+        policy: policyDocument([
+          {
+            actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'],
+            resources: [pulumi.interpolate`${this.cluster.arn.apply(taskArnPrefix)}/*`],
+          },
+        ]),
+      },
+      parent,
+    );
+
+    const region = aws.getRegionOutput({}, parent).region;
+    this.taskDefinition = new aws.ecs.TaskDefinition(
+      `${name}Task`,
+      {
+        family: pulumi.interpolate`${this.cluster.name}-worker`,
+        requiresCompatibilities: ['EC2'],
+        networkMode: 'bridge',
+        executionRoleArn: executionRole.arn,
+        taskRoleArn: this.taskRole.arn,
+        volumes: [{ name: 'model-cache', hostPath: MODEL_CACHE.hostPath }],
+        containerDefinitions: pulumi.jsonStringify([
+          {
+            name: 'worker',
+            image: args.image,
+            essential: true,
+            memoryReservation: args.memoryReservationMiB ?? 12 * 1024,
+            // The task needs a whole GPU: ECS places it only on an instance with a free one.
+            resourceRequirements: [{ type: 'GPU', value: '1' }],
+            stopTimeout: STOP_TIMEOUT_SECONDS,
+            // tini as PID 1 forwards SIGTERM to node and reaps children.
+            linuxParameters: { initProcessEnabled: true },
+            mountPoints: [
+              { sourceVolume: 'model-cache', containerPath: MODEL_CACHE.containerPath, readOnly: false },
+            ],
+            environment: pulumi
+              .output(args.environment)
+              .apply((env) => Object.entries(env).map(([envName, value]) => ({ name: envName, value }))),
+            logConfiguration: {
+              logDriver: 'awslogs',
+              options: {
+                'awslogs-group': logGroup.name,
+                'awslogs-region': region,
+                'awslogs-stream-prefix': 'worker',
+              },
+            },
+          },
+        ]),
+      },
+      parent,
+    );
+
+    this.service = new aws.ecs.Service(
+      `${name}Service`,
+      {
+        cluster: this.cluster.arn,
+        taskDefinition: this.taskDefinition.arn,
+        desiredCount: args.minWorkers,
+        capacityProviderStrategies: [{ capacityProvider: this.capacityProvider.name, weight: 1, base: 0 }],
+        // Deploys start the new task before stopping the old one (which checkpoints on SIGTERM).
+        deploymentMinimumHealthyPercent: 100,
+        deploymentMaximumPercent: 200,
+        deploymentCircuitBreaker: { enable: true, rollback: true },
+        // Fill instances before starting new ones (with one GPU per instance this mostly matters for g*.12xlarge).
+        orderedPlacementStrategies: [{ type: 'binpack', field: 'memory' }],
+        enableEcsManagedTags: true,
+        propagateTags: 'SERVICE',
+      },
+      // The backlog scaling owns the desired count once deployed.
+      { ...parent, ignoreChanges: ['desiredCount'] },
+    );
+
+    this.scaling = new BacklogScaling(
+      `${name}Scaling`,
+      {
+        clusterName: this.cluster.name,
+        serviceName: this.service.name,
+        queueName: args.queueName,
+        minTasks: args.minWorkers,
+        maxTasks: args.maxWorkers,
+        jobsPerTask: args.jobsPerWorker,
+      },
+      parent,
+    );
+    this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });
+  }
+}
+
+/**
+ * Instance boot script: join the cluster, let ECS drain the instance on a spot interruption notice (its
+ * tasks get SIGTERM immediately, within the 2-minute window), and prepare the model cache folder that
+ * outlives tasks (owned by the image's non-root user, uid 10001).
+ */
+export function userData(clusterName: string): string {
+  return [
+    '#!/bin/bash',
+    'set -euo pipefail',
+    'cat >> /etc/ecs/ecs.config <<EOF',
+    `ECS_CLUSTER=${clusterName}`,
+    'ECS_ENABLE_GPU_SUPPORT=true',
+    'ECS_ENABLE_SPOT_INSTANCE_DRAINING=true',
+    `ECS_CONTAINER_STOP_TIMEOUT=${STOP_TIMEOUT_SECONDS}s`,
+    // The worker image is large: keep it once pulled.
+    'ECS_IMAGE_PULL_BEHAVIOR=prefer-cached',
+    'EOF',
+    `mkdir -p ${MODEL_CACHE.hostPath}`,
+    `chown 10001:10001 ${MODEL_CACHE.hostPath}`,
+    '',
+  ].join('\n');
+}
+
+function assumedBy(service: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+  });
+}
+
+/** arn:aws:ecs:r:a:cluster/name -> arn:aws:ecs:r:a:task/name (the ARNs of that cluster's tasks). */
+function taskArnPrefix(clusterArn: string): string {
+  return clusterArn.replace(':cluster/', ':task/');
+}
+
+function validate(name: string, args: GpuWorkerArgs): void {
+  const fail = (code: string, message: string) => {
+    throw new InfraConfigError(code, `${name}: ${message}`);
+  };
+  if (args.instanceTypes.length === 0) fail('no_instance_types', 'instanceTypes is empty');
+  for (const type of args.instanceTypes) {
+    // Every family the task could land on must have an NVIDIA GPU the ECS GPU AMI drives.
+    if (!/^(g4dn|g5|g6|g6e|gr6|p3|p4d|p4de|p5|p5e)\./.test(type)) {
+      fail('not_a_gpu_instance', `instance type ${type} has no NVIDIA GPU`);
+    }
+  }
+  if (args.minWorkers < 0 || args.maxWorkers < Math.max(1, args.minWorkers)) {
+    fail('bad_worker_range', `need 0 <= minWorkers <= maxWorkers and maxWorkers >= 1`);
+  }
+  if (args.onDemandPercentAboveBase < 0 || args.onDemandPercentAboveBase > 100) {
+    fail('bad_on_demand_percent', 'onDemandPercentAboveBase must be within 0..100');
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The whole cloud for one stage: data (bucket, table, queues), the HTTP API, the GPU worker fleet and the
+ * alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals available).
+ */
+import { grants, select, WORKER_GRANTS } from '../infra/access.ts';
+import { ObelmAlarms } from '../infra/alarms.ts';
+import { createHttpApi, LOG_RETENTION, WEBHOOK_DISPATCH_TIMEOUT_SECONDS } from '../infra/api.ts';
+import { ObelmBucket } from '../infra/bucket.ts';
+import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
+import { createWorkerNetwork } from '../infra/network.ts';
+import { ObelmQueues } from '../infra/queues.ts';
+import { ObelmTable } from '../infra/table.ts';
+import { createWorkerRepository } from '../infra/workerImage.ts';
+import { settingsFor } from './settings.ts';
+
+/** Claims of one job before the worker fails it (packages/core/src/config.ts OBELM_MAX_ATTEMPTS default). */
+const WORKER_MAX_ATTEMPTS = 3;
+
+export function deployStage(stage: string) {
+  const settings = settingsFor(stage);
+  if (!(settings.logRetentionDays in LOG_RETENTION)) {
+    throw new Error(
+      `stage ${stage}: logRetentionDays must be one of ${Object.keys(LOG_RETENTION).join(', ')}`,
+    );
+  }
+
+  const storage = new ObelmBucket('Storage', {
+    outputRetentionDays: settings.outputRetentionDays,
+    corsOrigins: settings.corsOrigins,
+    protect: settings.protect,
+  });
+  const table = new ObelmTable('Table', { protect: settings.protect });
+  const queues = new ObelmQueues('Queues', {
+    heartbeatSeconds: settings.worker.heartbeatSeconds,
+    webhookDispatchTimeoutSeconds: WEBHOOK_DISPATCH_TIMEOUT_SECONDS,
+    workerMaxAttempts: WORKER_MAX_ATTEMPTS,
+  });
+
+  const all = grants({
+    bucketArn: storage.bucket.arn,
+    tableArn: table.table.arn,
+    jobsQueueArn: queues.jobs.queue.arn,
+    webhooksQueueArn: queues.webhooks.queue.arn,
+  });
+  const environment = {
+    OBELM_STAGE: stage,
+    OBELM_BUCKET: storage.bucket.bucket,
+    OBELM_TABLE: table.table.name,
+    OBELM_JOBS_QUEUE_URL: queues.jobs.queue.url,
+    OBELM_WEBHOOKS_QUEUE_URL: queues.webhooks.queue.url,
+    OBELM_DEFAULT_MODEL: settings.worker.defaultModelBundle,
+    OBELM_JOB_TTL_SECONDS: String(settings.limits.jobTtlSeconds),
+    OBELM_PRESIGN_SECONDS: String(settings.limits.presignSeconds),
+    OBELM_UPLOAD_MAX_BYTES: String(settings.limits.uploadMaxBytes),
+  };
+
+  const { api } = createHttpApi({
+    grants: all,
+    environment,
+    rateLimit: settings.limits.apiRateLimit,
+    logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
+  });
+
+  const repository = createWorkerRepository(`obelm-${stage}-worker`);
+  // The tag to run: set by scripts/push-worker-image.sh's output; a fresh stage starts with none pushed,
+  // which is harmless while the service sits at zero tasks.
+  const imageTag = process.env.OBELM_WORKER_IMAGE_TAG ?? 'latest';
+  const network = createWorkerNetwork();
+  const worker = new GpuWorker('Worker', {
+    ...network,
+    image: $interpolate`${repository.repositoryUrl}:${imageTag}`,
+    ...settings.gpu,
+    queueName: queues.jobs.queue.name,
+    access: select(all, WORKER_GRANTS),
+    environment: {
+      ...environment,
+      OBELM_PROVIDER: 'cuda',
+      OBELM_HEARTBEAT_SECONDS: String(settings.worker.heartbeatSeconds),
+      OBELM_MAX_ATTEMPTS: String(WORKER_MAX_ATTEMPTS),
+      OBELM_STOP_GRACE_SECONDS: '90',
+      OBELM_MODEL_BUNDLE: $interpolate`s3://${storage.bucket.bucket}/models/${settings.worker.defaultModelBundle}/`,
+      OBELM_MODEL_CACHE: MODEL_CACHE.containerPath,
+    },
+    logRetentionDays: settings.logRetentionDays,
+  });
+
+  new ObelmAlarms('Alarms', {
+    deadLetterQueues: { Jobs: queues.jobs.deadLetter.name, Webhooks: queues.webhooks.deadLetter.name },
+    jobsQueueName: queues.jobs.queue.name,
+    maxJobSeconds: settings.maxJobSeconds,
+    ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+  });
+
+  return {
+    api: api.url,
+    bucket: storage.bucket.bucket,
+    table: table.table.name,
+    jobsQueue: queues.jobs.queue.url,
+    workerRepository: repository.repositoryUrl,
+    workerCluster: worker.cluster.name,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Per-stage settings: the only place in the infrastructure that branches on the stage name.
+ * Everything under infra/ receives these values as arguments and never looks at the stage itself.
+ */
+
+/** A GPU capacity plan: which instances, how many, and how much of it may be spot. */
+export interface GpuSettings {
+  /** Instance types the auto scaling group may launch, most preferred first (one GPU each). */
+  instanceTypes: string[];
+  /** Workers (= GPU instances, one task each) when the queue is empty. 0 means no GPU cost at idle. */
+  minWorkers: number;
+  maxWorkers: number;
+  /** Queued + running jobs one worker is expected to hold before another one is started. */
+  jobsPerWorker: number;
+  /** Always-on-demand instances before the spot mix applies (0 = everything may be spot). */
+  onDemandBase: number;
+  /** Share of instances above the base that are on-demand, 0..100. */
+  onDemandPercentAboveBase: number;
+  /** Root volume: the GPU AMI, the worker image and the model cache share it. */
+  rootVolumeGiB: number;
+}
+
+export interface StageSettings {
+  stage: string;
+  /** Keep data (bucket, table) when the stage is removed, and protect it from accidental deletes. */
+  protect: boolean;
+  gpu: GpuSettings;
+  /** Days a job's outputs (jobs/, batch-out/) stay in S3 before the lifecycle rule deletes them. */
+  outputRetentionDays: number;
+  /** Days CloudWatch keeps Lambda and worker logs. */
+  logRetentionDays: number;
+  /** Origins allowed to upload from a browser with a presigned POST. */
+  corsOrigins: string[];
+  /** Email that receives alarm notifications; none = alarms only show in the console. */
+  alarmEmail?: string;
+  /** A job still in flight after this long raises the stuck-job alarm. */
+  maxJobSeconds: number;
+  limits: {
+    /** Largest upload a presigned POST accepts. */
+    uploadMaxBytes: number;
+    /** Seconds a queued job may wait before it expires. */
+    jobTtlSeconds: number;
+    /** Lifetime of presigned URLs the API hands out. */
+    presignSeconds: number;
+    /** Requests per second the HTTP API accepts before throttling (burst is twice this). */
+    apiRateLimit: number;
+  };
+  /** Prices in US cents, for the usage endpoint and invoices; GPU time is metered per millisecond. */
+  prices: { perGpuSecondCents: number; perJobCents: number };
+  /** Worker process settings, passed to the container as environment variables. */
+  worker: { heartbeatSeconds: number; defaultModelBundle: string };
+}
+
+const baseGpu: GpuSettings = {
+  // g6 (L4, 24 GB) is cheaper per image than g5 (A10G, 24 GB) for SD 1.5 fp16; both carry one GPU.
+  instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'],
+  minWorkers: 0,
+  maxWorkers: 2,
+  jobsPerWorker: 4,
+  onDemandBase: 0,
+  onDemandPercentAboveBase: 0,
+  rootVolumeGiB: 100,
+};
+
+const base: Omit<StageSettings, 'stage'> = {
+  protect: false,
+  gpu: baseGpu,
+  outputRetentionDays: 30,
+  logRetentionDays: 14,
+  corsOrigins: ['http://localhost:3000'],
+  maxJobSeconds: 30 * 60,
+  limits: {
+    uploadMaxBytes: 20 * 1024 * 1024,
+    jobTtlSeconds: 24 * 3600,
+    presignSeconds: 3600,
+    apiRateLimit: 20,
+  },
+  prices: { perGpuSecondCents: 0.05, perJobCents: 0.1 },
+  worker: { heartbeatSeconds: 30, defaultModelBundle: 'sd15' },
+};
+
+/** Overrides of the base settings, per named stage; any other stage name (personal stages) gets the base. */
+const overrides: Record<string, (s: Omit<StageSettings, 'stage'>) => Omit<StageSettings, 'stage'>> = {
+  production: (s) => ({
+    ...s,
+    protect: true,
+    // One on-demand instance above the spot base keeps some capacity through a spot shortage.
+    gpu: { ...s.gpu, maxWorkers: 16, onDemandBase: 0, onDemandPercentAboveBase: 25 },
+    logRetentionDays: 90,
+    corsOrigins: ['https://app.obelm.dev'],
+    limits: { ...s.limits, apiRateLimit: 200 },
+  }),
+  staging: (s) => ({ ...s, gpu: { ...s.gpu, maxWorkers: 4 }, outputRetentionDays: 7 }),
+};
+
+export class StageSettingsError extends Error {
+  override readonly name = 'StageSettingsError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Settings for `stage`, validated: a bad value fails the deploy before any resource is touched. */
+export function settingsFor(stage: string): StageSettings {
+  const pick = overrides[stage] ?? ((s) => s);
+  const settings: StageSettings = { stage, ...pick(base) };
+  validate(settings);
+  return settings;
+}
+
+function validate(s: StageSettings): void {
+  const { gpu } = s;
+  const fail = (code: string, message: string) => {
+    throw new StageSettingsError(code, `stage ${s.stage}: ${message}`);
+  };
+  if (gpu.instanceTypes.length === 0) fail('no_instance_types', 'gpu.instanceTypes is empty');
+  if (!Number.isInteger(gpu.minWorkers) || gpu.minWorkers < 0) fail('bad_min_workers', 'gpu.minWorkers < 0');
+  if (gpu.maxWorkers < Math.max(1, gpu.minWorkers)) {
+    fail('bad_max_workers', 'gpu.maxWorkers must be >= max(1, minWorkers)');
+  }
+  if (gpu.jobsPerWorker < 1) fail('bad_jobs_per_worker', 'gpu.jobsPerWorker must be >= 1');
+  if (gpu.onDemandPercentAboveBase < 0 || gpu.onDemandPercentAboveBase > 100) {
+    fail('bad_on_demand_percent', 'gpu.onDemandPercentAboveBase must be within 0..100');
+  }
+  if (s.outputRetentionDays < 1) fail('bad_retention', 'outputRetentionDays must be >= 1');
+  if (s.worker.heartbeatSeconds < 5) fail('bad_heartbeat', 'worker.heartbeatSeconds must be >= 5');
+}

@@ -1,0 +1,129 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
+
+let recorded: Recorded[];
+let bucketModule: typeof import('../../infra/bucket.ts');
+
+beforeAll(async () => {
+  recorded = await recordResources();
+  bucketModule = await import('../../infra/bucket.ts');
+  const { ObelmTable } = await import('../../infra/table.ts');
+  const bucket = new bucketModule.ObelmBucket('Storage', {
+    outputRetentionDays: 30,
+    corsOrigins: ['https://app.example'],
+    protect: false,
+  });
+  bucket.notifyBatchUploads({ arn: 'arn:aws:lambda:us-east-1:1:function:batch', name: 'batch' });
+  new ObelmTable('Table', { protect: true });
+  await settle();
+});
+
+describe('bucket', () => {
+  it('blocks all public access and encrypts at rest', () => {
+    expect(one(recorded, 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock').inputs).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    const sse = one(
+      recorded,
+      'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+    );
+    expect(sse.inputs.rules).toEqual([
+      { applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true },
+    ]);
+  });
+
+  it('expires uploads after a day and outputs after the retention', () => {
+    const rules = one(recorded, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration').inputs
+      .rules as {
+      filter: { prefix?: string };
+      expiration?: { days: number };
+    }[];
+    const days = Object.fromEntries(
+      rules.filter((r) => r.expiration).map((r) => [r.filter.prefix, r.expiration?.days]),
+    );
+    expect(days).toEqual({ 'uploads/': 1, 'jobs/': 30, 'batch-out/': 30 });
+  });
+
+  it('allows browser uploads from the configured origins only', () => {
+    const [rule] = one(recorded, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration').inputs
+      .corsRules as {
+      allowedOrigins: string[];
+      allowedMethods: string[];
+    }[];
+    expect(rule?.allowedOrigins).toEqual(['https://app.example']);
+    expect(rule?.allowedMethods).toContain('POST');
+  });
+
+  it('denies requests without TLS', async () => {
+    const policy = JSON.parse(
+      await resolved(one(recorded, 'aws:s3/bucketPolicy:BucketPolicy').inputs.policy as string),
+    );
+    expect(policy.Statement[0]).toMatchObject({
+      Effect: 'Deny',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+  });
+
+  it('notifies the batch trigger for objects created under batch/ only', () => {
+    const notification = one(recorded, 'aws:s3/bucketNotification:BucketNotification');
+    expect(notification.inputs.lambdaFunctions).toEqual([
+      {
+        lambdaFunctionArn: 'arn:aws:lambda:us-east-1:1:function:batch',
+        events: ['s3:ObjectCreated:*'],
+        filterPrefix: 'batch/',
+      },
+    ]);
+    expect(one(recorded, 'aws:lambda/permission:Permission').inputs.principal).toBe('s3.amazonaws.com');
+  });
+
+  it('rejects a retention shorter than a day', () => {
+    expect(
+      () => new bucketModule.ObelmBucket('Bad', { outputRetentionDays: 0, corsOrigins: [], protect: false }),
+    ).toThrow(expect.objectContaining({ code: 'bad_retention' }));
+  });
+});
+
+describe('table', () => {
+  it('is on demand with pk/sk, the gsi1 index and the ttl attribute', () => {
+    const table = one(recorded, 'aws:dynamodb/table:Table');
+    expect(table.inputs).toMatchObject({
+      billingMode: 'PAY_PER_REQUEST',
+      hashKey: 'pk',
+      rangeKey: 'sk',
+      ttl: { attributeName: 'ttl', enabled: true },
+      deletionProtectionEnabled: true,
+    });
+    expect(table.inputs.globalSecondaryIndexes).toEqual([
+      { name: 'gsi1', hashKey: 'gsi1pk', rangeKey: 'gsi1sk', projectionType: 'ALL' },
+    ]);
+    expect(table.inputs.attributes).toEqual(
+      ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((name) => ({ name, type: 'S' })),
+    );
+  });
+});
+
+describe('alarms', () => {
+  it('alarms on any DLQ message and on a job older than the stage limit', async () => {
+    const { ObelmAlarms } = await import('../../infra/alarms.ts');
+    new ObelmAlarms('Ops', {
+      deadLetterQueues: { Jobs: 'jobs-dlq', Webhooks: 'webhooks-dlq' },
+      jobsQueueName: 'jobs',
+      maxJobSeconds: 1800,
+    });
+    await settle();
+    const dlq = one(recorded, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'OpsJobsDlqDepth');
+    expect(dlq.inputs).toMatchObject({
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: 'jobs-dlq' },
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+    });
+    expect(one(recorded, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'OpsWebhooksDlqDepth')).toBeDefined();
+    const stuck = one(recorded, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'OpsStuckJob');
+    expect(stuck.inputs).toMatchObject({ metricName: 'ApproximateAgeOfOldestMessage', threshold: 1800 });
+    expect(stuck.inputs.alarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:OpsTopic']);
+  });
+});

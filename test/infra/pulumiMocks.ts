@@ -1,0 +1,67 @@
+import * as pulumi from '@pulumi/pulumi';
+
+/** One resource the program under test registered, with the inputs it passed. */
+export interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+/**
+ * Runs Pulumi programs offline: every resource is recorded instead of created, and gets a fake id and ARN.
+ * Call before importing modules that create resources.
+ */
+export async function recordResources(): Promise<Recorded[]> {
+  const recorded: Recorded[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const arnKind = args.type.split(':')[1]?.split('/')[0] ?? 'x';
+        return {
+          id: `${args.name}-id`,
+          state: {
+            ...args.inputs,
+            name: args.inputs.name ?? `${args.name}-name`,
+            arn: `arn:aws:${arnKind}:us-east-1:123456789012:${args.name}`,
+            url: `https://sqs.us-east-1.amazonaws.com/123456789012/${args.name}`,
+            bucket: args.inputs.bucket ?? `${args.name}-bucket`,
+          },
+        };
+      },
+      call(args) {
+        if (args.token === 'aws:index/getRegion:getRegion') return { name: 'us-east-1', region: 'us-east-1' };
+        return args.inputs;
+      },
+    },
+    'obelm',
+    'test',
+    false,
+  );
+  return recorded;
+}
+
+/** The resolved value of an Output (mocks resolve every value, so this never hangs). */
+export function resolved<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+}
+
+/** Every recorded resource of a Pulumi type token. */
+export function ofType(recorded: Recorded[], type: string): Recorded[] {
+  return recorded.filter((r) => r.type === type);
+}
+
+/** The recorded resource of `type` with exactly this name (or the only one of that type). */
+export function one(recorded: Recorded[], type: string, name?: string): Recorded {
+  const found = ofType(recorded, type).filter((r) => name === undefined || r.name === name);
+  if (found.length !== 1) {
+    const names = ofType(recorded, type).map((r) => r.name);
+    throw new Error(`expected one ${type} named ${name ?? '(any)'}; have: ${names.join(', ')}`);
+  }
+  return found[0]!;
+}
+
+/** Lets Pulumi finish registering everything a constructor started. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 50));
+}
