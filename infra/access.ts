@@ -29,7 +29,12 @@ export function grants(arns: ResourceArns) {
   return {
     // DynamoDB: items by key (api keys, tenants, jobs, idempotency, usage counters with ADD).
     itemRead: { actions: ['dynamodb:GetItem'], resources: table },
-    itemWrite: { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: table },
+    itemWrite: {
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: table,
+    },
+    // The sweeper's walk over job items (re-enqueue lost, recover stale, expire old); nothing else scans.
+    tableScan: { actions: ['dynamodb:Scan'], resources: table },
     // A tenant's jobs newest first, only through the index.
     tenantJobsQuery: {
       actions: ['dynamodb:Query'],
@@ -87,6 +92,7 @@ export const HANDLER_GRANTS = {
   cancelJob: ['itemWrite', 'webhooksSend'],
   createUpload: ['itemWrite', 'uploadsWrite'],
   openapi: [],
+  sweeper: ['itemWrite', 'tableScan', 'jobsSend'],
   // Handlers of later issues, ready for their seams in infra/api.ts.
   usage: ['itemRead', 'usageQuery'],
   batchTrigger: ['itemWrite', 'jobsSend', 'inputsRead'],

@@ -72,6 +72,13 @@ export function createHttpApi(args: HttpApiArgs) {
   });
   for (const [route, handler] of ROUTES) api.route(route, functionArgs(handler));
 
+  // The cloud's reconciliation (the local stack runs the same sweep at start): re-enqueue queued jobs whose
+  // message was lost, put running jobs with a stale heartbeat back in the queue, expire jobs past their TTL.
+  new sst.aws.Cron('Sweeper', {
+    function: { ...functionArgs('sweeper'), timeout: '2 minutes' },
+    schedule: `rate(${SWEEP_MINUTES} minutes)`,
+  });
+
   /*
    * Seam (batch issue): once packages/api/src/handlers/batchTrigger.ts exists, in stacks/index.ts:
    *   const batchTrigger = new sst.aws.Function('BatchTrigger', functionArgs('batchTrigger'));
@@ -85,6 +92,9 @@ export function createHttpApi(args: HttpApiArgs) {
    */
   return { api, functionArgs };
 }
+
+/** How often the sweeper runs; a job is stale after 5 minutes without a heartbeat (handlers/sweeper.ts). */
+export const SWEEP_MINUTES = 5;
 
 /** The dispatcher's timeout; the webhooks queue's visibility timeout is derived from it. */
 export const WEBHOOK_DISPATCH_TIMEOUT_SECONDS = 30;

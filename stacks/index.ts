@@ -49,6 +49,8 @@ export function deployStage(stage: string) {
     OBELM_JOBS_QUEUE_URL: queues.jobs.queue.url,
     OBELM_WEBHOOKS_QUEUE_URL: queues.webhooks.queue.url,
     OBELM_DEFAULT_MODEL: settings.worker.defaultModelBundle,
+    // The API's model catalog (packages/core/src/models.ts): SD-layout bundles served besides the demo.
+    OBELM_MODELS: settings.worker.defaultModelBundle,
     OBELM_JOB_TTL_SECONDS: String(settings.limits.jobTtlSeconds),
     OBELM_PRESIGN_SECONDS: String(settings.limits.presignSeconds),
     OBELM_UPLOAD_MAX_BYTES: String(settings.limits.uploadMaxBytes),

@@ -1,0 +1,32 @@
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { WorkerError } from './errors.ts';
+
+/** The job bucket: whole-object reads and writes (inputs and outputs are small: images, noise, reports). */
+export class BlobStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  /** Reads an object; a missing one is the caller's bad input (`input_not_found`), not a crash. */
+  async get(key: string, signal?: AbortSignal): Promise<Uint8Array> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: signal,
+      });
+      if (!out.Body) throw new WorkerError('input_not_found', `input object '${key}' is empty`);
+      return await out.Body.transformToByteArray();
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new WorkerError('input_not_found', `input object '${key}' does not exist`);
+      }
+      throw error;
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
+  }
+}

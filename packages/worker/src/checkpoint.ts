@@ -1,0 +1,66 @@
+import { type JobCheckpoint, type JobItem, s3Keys } from '@obelm/core';
+import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
+import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
+import type { BlobStore } from './blobs.ts';
+
+/**
+ * Checkpoints are noise-artifact files (float64 safetensors): the state a stopped run reached, plus the end
+ * state of every stage before it. The stage and step live on the job item. The metadata pins the model and
+ * grid, so a checkpoint is never resumed under other settings (e.g. after the bundle behind an id changed).
+ */
+function checkpointMeta(model: DiffusionModel, job: JobItem, stage: number): NoiseMetadata {
+  const { params } = job;
+  return {
+    bundleId: model.id,
+    schedule: model.schedule,
+    steps: params.steps,
+    sampler: params.sampler,
+    prompt: `checkpoint of ${job.id}, stage ${stage}`,
+    negativePrompt: params.negativePrompt,
+    guidance: params.guidance,
+    firstInversionTimestep: 1,
+    freezeIndex: 0,
+    imageSize: model.imageSize,
+    latentShape: model.latentShape,
+  };
+}
+
+export async function saveCheckpoint(
+  blobs: BlobStore,
+  model: DiffusionModel,
+  job: JobItem,
+  at: PipelineProgress,
+  now: Date,
+): Promise<JobCheckpoint> {
+  const save = async (key: string, state: SamplerState, stage: number) => {
+    await blobs.put(
+      key,
+      writeNoiseArtifact({ state, meta: checkpointMeta(model, job, stage) }),
+      'application/octet-stream',
+    );
+    return key;
+  };
+  const completedKeys = await Promise.all(
+    at.completed.map((state, n) => save(s3Keys.jobCheckpointStage(job.tenant, job.id, n), state, n)),
+  );
+  const key = await save(s3Keys.jobCheckpoint(job.tenant, job.id), at.state, at.stage);
+  return { key, completedKeys, stage: at.stage, step: at.step, savedAt: now.toISOString() };
+}
+
+export async function loadCheckpoint(
+  blobs: BlobStore,
+  model: DiffusionModel,
+  job: JobItem,
+  checkpoint: JobCheckpoint,
+): Promise<PipelineCheckpoint> {
+  const load = async (key: string, stage: number) => {
+    const { state, meta } = readNoiseArtifact(await blobs.get(key));
+    checkCompatible(meta, checkpointMeta(model, job, stage));
+    return state;
+  };
+  return {
+    stage: checkpoint.stage,
+    state: await load(checkpoint.key, checkpoint.stage),
+    completed: await Promise.all(checkpoint.completedKeys.map((key, n) => load(key, n))),
+  };
+}

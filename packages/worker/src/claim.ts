@@ -1,0 +1,127 @@
+import { isTerminal, type JobItem, JobMessageSchema } from '@obelm/core';
+import type { JobStore } from './jobStore.ts';
+import type { Logger } from './log.ts';
+import type { JobQueue, ReceivedMessage } from './queue.ts';
+
+export interface ClaimDeps {
+  readonly jobs: JobStore;
+  readonly queue: JobQueue;
+  readonly workerId: string;
+  readonly heartbeatSeconds: number;
+  readonly maxAttempts: number;
+  readonly jobTtlSeconds: number;
+  readonly log: Logger;
+}
+
+/** Either this worker now owns the job, or the message was dealt with (or deliberately left) without running. */
+export type ClaimResult =
+  | { readonly claimed: JobItem }
+  | {
+      readonly claimed?: undefined;
+      readonly outcome:
+        | 'bad_message'
+        | 'missing'
+        | 'already_done'
+        | 'expired'
+        | 'canceled'
+        | 'too_many_attempts'
+        | 'held_elsewhere';
+    };
+
+/**
+ * Turns a received message into a claimed job, settling everything that needs no run:
+ * - a malformed message is logged and left alone, so SQS redrives it to the DLQ after maxReceiveCount;
+ * - a job already terminal (or gone) just has its message deleted;
+ * - a queued job past its TTL expires, one with a cancel request is canceled, one out of attempts fails;
+ * - a running job whose heartbeat went stale (its worker died) is put back to queued and claimed again;
+ *   one with a fresh heartbeat belongs to a live worker, and the duplicate message is left to expire.
+ */
+export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage): Promise<ClaimResult> {
+  const { jobs, queue, log } = deps;
+  const parsed = parseMessage(message.body);
+  if (!parsed) {
+    log.error('malformed jobs message; left for the dead-letter queue', {
+      messageId: message.id,
+      receiveCount: message.receiveCount,
+      body: message.body.slice(0, 500),
+    });
+    return { outcome: 'bad_message' };
+  }
+  const { jobId } = parsed;
+
+  // A few rounds at most: each lost race means another writer moved the job, so re-read and decide again.
+  for (let round = 0; round < 3; round++) {
+    const job = await jobs.get(jobId);
+    if (!job) {
+      log.warn('message names a job that does not exist; deleting it', { jobId });
+      await queue.delete(message);
+      return { outcome: 'missing' };
+    }
+    if (job.tenant !== parsed.tenant) {
+      log.error('message tenant does not match the job; left for the dead-letter queue', { jobId });
+      return { outcome: 'bad_message' };
+    }
+    if (isTerminal(job.status)) {
+      await queue.delete(message);
+      return { outcome: 'already_done' };
+    }
+    const now = new Date();
+    if (job.status === 'queued') {
+      const settled = await settleUnrunnable(deps, job, now);
+      if (settled) {
+        await queue.delete(message);
+        return { outcome: settled };
+      }
+      const claimed = await jobs.claim(jobId, deps.workerId, now);
+      if (claimed) return { claimed };
+      continue;
+    }
+    // running: stale after two missed heartbeats (visibility covers three, so redelivery implies stale).
+    const heartbeat = job.heartbeatAt ? Date.parse(job.heartbeatAt) : 0;
+    if (now.getTime() - heartbeat > 2 * deps.heartbeatSeconds * 1000) {
+      log.warn('job has a stale heartbeat; re-queuing it', {
+        jobId,
+        lastWorker: job.workerId,
+        attempts: job.attempts,
+      });
+      await jobs.requeueStale(jobId, job.heartbeatAt ?? '', now);
+      continue;
+    }
+    break;
+  }
+  return { outcome: 'held_elsewhere' };
+}
+
+/** Ends a queued job that must not run; returns how it ended, or undefined when it may run. */
+async function settleUnrunnable(
+  deps: ClaimDeps,
+  job: JobItem,
+  now: Date,
+): Promise<'expired' | 'canceled' | 'too_many_attempts' | undefined> {
+  const ttl = Math.floor(now.getTime() / 1000) + deps.jobTtlSeconds;
+  const from = { status: 'queued' as const };
+  if (job.ttl * 1000 < now.getTime()) {
+    await deps.jobs.end(job.id, 'expired', from, now, { ttl });
+    return 'expired';
+  }
+  if (job.cancelRequested) {
+    await deps.jobs.end(job.id, 'canceled', from, now, { ttl });
+    return 'canceled';
+  }
+  if (job.attempts >= deps.maxAttempts) {
+    const message = `the job stopped its worker ${job.attempts} times; it is not retried again`;
+    await deps.jobs.end(job.id, 'failed', from, now, { ttl, error: { code: 'too_many_attempts', message } });
+    deps.log.error('job failed after too many attempts', { jobId: job.id, attempts: job.attempts });
+    return 'too_many_attempts';
+  }
+  return undefined;
+}
+
+function parseMessage(body: string) {
+  try {
+    const result = JobMessageSchema.safeParse(JSON.parse(body));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,101 @@
+import type { JobStore } from './jobStore.ts';
+import { describeError, type Logger } from './log.ts';
+import type { JobQueue, ReceivedMessage } from './queue.ts';
+
+/** Why a running job was interrupted: the user canceled it, another worker owns it now, or we are stopping. */
+export type StopReason = 'canceled' | 'lost' | 'checkpoint';
+
+export interface LeaseOptions {
+  readonly jobs: JobStore;
+  readonly queue: JobQueue;
+  readonly message: ReceivedMessage;
+  readonly jobId: string;
+  readonly workerId: string;
+  readonly heartbeatSeconds: number;
+  readonly log: Logger;
+}
+
+/** Progress is written at most this often, however fast the steps are. */
+const minProgressIntervalMs = 500;
+
+/**
+ * Holds a claimed job while it runs: every heartbeat it extends the message's visibility and stamps
+ * heartbeatAt; every few steps it writes progress. Each of those writes reads the item back, so a cancel
+ * request (or the loss of ownership) aborts `signal` within one heartbeat or one progress write.
+ */
+export class JobLease {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private lastProgressAt = 0;
+  private readonly startedAt = performance.now();
+  private stepsDone = 0;
+  private stepsTotal = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: LeaseOptions) {
+    this.timer = setInterval(() => this.serialize(() => this.heartbeat()), o.heartbeatSeconds * 1000);
+    this.timer.unref();
+  }
+
+  /** Aborted when the job must stop early; `reason` says why. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get stopReason(): StopReason | undefined {
+    return this.controller.signal.aborted ? (this.controller.signal.reason as StopReason) : undefined;
+  }
+
+  abort(reason: StopReason): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  /**
+   * Writes progress every max(1, of/10) steps, but never more often than every 500 ms.
+   * Awaited by the step loop, so a cancel seen here stops the very next step.
+   */
+  async progress(step: number, of: number): Promise<void> {
+    this.stepsDone = step;
+    this.stepsTotal = of;
+    const every = Math.max(1, Math.floor(of / 10));
+    const now = Date.now();
+    if (step % every !== 0) return;
+    if (now - this.lastProgressAt < minProgressIntervalMs) return;
+    this.lastProgressAt = now;
+    await this.serialize(async () => {
+      const item = await this.o.jobs.touch(this.o.jobId, this.o.workerId, new Date(), { step, of });
+      this.observe(item);
+    });
+  }
+
+  /** Time the job still needs at its pace so far; undefined before its first step. */
+  estimateRemainingMs(): number | undefined {
+    if (this.stepsDone === 0) return undefined;
+    const perStep = (performance.now() - this.startedAt) / this.stepsDone;
+    return perStep * (this.stepsTotal - this.stepsDone);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pending;
+  }
+
+  private async heartbeat(): Promise<void> {
+    // Visibility covers three heartbeats, so one late timer tick does not hand the job to another worker.
+    await this.o.queue.setVisibility(this.o.message, this.o.heartbeatSeconds * 3);
+    this.observe(await this.o.jobs.touch(this.o.jobId, this.o.workerId, new Date()));
+  }
+
+  private observe(item: { cancelRequested?: boolean } | undefined): void {
+    if (item === undefined) this.abort('lost');
+    else if (item.cancelRequested) this.abort('canceled');
+  }
+
+  /** One write at a time, in order; a failed heartbeat is logged and retried at the next tick. */
+  private serialize(write: () => Promise<void>): Promise<void> {
+    this.pending = this.pending.then(write).catch((error: unknown) => {
+      this.o.log.warn('heartbeat failed', { jobId: this.o.jobId, ...describeError(error) });
+    });
+    return this.pending;
+  }
+}

@@ -1,0 +1,32 @@
+import type { JobParams } from '@obelm/core';
+import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, Tensor } from '@obelm/engine';
+import type { NoiseArtifact } from '@obelm/models';
+
+/** A job input after it was fetched and decoded. */
+export type RunInput =
+  | { readonly type: 'image'; readonly pixels: Tensor }
+  | { readonly type: 'noise'; readonly jobId: string; readonly artifact: NoiseArtifact };
+
+export interface RunRequest {
+  readonly params: JobParams;
+  readonly model: DiffusionModel;
+  readonly inputs: readonly RunInput[];
+  readonly signal: AbortSignal;
+  /** Continue from here instead of from the start; the result is bitwise what an unsplit run gives. */
+  readonly resume?: PipelineCheckpoint;
+  /** After every sampler step; its state (with `completed`) is a checkpoint the run can resume from. */
+  readonly onStep: (progress: PipelineProgress) => Promise<void>;
+}
+
+export interface RunResult {
+  /** Output images as pixels [1, 3, H, W] in [-1, 1]: one, or one per weight for `interpolate`. */
+  readonly images: readonly Tensor[];
+  /** The reusable state: invert/edit store the inverted state, sample its final pair. */
+  readonly noise?: NoiseArtifact;
+  /** Resolved settings worth reporting (freeze index, restart recipe...). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly metrics: { readonly latentMaxAbsError?: number; readonly pixelMse?: number };
+}
+
+/** Runs one job's pipeline on a loaded model; pure computation, no I/O. */
+export type JobRunner = (request: RunRequest) => Promise<RunResult>;

@@ -1,0 +1,159 @@
+import { hostname } from 'node:os';
+import { newId, type WorkerConfig } from '@obelm/core';
+import { type AwsClients, createAwsClients, destroyAwsClients } from './aws.ts';
+import { BlobStore } from './blobs.ts';
+import { loadModelBundle } from './bundles.ts';
+import { claimFromMessage } from './claim.ts';
+import { executeJob } from './execute.ts';
+import { JobStore } from './jobStore.ts';
+import { JobLease } from './lease.ts';
+import { describeError, jsonLogger, type Logger } from './log.ts';
+import { ModelCache, type ModelLoader } from './modelCache.ts';
+import { pipelineRunner } from './pipelines.ts';
+import { JobQueue, type ReceivedMessage } from './queue.ts';
+import type { JobRunner } from './runner.ts';
+
+export interface WorkerOptions {
+  /** Loads a model bundle by id; by default the models package's loader with the configured provider. */
+  readonly loadModel?: ModelLoader;
+  /** Runs a job's pipeline; by default the engine pipelines for each kind. */
+  readonly runner?: JobRunner;
+  readonly clients?: AwsClients;
+  readonly log?: Logger;
+}
+
+export interface RunningWorker {
+  readonly workerId: string;
+  /**
+   * Stops polling at once. A job in progress finishes if it can within OBELM_STOP_GRACE_SECONDS; otherwise
+   * (or when the grace period runs out) it is checkpointed and re-queued. Resolves when the worker is idle.
+   */
+  stop(): Promise<void>;
+  /** Resolves when the worker has stopped (after stop(), or a fatal error, which it rejects with). */
+  readonly done: Promise<void>;
+}
+
+/** One model cache per process and loader: bundles load once, however many workers run in-process. */
+const customCaches = new WeakMap<ModelLoader, ModelCache>();
+const defaultCaches = new Map<string, ModelCache>();
+
+function modelCacheFor(config: WorkerConfig, loader: ModelLoader | undefined): ModelCache {
+  if (loader) {
+    const cache = customCaches.get(loader) ?? new ModelCache(loader);
+    customCaches.set(loader, cache);
+    return cache;
+  }
+  const key = [config.OBELM_PROVIDER, config.OBELM_THREADS, config.OBELM_MODEL_CACHE ?? ''].join('|');
+  const cache = defaultCaches.get(key) ?? new ModelCache((id) => loadModelBundle(id, config));
+  defaultCaches.set(key, cache);
+  return cache;
+}
+
+/** Starts the jobs-queue consumer: one job at a time, until stop(). */
+export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
+  const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
+  const log = options.log ?? jsonLogger({ component: 'worker', workerId });
+  const clients = options.clients ?? createAwsClients();
+  const jobs = new JobStore(clients.db, config.OBELM_TABLE);
+  const queue = new JobQueue(clients.sqs, config.OBELM_JOBS_QUEUE_URL);
+  const blobs = new BlobStore(clients.s3, config.OBELM_BUCKET);
+  const models = modelCacheFor(config, options.loadModel);
+
+  const heartbeatSeconds = config.OBELM_HEARTBEAT_SECONDS;
+  const shared = {
+    jobs,
+    queue,
+    workerId,
+    heartbeatSeconds,
+    jobTtlSeconds: config.OBELM_JOB_TTL_SECONDS,
+    log,
+  };
+  const claimDeps = { ...shared, maxAttempts: config.OBELM_MAX_ATTEMPTS };
+  const executeDeps = {
+    ...shared,
+    blobs,
+    models,
+    runner: options.runner ?? pipelineRunner,
+    stepDelayMs: config.OBELM_TEST_STEP_DELAY_MS,
+  };
+
+  const polling = new AbortController();
+  let current: JobLease | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function handle(message: ReceivedMessage): Promise<void> {
+    const result = await claimFromMessage(claimDeps, message);
+    if (!result.claimed) {
+      log.info('message settled without a run', { messageId: message.id, outcome: result.outcome });
+      return;
+    }
+    const job = result.claimed;
+    const lease = new JobLease({ jobs, queue, message, jobId: job.id, workerId, heartbeatSeconds, log });
+    current = lease;
+    // A stop that came while we were claiming applies to this job too.
+    if (polling.signal.aborted) lease.abort('checkpoint');
+    log.info('job started', { jobId: job.id, kind: job.params.kind, attempt: job.attempts });
+    try {
+      const outcome = await executeJob(executeDeps, job, message, lease);
+      log.info('job ended', { jobId: job.id, outcome });
+    } finally {
+      current = undefined;
+      await lease.close();
+    }
+  }
+
+  async function loop(): Promise<void> {
+    log.info('worker started', { queue: config.OBELM_JOBS_QUEUE_URL });
+    while (!polling.signal.aborted) {
+      try {
+        const message = await queue.receive(config.OBELM_POLL_SECONDS, heartbeatSeconds * 3, polling.signal);
+        if (message) await handle(message);
+      } catch (error) {
+        // AWS unreachable or throttled: wait a little, keep going; the job (if any) is retried via its message.
+        log.error('worker loop error', describeError(error));
+        await sleep(1000, polling.signal);
+      }
+    }
+    if (!options.clients) destroyAwsClients(clients);
+    log.info('worker stopped');
+  }
+
+  const done = loop();
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      polling.abort();
+      const lease = current;
+      if (lease) {
+        const graceMs = config.OBELM_STOP_GRACE_SECONDS * 1000;
+        const remainingMs = lease.estimateRemainingMs();
+        if (remainingMs === undefined || remainingMs > graceMs) {
+          log.info('stopping: checkpointing the current job', { remainingMs });
+          lease.abort('checkpoint');
+        } else {
+          log.info('stopping: finishing the current job first', { remainingMs });
+          const deadline = setTimeout(() => lease.abort('checkpoint'), graceMs);
+          try {
+            await done;
+          } finally {
+            clearTimeout(deadline);
+          }
+        }
+      }
+      await done;
+    })();
+    return stopping;
+  }
+
+  return { workerId, stop, done };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
