@@ -5,6 +5,9 @@ import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole service on this machine until Ctrl-C. */
 async function main(): Promise<void> {
+  // The local stack runs on Node 20, which the AWS SDK warns about at every client; the cloud runs Node 22.
+  // Workers inherit this through their environment.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const config = loadConfig(LocalConfigSchema);
   const stack = await startLocalStack({
     dataDir: dataDirOf(config),

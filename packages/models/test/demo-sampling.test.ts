@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reconstruct, sample } from '@obelm/engine';
+import { edit, reconstruct, sample } from '@obelm/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
 import type { LoadedModel } from '../src/bundle/model.ts';
@@ -64,6 +64,21 @@ describe('demo bundle through the engine pipelines', () => {
             shifted[c * 1024 + y * 32 + x] = moved[c * 1024 + y * 32 + ((x + 3) % 32)]!;
       const result = await reconstruct(model, { image: { data: shifted, shape: [1, 3, 32, 32] }, steps });
       expect(result.latentMaxAbsError).toBeLessThan(1e-8);
+    },
+  );
+
+  it.each([
+    ['red circle navy center', 'red circle', 'blue circle', 'blue circle navy center'],
+    ['yellow star forest left', 'yellow star', 'yellow square', 'yellow square forest left'],
+    ['green ring navy right', 'navy', 'forest', 'green ring forest right'],
+  ])(
+    'edits %s from "%s" to "%s": the asked attribute changes, the rest stays',
+    async (source, from, to, expected) => {
+      const k = items.findIndex((item) => source.split(' ').every((w) => item.words.has(w)));
+      const image = { data: images.slice(k * D, (k + 1) * D), shape: [1, 3, 32, 32] };
+      const result = await edit(model, { image, sourcePrompt: from, targetPrompt: to });
+      const got = items[nearest(result.image.data)]!;
+      expect([...got.words].sort()).toEqual(expected.split(' ').sort());
     },
   );
 });

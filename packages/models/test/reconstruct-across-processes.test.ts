@@ -1,7 +1,8 @@
 /**
- * Exactness across processes: invert an image through the tiny SD bundle with O-BELM, store the float64 pair as
- * a noise artifact, then sample it back in a fresh Node process (tsx) that only sees the bundle folder and the
- * file. The clean latent must come back within 1e-8 max-abs (spec §5: exact given the stored pair).
+ * Exactness across processes: invert an image through a bundle (the tiny SD-layout bundle, and the demo bundle)
+ * with O-BELM, store the float64 pair as a noise artifact, then sample it back in a fresh Node process (tsx) that
+ * only sees the bundle folder and the file. The clean latent must come back within 1e-8 max-abs (spec §5: exact
+ * given the stored pair).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,13 +12,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { invert } from '@obelm/engine';
 import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
+import { ensureDemoBundle } from '../src/demo/bundle.ts';
 import { writeNoiseArtifact, writeSafetensors } from '../src/noise/index.ts';
 import { writeTinySdBundle } from '../src/sd/index.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 const stepCounts = [10, 20, 50];
-const prompt = 'a photo of a red cat';
-const guidance = 3;
 
 /** Runs in the child: load bundle + artifact, check it fits, sample from the pair, report the latent error. */
 const childScript = (modelsIndex: string, engineIndex: string) => `
@@ -44,16 +44,18 @@ await model.close();
 console.log(JSON.stringify(errors));
 `;
 
-const image = {
-  data: new Float64Array(3 * 64 * 64).map((_, i) => Math.sin(i * 0.013) * 0.8),
-  shape: [1, 3, 64, 64],
-};
+/** A smooth off-dataset test image of the bundle's size, in [-0.8, 0.8]. */
+const imageOfSize = ([h, w]: readonly [number, number]) => ({
+  data: new Float64Array(3 * h * w).map((_, i) => Math.sin(i * 0.013) * 0.8),
+  shape: [1, 3, h, w],
+});
 
 /** Inverts `image` at each step count in this process and stores noise-N / x0-N files in the bundle folder. */
-async function invertAndStore(dir: string): Promise<void> {
+async function invertAndStore(dir: string, prompt: string, guidance: number): Promise<void> {
   const model = await loadBundle(dir, { provider: 'cpu', threads: 1 });
   for (const steps of stepCounts) {
     const sampler = { name: 'obelm' } as const;
+    const image = imageOfSize(model.imageSize);
     const { state, latent } = await invert(model, { image, prompt, guidance, steps, sampler });
     expect(state.kind).toBe('pair');
     expect(state.index).toBe(steps);
@@ -104,10 +106,21 @@ describe('O-BELM through the tiny SD bundle, across processes', () => {
     it(`reconstructs the latent from the stored float64 pair within 1e-8 at 10, 20, 50 steps (${name})`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'obelm-sd-rt-'));
       await writeTinySdBundle(dir, options);
-      await invertAndStore(dir);
+      await invertAndStore(dir, 'a photo of a red cat', 3);
       const errors = sampleInChild(dir);
       console.log(`O-BELM tiny-SD (${name}) latent reconstruction max-abs error by steps:`, errors);
       for (const steps of stepCounts) expect(errors[steps]).toBeLessThan(1e-8);
     });
   }
+});
+
+describe('O-BELM through the demo bundle, across processes', () => {
+  it('reconstructs an off-dataset image from the stored float64 pair within 1e-8 at 10, 20, 50 steps', async () => {
+    const dir = await ensureDemoBundle(mkdtempSync(join(tmpdir(), 'obelm-demo-rt-')));
+    // CFG with g = 1.5 under a prompt: conditioning and the batched guidance path are part of the round trip.
+    await invertAndStore(dir, 'red circle', 1.5);
+    const errors = sampleInChild(dir);
+    console.log('O-BELM demo latent reconstruction max-abs error by steps:', errors);
+    for (const steps of stepCounts) expect(errors[steps]).toBeLessThan(1e-8);
+  });
 });
