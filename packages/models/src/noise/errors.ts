@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.ts';
+
 /** Why a noise artifact was refused; stable strings the API maps to a 400 response. */
 export type NoiseErrorCode =
   | 'noise_truncated'
@@ -8,14 +10,14 @@ export type NoiseErrorCode =
   | 'noise_incompatible';
 
 /** A noise artifact that is malformed, or that does not belong to the run it was offered to. */
-export class NoiseFileError extends Error {
+export class NoiseFileError extends CodedError<NoiseErrorCode> {
   override readonly name = 'NoiseFileError';
   constructor(
-    readonly code: NoiseErrorCode,
+    code: NoiseErrorCode,
     message: string,
     /** For 'noise_incompatible': the first metadata field that differs (e.g. 'steps', 'schedule.spacing'). */
     readonly field?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.ts';
+
 /** Stable codes for everything that can go wrong while building, loading or running a model. */
 export type ModelErrorCode =
   | 'onnx_invalid_graph'
@@ -10,14 +12,6 @@ export type ModelErrorCode =
   | 'model_bad_input';
 
 /** A typed error of the models package: callers switch on `code`, people read `message`. */
-export class ModelError extends Error {
+export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
-
-  constructor(
-    readonly code: ModelErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

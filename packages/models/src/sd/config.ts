@@ -1,7 +1,8 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { ModelDefaults, ScheduleConfig } from '@obelm/engine';
+import { type ModelDefaults, type ScheduleConfig, SD_SCHEDULE } from '@obelm/engine';
 import type { BundleManifest } from '../bundle/manifest.ts';
+import { readJsonIfPresent as readJson } from '../json.ts';
 import { ModelError } from '../runtime/errors.ts';
 
 /**
@@ -11,15 +12,7 @@ import { ModelError } from '../runtime/errors.ts';
  * editRestart 'pair' is the official image_editing.py restart; the paper's SD editing results use it. (The demo
  * model's report prefers 'single', but that finding is about its stiff closed-form eps, not a UNet.)
  */
-export const sd15Schedule: ScheduleConfig = {
-  betaSchedule: 'scaled_linear',
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  trainTimesteps: 1000,
-  spacing: 'linspace',
-  stepsOffset: 0,
-  finalAbar: 'one',
-};
+export const sd15Schedule: ScheduleConfig = SD_SCHEDULE;
 
 export const sd15Defaults: ModelDefaults = {
   steps: 50,
@@ -101,16 +94,5 @@ function numberIn(json: Record<string, unknown> | undefined, key: string): numbe
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-async function readJsonIfPresent(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new ModelError('bundle_invalid_manifest', `${path} is not valid JSON`, { cause: error });
-  }
-}
+const readJsonIfPresent = (path: string) =>
+  readJson(path, (message, cause) => new ModelError('bundle_invalid_manifest', message, { cause }));

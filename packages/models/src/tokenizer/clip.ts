@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { readJsonIfPresent } from '../json.ts';
 import { bosToken, clipTokenizerJson, eosToken, parseMerges } from './clip-json.ts';
 import { TokenizerError } from './errors.ts';
 
@@ -70,19 +71,8 @@ async function fromVocabAndMerges(dir: string): Promise<object> {
   return clipTokenizerJson(vocab as Record<string, number>, parseMerges(merges));
 }
 
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new TokenizerError('tokenizer_invalid', `${path} is not valid JSON`, { cause: error });
-  }
-}
+const readJson = (path: string) =>
+  readJsonIfPresent(path, (message, cause) => new TokenizerError('tokenizer_invalid', message, { cause }));
 
 /** Special tokens appear as a string or as an AddedToken object `{content: ...}`. */
 function tokenContent(value: unknown): string | undefined {

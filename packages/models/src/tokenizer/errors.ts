@@ -1,13 +1,8 @@
+import { CodedError } from '../errors.ts';
+
 export type TokenizerErrorCode = 'tokenizer_not_found' | 'tokenizer_invalid';
 
 /** A bundle's `tokenizer/` folder is missing or unreadable. */
-export class TokenizerError extends Error {
+export class TokenizerError extends CodedError<TokenizerErrorCode> {
   override readonly name = 'TokenizerError';
-  constructor(
-    readonly code: TokenizerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
