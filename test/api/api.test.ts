@@ -72,6 +72,8 @@ describe('OpenAPI document', () => {
       expect(op, `${route.method} ${route.path}`).toBeDefined();
       expect(op.responses[String(route.status)]).toBeDefined();
     }
+    const getJob = doc.paths['/v1/jobs/{id}'].get;
+    expect(getJob.parameters.map((p: { name: string }) => p.name)).toContain('wait');
     expect(Object.keys(doc.paths).sort()).toEqual(
       ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/openapi.json', '/v1/uploads'].sort(),
     );
@@ -228,6 +230,31 @@ describe('jobs', () => {
     const theirs = await call(stack, 'GET', `/v1/jobs/${job.id}`, { key: 'other-tenant-key-0002' });
     expect(theirs.status).toBe(404);
     expect((await call(stack, 'GET', '/v1/jobs/..%2Fx')).status).toBe(404);
+  });
+
+  it('long-polls with ?wait= until the job finishes, or answers its current state when the wait ends', async () => {
+    const { body: job } = await createJob({ kind: 'sample', seed: 8 });
+    const started = Date.now();
+    const unfinished = await call(stack, 'GET', `/v1/jobs/${job.id}?wait=0.3`);
+    expect(unfinished.body.status).toBe('queued');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+
+    const waiting = call(stack, 'GET', `/v1/jobs/${job.id}?wait=20`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await setJob(job.id, { status: 'failed', error: { code: 'model_error', message: 'boom' } });
+    const finished = await waiting;
+    expect(finished.status).toBe(200);
+    expect(finished.body).toMatchObject({ id: job.id, status: 'failed', error: { code: 'model_error' } });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('rejects a bad wait with 400', async () => {
+    const { body: job } = await createJob({ kind: 'sample', seed: 9 });
+    for (const query of ['wait=x', 'wait=-1', 'wait=20.5', 'wait=1&colour=red']) {
+      const res = await call(stack, 'GET', `/v1/jobs/${job.id}?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(['invalid_request', 'unknown_field'], query).toContain(res.body.error.code);
+    }
   });
 
   it('returns fresh presigned URLs for outputs', async () => {

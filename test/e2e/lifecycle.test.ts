@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { s3Keys } from '@obelm/core';
 import { DEMO_BUNDLE_ID, MANIFEST_FILE } from '@obelm/models';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { api, createJob, download, startTestStack, type TestStack, waitForJob } from './helpers.ts';
@@ -55,6 +57,17 @@ test('SIGTERM mid-job checkpoints it; a second worker finishes with the bytes of
   expect(Buffer.compare(a, b)).toBe(0);
   const [na, nb] = await Promise.all([download(ref.outputs!.noise!.url), download(done.outputs!.noise!.url)]);
   expect(Buffer.compare(na, nb)).toBe(0);
+
+  // The checkpoint objects were removed once the job succeeded; its outputs stay.
+  const listed = await t.stack.deps.s3.send(
+    new ListObjectsV2Command({
+      Bucket: t.stack.deps.config.OBELM_BUCKET,
+      Prefix: s3Keys.jobPrefix(t.stack.tenant, job.id),
+    }),
+  );
+  const names = (listed.Contents ?? []).map((o) => o.Key!.split('/').at(-1));
+  expect(names).toContain('report.json');
+  expect(names.filter((name) => name?.startsWith('checkpoint'))).toEqual([]);
 });
 
 test('a model bundle that cannot be loaded fails the job with model_error', async () => {

@@ -11,12 +11,12 @@ export type HandlerFactory = (deps: DepsProvider) => HttpHandler;
 /** An authenticated route: the body sees the caller's tenant and the deps. */
 export function authedRoute(
   deps: DepsProvider,
-  body: (event: HttpEvent, caller: Caller, deps: Deps) => Promise<HttpResult>,
+  body: (event: HttpEvent, caller: Caller, deps: Deps, context: Context) => Promise<HttpResult>,
 ): HttpHandler {
   return middy<HttpEvent, HttpResult>()
     .use(httpErrors())
     .use(apiKeyAuth(deps))
-    .handler(async (event) => body(event, (event as AuthedEvent).caller, deps()));
+    .handler(async (event, context) => body(event, (event as AuthedEvent).caller, deps(), context));
 }
 
 /** A public route (no API key). */

@@ -1,6 +1,7 @@
 import {
   CreateJobRequestSchema,
   CreateUploadRequestSchema,
+  GetJobQuerySchema,
   JobListSchema,
   JobViewSchema,
   ListJobsQuerySchema,
@@ -74,10 +75,13 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     path: '/v1/jobs/{id}',
     handlerFile: 'getJob.ts',
     auth: true,
-    summary: 'Get a job: status, progress, metrics and fresh presigned URLs of its outputs.',
+    summary:
+      'Get a job: status, progress, metrics and fresh presigned URLs of its outputs. With `wait`, a long-poll ' +
+      'that answers as soon as the job is finished.',
+    query: GetJobQuerySchema,
     status: 200,
     response: JobViewSchema,
-    errors: ['job_not_found'],
+    errors: ['job_not_found', 'unknown_field', 'invalid_request'],
   },
   {
     method: 'POST',

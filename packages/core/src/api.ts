@@ -29,6 +29,23 @@ export const ListJobsQuerySchema = z.strictObject({
 });
 export type ListJobsQuery = z.infer<typeof ListJobsQuerySchema>;
 
+/** Longest `?wait=` of GET /v1/jobs/{id}, in seconds (as SQS caps its long polls). */
+export const MAX_JOB_WAIT_SECONDS = 20;
+
+export const GetJobQuerySchema = z.strictObject({
+  wait: z.coerce
+    .number()
+    .min(0)
+    .max(MAX_JOB_WAIT_SECONDS)
+    .optional()
+    .describe(
+      'Long-poll: answer as soon as the job is finished (succeeded, failed, canceled, expired), or after this many ' +
+        'seconds (0 to 20, fractions allowed) with its current state. The server may answer earlier than the ' +
+        'wait when its own time limit is near; call again while the job is not finished.',
+    ),
+});
+export type GetJobQuery = z.infer<typeof GetJobQuerySchema>;
+
 export const ErrorBodySchema = z
   .object({
     error: z.object({

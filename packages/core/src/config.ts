@@ -26,13 +26,20 @@ export const ServiceConfigSchema = z.object({
 export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 
 export const WorkerConfigSchema = ServiceConfigSchema.extend({
+  /**
+   * The model the worker loads at start: a model id, or an S3 prefix `s3://<bucket>/<path>/<id>/`, whose last
+   * segment is its id. A job's `params.model` id maps to one bundle: 'demo' is built in; the id of an s3:// URL
+   * here is that prefix; any other id is the prefix `models/<id>/` of OBELM_BUCKET. S3 bundles are copied
+   * into OBELM_MODEL_CACHE/<id>/ and re-downloaded only when the prefix's listing (ETags, sizes) changes.
+   */
   OBELM_MODEL_BUNDLE: z.string().default('demo'),
   OBELM_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
   OBELM_THREADS: z.coerce.number().int().min(0).default(0),
   OBELM_HEARTBEAT_SECONDS: int(30),
+  /** Folder of downloaded and generated bundles; shared by the workers of one host. Default ./.obelm/models. */
   OBELM_MODEL_CACHE: z.string().optional(),
   OBELM_WORKER_ID: z.string().optional(),
-  /** Long-poll wait of one ReceiveMessage (SQS allows 0..20); stop() aborts a wait in progress. */
+  /** Long-poll wait of one ReceiveMessage (SQS allows 0..20); stop() lets a wait in progress end. */
   OBELM_POLL_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
   /** On SIGTERM, a job that cannot finish within this many seconds is checkpointed (spot notices give 120 s). */
   OBELM_STOP_GRACE_SECONDS: z.coerce.number().min(0).default(90),

@@ -111,6 +111,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       OBELM_DEV_TENANT: tenant,
       OBELM_MODEL_BUNDLE: 'demo',
       OBELM_PROVIDER: 'cpu',
+      // Model ids besides 'demo' the API accepts; workers fetch them from models/<id>/ in the bucket.
+      ...(process.env.OBELM_MODELS ? { OBELM_MODELS: process.env.OBELM_MODELS } : {}),
     };
     const deps = createDeps(env);
     stops.push(async () => {

@@ -9,7 +9,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * the API's event loop.
  */
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
-const STOP_GRACE_MS = 30_000;
+/**
+ * A local worker's grace period (OBELM_STOP_GRACE_SECONDS; the container default is 90 s for spot's 2 minutes):
+ * short enough that the worker checkpoints its job and exits before we SIGKILL it, which we do this long
+ * after the grace period (time to save the checkpoint). Ctrl-C should not take minutes.
+ */
+const STOP_GRACE_SECONDS = 20;
+const KILL_AFTER_GRACE_MS = 10_000;
+/** An idle worker's stop waits for its long poll to end (worker.ts), so local polls are kept short. */
+const POLL_SECONDS = 5;
 
 export interface WorkerPool {
   /** Worker processes started (0 when the worker program does not exist yet). */
@@ -27,11 +35,20 @@ export function startWorkerProcesses(count: number, env: Record<string, string>)
     return { count: 0, stop: async () => {} };
   }
   const tsx = createRequire(import.meta.url).resolve('tsx');
+  const childEnv = {
+    OBELM_STOP_GRACE_SECONDS: String(STOP_GRACE_SECONDS),
+    OBELM_POLL_SECONDS: String(POLL_SECONDS),
+    ...process.env,
+    ...env,
+  };
+  const graceSeconds = Number(childEnv.OBELM_STOP_GRACE_SECONDS);
+  const killAfterMs =
+    (Number.isFinite(graceSeconds) ? graceSeconds : STOP_GRACE_SECONDS) * 1000 + KILL_AFTER_GRACE_MS;
   const children: ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     children.push(
       spawn(process.execPath, ['--import', pathToFileURL(tsx).href, WORKER_MAIN], {
-        env: { ...process.env, ...env, OBELM_WORKER_ID: `local-${process.pid}-${i}` },
+        env: { ...childEnv, OBELM_WORKER_ID: `local-${process.pid}-${i}` },
         stdio: ['ignore', 'inherit', 'inherit'],
       }),
     );
@@ -39,17 +56,17 @@ export function startWorkerProcesses(count: number, env: Record<string, string>)
   return {
     count,
     stop: async () => {
-      await Promise.all(children.map(stopChild));
+      await Promise.all(children.map((child) => stopChild(child, killAfterMs)));
     },
   };
 }
 
-/** SIGTERM (the worker finishes or checkpoints its job), then SIGKILL after the grace period. */
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM (the worker finishes or checkpoints its job), then SIGKILL if it is still there `killAfterMs` later. */
+async function stopChild(child: ChildProcess, killAfterMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   await exited;
   clearTimeout(timer);
 }

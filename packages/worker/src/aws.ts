@@ -12,14 +12,18 @@ export interface AwsClients {
 
 export function createAwsClients(env: Record<string, string | undefined> = process.env): AwsClients {
   return {
-    // Path-style addressing only where a custom endpoint (the local S3 stand-in) cannot resolve bucket subdomains.
-    s3: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }),
+    s3: createS3Client(env),
     // The queue URL's host is not routable locally; send to the configured SQS endpoint instead.
     sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
     db: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
       marshallOptions: { removeUndefinedValues: true },
     }),
   };
+}
+
+export function createS3Client(env: Record<string, string | undefined> = process.env): S3Client {
+  // Path-style addressing only where a custom endpoint (the local S3 stand-in) cannot resolve bucket subdomains.
+  return new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined });
 }
 
 export function destroyAwsClients(clients: AwsClients): void {

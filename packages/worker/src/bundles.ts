@@ -1,20 +1,28 @@
-import { join } from 'node:path';
-import { IdSchema, type WorkerConfig } from '@obelm/core';
+import type { WorkerConfig } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { defaultModelCacheDir, loadBundle } from '@obelm/models';
+import { createS3Client } from './aws.ts';
+import { fetchBundle } from './bundleFetch.ts';
+import { bundleSourceOf } from './bundleSource.ts';
 
 /**
- * Model id -> loaded model. 'demo' is built in (generated into the cache on first use); any other id names a
- * bundle folder `<OBELM_MODEL_CACHE>/<id>` (the container image or its start-up sync puts bundles there).
+ * Model id -> loaded model. 'demo' is built in (generated into the cache on first use); any other id is an
+ * S3 prefix (bundleSource.ts has the rule) copied into `<OBELM_MODEL_CACHE>/<id>/` and loaded from there.
  */
-export function loadModelBundle(id: string, config: WorkerConfig): Promise<DiffusionModel> {
-  // Ids are validated by the API already; checked again because this one becomes a path.
-  const safeId = IdSchema.parse(id);
+export async function loadModelBundle(id: string, config: WorkerConfig): Promise<DiffusionModel> {
+  const source = bundleSourceOf(id, config);
   const cacheDir = config.OBELM_MODEL_CACHE ?? defaultModelCacheDir();
   const options = {
     provider: config.OBELM_PROVIDER,
     cacheDir,
     ...(config.OBELM_THREADS > 0 ? { threads: config.OBELM_THREADS } : {}),
   };
-  return loadBundle(safeId === 'demo' ? 'demo' : join(cacheDir, safeId), options);
+  if (source.type === 'built-in') return loadBundle(source.id, options);
+  // Its own client: the process-wide model cache outlives any one worker's clients.
+  const s3 = createS3Client();
+  try {
+    return await loadBundle(await fetchBundle(s3, source, cacheDir), options);
+  } finally {
+    s3.destroy();
+  }
 }

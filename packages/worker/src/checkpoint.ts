@@ -2,6 +2,7 @@ import { type JobCheckpoint, type JobItem, s3Keys } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from './blobs.ts';
+import { describeError, type Logger } from './log.ts';
 
 /**
  * Checkpoints are noise-artifact files (float64 safetensors): the state a stopped run reached, plus the end
@@ -63,4 +64,19 @@ export async function loadCheckpoint(
     state: await load(checkpoint.key, checkpoint.stage),
     completed: await Promise.all(checkpoint.completedKeys.map((key, n) => load(key, n))),
   };
+}
+
+/**
+ * Removes a finished job's checkpoint objects: they are useless once the job succeeded. Best effort (the
+ * bucket's lifecycle rule removes them with the job's folder anyway), so a failure is only logged.
+ */
+export async function deleteCheckpoint(
+  blobs: BlobStore,
+  checkpoint: JobCheckpoint,
+  log: Logger,
+): Promise<void> {
+  const keys = [checkpoint.key, ...checkpoint.completedKeys];
+  const results = await Promise.allSettled(keys.map((key) => blobs.delete(key)));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) log.warn('checkpoint cleanup failed', { keys, ...describeError(failed.reason) });
 }

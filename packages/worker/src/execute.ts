@@ -1,7 +1,7 @@
 import type { JobItem, JobMetrics } from '@obelm/core';
 import type { PipelineProgress } from '@obelm/engine';
 import type { BlobStore } from './blobs.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadInputs } from './inputs.ts';
 import { jobErrorOf } from './jobErrors.ts';
 import type { JobStore } from './jobStore.ts';
@@ -100,32 +100,36 @@ export async function executeJob(
     });
     const computeMs = performance.now() - runStart;
 
-    const writeStart = performance.now();
-    const outputs = await writeOutputs(blobs, job, result);
     const metrics: JobMetrics = {
       queueMs: job.startedAt ? Date.parse(job.startedAt) - Date.parse(job.createdAt) : undefined,
       runMs: Math.round(performance.now() - claimedAt),
       gpuMs: Math.round(metered.modelMs()),
       ...result.metrics,
     };
-    outputs.report = await writeReport(blobs, job, {
-      jobId: job.id,
-      kind: job.params.kind,
-      model: job.params.model,
-      workerId: deps.workerId,
-      attempt: job.attempts,
-      params: job.params,
-      settings: result.settings,
-      ...(job.checkpoint ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } } : {}),
-      metrics,
-      timings: {
-        loadMs: round(loadMs),
-        computeMs: round(computeMs),
-        writeMs: round(performance.now() - writeStart),
-        modelMs: round(metered.modelMs()),
-      },
-      steps: steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
-    });
+    // The report does not depend on the outputs' writes, so all of them go to S3 at once.
+    const [outputs, report] = await Promise.all([
+      writeOutputs(blobs, job, result),
+      writeReport(blobs, job, {
+        jobId: job.id,
+        kind: job.params.kind,
+        model: job.params.model,
+        workerId: deps.workerId,
+        attempt: job.attempts,
+        params: job.params,
+        settings: result.settings,
+        ...(job.checkpoint
+          ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } }
+          : {}),
+        metrics,
+        timings: {
+          loadMs: round(loadMs),
+          computeMs: round(computeMs),
+          modelMs: round(metered.modelMs()),
+        },
+        steps: steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
+      }),
+    ]);
+    outputs.report = report;
     metrics.runMs = Math.round(performance.now() - claimedAt);
 
     const finished = await jobs.succeed(job.id, deps.workerId, new Date(), {
@@ -139,6 +143,7 @@ export async function executeJob(
       return 'lost';
     }
     await queue.delete(message);
+    if (job.checkpoint) await deleteCheckpoint(blobs, job.checkpoint, log);
     return 'succeeded';
   } catch (error) {
     const reason = lease.stopReason;

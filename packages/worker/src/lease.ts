@@ -26,7 +26,8 @@ const minProgressIntervalMs = 500;
 export class JobLease {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
-  private lastProgressAt = 0;
+  /** From the start: a job shorter than the interval writes no progress at all, only its end. */
+  private lastProgressAt = Date.now();
   private readonly startedAt = performance.now();
   private stepsDone = 0;
   private stepsTotal = 0;
@@ -51,7 +52,7 @@ export class JobLease {
   }
 
   /**
-   * Writes progress every max(1, of/10) steps, but never more often than every 500 ms.
+   * Writes progress every max(1, of/10) steps, but never more often than every 500 ms (nor in the first 500 ms).
    * Awaited by the step loop, so a cancel seen here stops the very next step.
    */
   async progress(step: number, of: number): Promise<void> {

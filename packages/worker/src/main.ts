@@ -3,10 +3,19 @@
  * SIGTERM (ECS stop, spot interruption) or SIGINT, then finishes or checkpoints its job and exits 0.
  */
 import { loadConfig, WorkerConfigSchema } from '@obelm/core';
-import { startWorker } from './worker.ts';
+import { configuredBundleId } from './bundleSource.ts';
+import { describeError, jsonLogger } from './log.ts';
+import { preloadModel, startWorker } from './worker.ts';
 
 const config = loadConfig(WorkerConfigSchema);
+const bundleId = configuredBundleId(config.OBELM_MODEL_BUNDLE); // a malformed s3:// URL stops us here
 const worker = startWorker(config);
+
+// Fetch and load the configured bundle now, alongside the first poll, so the first job does not pay for it.
+// A job that arrives meanwhile waits on this same load. A failure is retried by the first job that needs it.
+preloadModel(config, bundleId).catch((error: unknown) => {
+  jsonLogger({ component: 'worker' }).warn('model preload failed', { bundleId, ...describeError(error) });
+});
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

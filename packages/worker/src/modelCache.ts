@@ -17,6 +17,8 @@ export class ModelCache {
     if (!model) {
       model = this.load(bundleId).catch((error: unknown) => {
         this.loaded.delete(bundleId);
+        // Already typed (e.g. model_not_found): keep its code.
+        if (error instanceof WorkerError) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw new WorkerError('model_error', `model bundle '${bundleId}' could not be loaded: ${reason}`, {
           cause: error,

@@ -24,12 +24,13 @@ export class JobQueue {
 
   /**
    * Long-polls for one message, hidden from other workers for `visibilitySeconds`. Resolves `undefined`
-   * when the wait ends empty or `signal` aborts it (stop() must not wait out a 20 s poll).
+   * when the wait ends empty or `signal` aborts it. Beware: an aborted poll may still take a message on the
+   * server side (SQS and fauxqs alike), which then stays hidden for `visibilitySeconds`.
    */
   async receive(
     waitSeconds: number,
     visibilitySeconds: number,
-    signal: AbortSignal,
+    signal?: AbortSignal,
   ): Promise<ReceivedMessage | undefined> {
     let messages: Message[] | undefined;
     try {
@@ -45,7 +46,7 @@ export class JobQueue {
       );
       messages = out.Messages;
     } catch (error) {
-      if (signal.aborted) return undefined;
+      if (signal?.aborted) return undefined;
       throw error;
     }
     const message = messages?.[0];

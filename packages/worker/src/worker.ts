@@ -12,6 +12,7 @@ import { ModelCache, type ModelLoader } from './modelCache.ts';
 import { pipelineRunner } from './pipelines.ts';
 import { JobQueue, type ReceivedMessage } from './queue.ts';
 import type { JobRunner } from './runner.ts';
+import { TaskProtection } from './taskProtection.ts';
 
 export interface WorkerOptions {
   /** Loads a model bundle by id; by default the models package's loader with the configured provider. */
@@ -25,7 +26,7 @@ export interface WorkerOptions {
 export interface RunningWorker {
   readonly workerId: string;
   /**
-   * Stops polling at once. A job in progress finishes if it can within OBELM_STOP_GRACE_SECONDS; otherwise
+   * Stops polling (a long poll in progress ends first, within OBELM_POLL_SECONDS). A job in progress finishes if it can within OBELM_STOP_GRACE_SECONDS; otherwise
    * (or when the grace period runs out) it is checkpointed and re-queued. Resolves when the worker is idle.
    */
   stop(): Promise<void>;
@@ -49,6 +50,11 @@ function modelCacheFor(config: WorkerConfig, loader: ModelLoader | undefined): M
   return cache;
 }
 
+/** Loads a model into the process's shared cache ahead of its first job (main.ts: OBELM_MODEL_BUNDLE). */
+export function preloadModel(config: WorkerConfig, id: string): Promise<unknown> {
+  return modelCacheFor(config, undefined).get(id);
+}
+
 /** Starts the jobs-queue consumer: one job at a time, until stop(). */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
@@ -58,6 +64,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   const queue = new JobQueue(clients.sqs, config.OBELM_JOBS_QUEUE_URL);
   const blobs = new BlobStore(clients.s3, config.OBELM_BUCKET);
   const models = modelCacheFor(config, options.loadModel);
+  const protection = new TaskProtection(process.env['ECS_AGENT_URI'], log);
 
   const heartbeatSeconds = config.OBELM_HEARTBEAT_SECONDS;
   const shared = {
@@ -90,6 +97,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     const job = result.claimed;
     const lease = new JobLease({ jobs, queue, message, jobId: job.id, workerId, heartbeatSeconds, log });
     current = lease;
+    protection.hold();
     // A stop that came while we were claiming applies to this job too.
     if (polling.signal.aborted) lease.abort('checkpoint');
     log.info('job started', { jobId: job.id, kind: job.params.kind, attempt: job.attempts });
@@ -99,6 +107,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     } finally {
       current = undefined;
       await lease.close();
+      void protection.release(); // not awaited: the next job need not wait for the agent
     }
   }
 
@@ -106,8 +115,12 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     log.info('worker started', { queue: config.OBELM_JOBS_QUEUE_URL });
     while (!polling.signal.aborted) {
       try {
-        const message = await queue.receive(config.OBELM_POLL_SECONDS, heartbeatSeconds * 3, polling.signal);
-        if (message) await handle(message);
+        // stop() lets a poll in progress end (within OBELM_POLL_SECONDS) rather than abort it: an abandoned
+        // long poll can still take a message server-side and hide it for three heartbeats. What a poll brings
+        // after stop() goes straight back to the queue.
+        const message = await queue.receive(config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
+        if (message && polling.signal.aborted) await queue.setVisibility(message, 0);
+        else if (message) await handle(message);
       } catch (error) {
         // AWS unreachable or throttled: wait a little, keep going; the job (if any) is retried via its message.
         log.error('worker loop error', describeError(error));

@@ -1,9 +1,14 @@
-import { IdSchema, notFound } from '@obelm/core';
+import { GetJobQuerySchema, IdSchema, notFound } from '@obelm/core';
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { authedRoute } from '../handler.ts';
 import { type HttpEvent, json } from '../http.ts';
 import { getTenantJob } from '../jobs/store.ts';
 import { toJobView } from '../jobs/view.ts';
+import { waitForJob } from '../jobs/wait.ts';
+import { parseWith } from '../validation.ts';
+
+/** Time kept back from a long-poll for the final read and the response, before the Lambda's own limit. */
+const RESPONSE_RESERVE_MS = 1000;
 
 /** The `{id}` path parameter; a malformed id cannot name a job, so it is a 404 like any unknown one. */
 export function jobIdParam(event: HttpEvent): string {
@@ -12,10 +17,17 @@ export function jobIdParam(event: HttpEvent): string {
   return id;
 }
 
-/** GET /v1/jobs/{id} -> the job with fresh presigned output URLs. */
+/**
+ * GET /v1/jobs/{id}[?wait=seconds] -> the job with fresh presigned output URLs; with `wait`, once it is
+ * finished or the wait (cut short to fit the function's time limit) is over.
+ */
 export const buildGetJob = (deps: DepsProvider) =>
-  authedRoute(deps, async (event, caller, d) => {
-    const job = await getTenantJob(d, caller.tenant, jobIdParam(event));
+  authedRoute(deps, async (event, caller, d, context) => {
+    const id = jobIdParam(event);
+    const { wait } = parseWith(GetJobQuerySchema, event.queryStringParameters ?? {});
+    const waitMs = Math.min((wait ?? 0) * 1000, context.getRemainingTimeInMillis() - RESPONSE_RESERVE_MS);
+    const job =
+      waitMs > 0 ? await waitForJob(d, caller.tenant, id, waitMs) : await getTenantJob(d, caller.tenant, id);
     return json(200, await toJobView(d, job));
   });
 
