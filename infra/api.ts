@@ -53,7 +53,9 @@ export function createHttpApi(args: HttpApiArgs) {
     runtime: 'nodejs22.x',
     architecture: 'arm64',
     memory: '512 MB',
-    timeout: '15 seconds',
+    // getJob long-polls up to MAX_JOB_WAIT_SECONDS (20 s, packages/core) and stops 1 s before its deadline;
+    // HTTP API integrations time out at 30 s.
+    timeout: handler === 'getJob' ? '25 seconds' : '15 seconds',
     environment: args.environment,
     link: HANDLER_GRANTS[handler].map((grant) => links[grant]),
     logging: { retention: LOG_RETENTION[args.logRetentionDays], format: 'json' },

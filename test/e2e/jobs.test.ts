@@ -62,6 +62,8 @@ test('edit an uploaded image: red circle -> blue circle, the background stays', 
   expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
   expect(done.metrics?.gpuMs).toBeGreaterThan(0);
   expect(done.metrics?.queueMs).toBeGreaterThanOrEqual(0);
+  // Edit at the demo's 20 steps and strength 0.5: 10 inversion + 10 sampling steps, all done.
+  expect(done.progress).toEqual({ step: 20, of: 20 });
 
   const before = await sharp(redCircle).raw().toBuffer();
   const after = await sharp(await download(done.outputs!.image!.url))

@@ -135,6 +135,7 @@ export async function executeJob(
     const finished = await jobs.succeed(job.id, deps.workerId, new Date(), {
       outputs,
       metrics,
+      ...(lastStep ? { progress: { step: lastStep.total, of: lastStep.total } } : {}),
       ttl: ttlFromNow(deps.jobTtlSeconds),
     });
     if (!finished) {

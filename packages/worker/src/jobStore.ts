@@ -83,13 +83,21 @@ export class JobStore {
     jobId: string,
     workerId: string,
     now: Date,
-    result: { outputs: JobOutputs; metrics: JobMetrics; ttl: number },
+    result: {
+      outputs: JobOutputs;
+      metrics: JobMetrics;
+      progress?: { step: number; of: number };
+      ttl: number;
+    },
   ): Promise<JobItem | undefined> {
     const at = now.toISOString();
+    // A finished job shows its whole run as done, whatever the last throttled progress write said.
+    const progress = result.progress ? ', #progress = :progress' : '';
     return this.update(jobId, {
       condition: '#status = :running AND #workerId = :worker',
-      set: 'SET #status = :succeeded, #outputs = :outputs, #metrics = :metrics, #finishedAt = :now, #updatedAt = :now, #ttl = :ttl REMOVE #checkpoint',
+      set: `SET #status = :succeeded, #outputs = :outputs, #metrics = :metrics, #finishedAt = :now, #updatedAt = :now, #ttl = :ttl${progress} REMOVE #checkpoint`,
       values: {
+        ...(result.progress ? { ':progress': result.progress } : {}),
         ':running': 'running',
         ':succeeded': 'succeeded',
         ':worker': workerId,
