@@ -20,6 +20,7 @@ import {
   SD_SCHEDULE,
   solveFlowOde,
 } from '../src/index.ts';
+import { MIXTURE as mixture } from '../test/helpers.ts';
 
 const table = alphasCumprod(SD_SCHEDULE);
 const SPECS: [string, SamplerSpec][] = [
@@ -38,19 +39,6 @@ const d = 16;
 const gaussian = {
   mu: Array.from(gaussianNoise(11, d)),
   s: Array.from(gaussianNoise(12, d), (v) => 0.2 + 1.3 * (0.5 + 0.5 * Math.tanh(v))),
-};
-const mixture = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2],
-  ],
-  variances: [
-    [0.09, 0.25],
-    [0.16, 0.16],
-    [0.36, 0.04],
-  ],
 };
 const models: {
   name: string;

@@ -35,7 +35,7 @@ export {
   renderItem,
   SHAPES,
 } from './demo/dataset.ts';
-export { buildGaussianGraph, type GaussianSpec, gaussianEps } from './demo/gaussian.ts';
+export { buildGaussianGraph, type GaussianSpec } from './demo/gaussian.ts';
 export { writeGaussianBundle } from './demo/gaussian-bundle.ts';
 export {
   type CentredMixture,

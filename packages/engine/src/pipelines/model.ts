@@ -17,7 +17,7 @@ export interface ModelDefaults {
   readonly steps: number;
   readonly guidance: number;
   readonly maxGuidance: number;
-  /** Fraction of steps kept frozen in an edit (f = strength-complement; see pipelines/edit.ts). */
+  /** Edit strength in (0, 1]: the fraction of the grid re-sampled; f = round(N (1 - strength)) stay frozen. */
   readonly editStrength: number;
   readonly editGuidance: number;
   /** Edit restart: 'pair' = from the stored pair (official), 'single' = one DDIM step under the target prompt. */

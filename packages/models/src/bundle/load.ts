@@ -3,9 +3,10 @@
  * the factory; SD bundles register theirs in BUNDLE_KINDS.
  */
 import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEMO_BUNDLE_ID, ensureDemoBundle } from '../demo/bundle.ts';
+import { fileExists, readJsonIfPresent } from '../files.ts';
 import { ModelError } from '../runtime/errors.ts';
 import type { RuntimeOptions } from '../runtime/session.ts';
 import { inferSdManifest, isSdExport } from '../sd/config.ts';
@@ -45,7 +46,7 @@ export async function loadBundle(dirOrId: string, opts: LoadOptions): Promise<Lo
   const dir = BUILT_IN.has(dirOrId) ? await ensureDemoBundle(opts.cacheDir) : dirOrId;
   // A diffusers/optimum SD export without obelm.json still loads, with an inferred manifest.
   const manifest =
-    !(await exists(join(dir, MANIFEST_FILE))) && (await isSdExport(dir))
+    !(await fileExists(join(dir, MANIFEST_FILE))) && (await isSdExport(dir))
       ? await inferSdManifest(dir)
       : await readManifest(dir);
   await verifyChecksums(dir, manifest);
@@ -58,19 +59,12 @@ export async function loadBundle(dirOrId: string, opts: LoadOptions): Promise<Lo
 
 export async function readManifest(dir: string): Promise<BundleManifest> {
   const path = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ModelError('bundle_not_found', `no model bundle at ${dir} (cannot read ${MANIFEST_FILE})`, {
-      cause: error,
-    });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ModelError('bundle_invalid_manifest', `${path} is not valid JSON`, { cause: error });
+  const json = await readJsonIfPresent(
+    path,
+    (message, cause) => new ModelError('bundle_invalid_manifest', message, { cause }),
+  );
+  if (json === undefined) {
+    throw new ModelError('bundle_not_found', `no model bundle at ${dir} (cannot read ${MANIFEST_FILE})`);
   }
   return parseManifest(json, path);
 }
@@ -88,11 +82,4 @@ async function verifyChecksums(dir: string, manifest: BundleManifest): Promise<v
       );
     }
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -10,7 +10,7 @@ import { encodeDemoPrompt } from '../demo/prompt.ts';
 import { ModelError } from '../runtime/errors.ts';
 import { openSession, type RuntimeOptions } from '../runtime/session.ts';
 import type { BundleManifest } from './manifest.ts';
-import type { LoadedModel } from './model.ts';
+import { assertTimestep, type LoadedModel } from './model.ts';
 
 export async function openPixelModel(
   dir: string,
@@ -51,12 +51,7 @@ export async function openPixelModel(
     eps: async (x: Tensor, t: number, emb: Embedding, signal?: AbortSignal) => {
       signal?.throwIfAborted();
       const batch = checkBatchShape(x, latentShape);
-      if (!Number.isInteger(t) || t < 0 || t >= trainTimesteps) {
-        throw new ModelError(
-          'model_bad_input',
-          `timestep must be an integer in [0, ${trainTimesteps}), got ${t}`,
-        );
-      }
+      assertTimestep(t, trainTimesteps);
       // One session call on the whole batch (CFG rows arrive batched). The float64 state is rounded to
       // the model's float type exactly once, in runtime/cast.ts.
       const feeds = {

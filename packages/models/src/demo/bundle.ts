@@ -6,11 +6,11 @@
  * like any bundle, and later loads skip the rendering. The bytes are deterministic, so regenerating an
  * erased cache gives the same model.
  */
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alphasCumprod, type ModelDefaults, type ScheduleConfig, SD_SCHEDULE } from '@obelm/engine';
 import { type BundleManifest, MANIFEST_FILE } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write.ts';
+import { fileExists } from '../files.ts';
 import { demoDataset } from './dataset.ts';
 import { buildDemoGraph } from './graph.ts';
 import { centreMixture, mixtureTables } from './mixture.ts';
@@ -68,10 +68,7 @@ export function defaultModelCacheDir(): string {
 /** Returns the demo bundle's folder, generating it first if the cache lacks it. */
 export async function ensureDemoBundle(cacheDir = defaultModelCacheDir()): Promise<string> {
   const dir = join(cacheDir, DEMO_BUNDLE_ID);
-  const exists = await access(join(dir, MANIFEST_FILE)).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) await writeBundle(dir, demoManifest(), { 'unet.onnx': buildDemoModel() });
+  if (!(await fileExists(join(dir, MANIFEST_FILE))))
+    await writeBundle(dir, demoManifest(), { 'unet.onnx': buildDemoModel() });
   return dir;
 }

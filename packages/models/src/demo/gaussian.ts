@@ -4,8 +4,8 @@
  *   eps*(x, abar) = sqrt(1 - abar) (x - sqrt(abar) mu) / (abar s^2 + 1 - abar)
  *
  * and a closed-form probability-flow ODE solution, so it is the ground truth for sampler accuracy. Here it
- * is an ONNX graph (unconditional: `sample`, `timestep` -> `out_sample`) to test bundles end to end, plus
- * the float64 formula it is checked against.
+ * is an ONNX graph (unconditional: `sample`, `timestep` -> `out_sample`) to test bundles end to end; tests
+ * check it against the engine's float64 `gaussianEps` (packages/engine/src/analytic/predictors.ts).
  */
 import { attr, GraphBuilder } from '../onnx/graph.ts';
 
@@ -47,13 +47,4 @@ export function buildGaussianGraph(spec: GaussianSpec, alphasCumprod: Float64Arr
   g.node('Reshape', [g.node('Div', [numerator, denominator]), g.node('Shape', [sample])], {}, 'out_sample');
   g.output('out_sample', 'float32', ['batch', ...spec.shape]);
   return g.toBytes();
-}
-
-/** The float64 formula for a batch x [B, D] at training timestep t. */
-export function gaussianEps(x: Float64Array, abar: number, spec: GaussianSpec): Float64Array {
-  const D = spec.mu.length;
-  return x.map((xi, j) => {
-    const i = j % D;
-    return (Math.sqrt(1 - abar) * (xi - Math.sqrt(abar) * spec.mu[i]!)) / (abar * spec.s[i]! ** 2 + 1 - abar);
-  });
 }

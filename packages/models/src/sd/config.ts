@@ -1,8 +1,7 @@
-import { access } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type ModelDefaults, type ScheduleConfig, SD_SCHEDULE } from '@obelm/engine';
 import type { BundleManifest } from '../bundle/manifest.ts';
-import { readJsonIfPresent as readJson } from '../json.ts';
+import { fileExists, readJsonIfPresent as readJson } from '../files.ts';
 import { ModelError } from '../runtime/errors.ts';
 
 /**
@@ -33,10 +32,7 @@ export function scalingFactorOf(manifest: BundleManifest): number {
 
 /** True when `dir` looks like a diffusers/optimum ONNX export (a `unet/model.onnx`). */
 export async function isSdExport(dir: string): Promise<boolean> {
-  return access(join(dir, 'unet', 'model.onnx')).then(
-    () => true,
-    () => false,
-  );
+  return fileExists(join(dir, 'unet', 'model.onnx'));
 }
 
 /**

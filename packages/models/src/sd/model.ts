@@ -1,8 +1,8 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Embedding, ModelDefaults, ScheduleConfig, Tensor } from '@obelm/engine';
 import type { BundleManifest } from '../bundle/manifest.ts';
-import type { LoadedModel } from '../bundle/model.ts';
+import { assertTimestep, type LoadedModel } from '../bundle/model.ts';
+import { fileExists } from '../files.ts';
 import { castForInput, type HostTensor } from '../runtime/cast.ts';
 import { ModelError } from '../runtime/errors.ts';
 import {
@@ -43,7 +43,7 @@ export async function openSdBundle(
   const opened: ModelSession[] = [];
   const open = async (name: string, optional = false): Promise<ModelSession | undefined> => {
     const path = join(dir, name, 'model.onnx');
-    if (!(await exists(path))) {
+    if (!(await fileExists(path))) {
       if (optional) return undefined;
       throw new ModelError('bundle_not_found', `SD bundle ${dir} has no ${name}/model.onnx`);
     }
@@ -198,13 +198,7 @@ export class SdModel implements LoadedModel {
         `embedding batch ${emb.shape[0]} does not match latent batch ${batch}`,
       );
     }
-    const trainTimesteps = this.schedule.trainTimesteps;
-    if (!Number.isInteger(t) || t < 0 || t >= trainTimesteps) {
-      throw new ModelError(
-        'model_bad_input',
-        `timestep must be an integer in [0, ${trainTimesteps}), got ${t}`,
-      );
-    }
+    assertTimestep(t, this.schedule.trainTimesteps);
     signal?.throwIfAborted();
     const declared = this.sessions.unet.inputs.get('timestep')!;
     const dims = declared.dims.length === 0 ? [] : [1]; // a few exports take a scalar timestep
@@ -273,11 +267,4 @@ export class SdModel implements LoadedModel {
 
 function float64(tensor: Tensor): HostTensor {
   return { dtype: 'float64', dims: tensor.shape, data: tensor.data };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { readJsonIfPresent } from '../json.ts';
+import { readJsonIfPresent } from '../files.ts';
 import { bosToken, clipTokenizerJson, eosToken, parseMerges } from './clip-json.ts';
 import { TokenizerError } from './errors.ts';
 

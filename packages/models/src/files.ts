@@ -1,4 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+
+/** True when `path` can be accessed (the optional parts of a bundle, a cached bundle's manifest). */
+export async function fileExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 /**
  * Reads a JSON file of a bundle: undefined when it is absent (optional files), and the caller's typed error
