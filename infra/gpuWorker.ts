@@ -19,24 +19,33 @@ export const STOP_TIMEOUT_SECONDS = 120;
 /** Where the instance keeps model bundles between tasks, and where the container sees them. */
 export const MODEL_CACHE = { hostPath: '/var/cache/obelm', containerPath: '/var/cache/obelm' } as const;
 
-export interface GpuWorkerArgs {
+/** A GPU capacity plan: which instances, how many, and how much of it may be spot (stacks/settings.ts). */
+export interface GpuCapacity {
+  /** Instance types the group may launch, most preferred first; each must carry an NVIDIA GPU (g5, g6, ...). */
+  instanceTypes: string[];
+  /** Workers (= GPU instances, one task each) when the queue is empty. 0 means no GPU cost at idle. */
+  minWorkers: number;
+  maxWorkers: number;
+  /** Queued + running jobs one worker is expected to hold before another one is started. */
+  jobsPerWorker: number;
+  /** Always-on-demand instances before the spot mix applies (0 = everything may be spot). */
+  onDemandBase: number;
+  /** Share of instances above the base that are on-demand, 0..100. */
+  onDemandPercentAboveBase: number;
+  /** Root volume: the GPU AMI, the worker image and the model cache share it. */
+  rootVolumeGiB: number;
+}
+
+export interface GpuWorkerArgs extends GpuCapacity {
   vpcId: pulumi.Input<string>;
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** Public subnets without a NAT gateway need a public IP to reach S3, SQS, DynamoDB and ECR. */
   assignPublicIp: boolean;
   /** Container image (ECR URI with tag or digest). */
   image: pulumi.Input<string>;
-  /** Most preferred first; every type must carry at least one NVIDIA GPU (g5, g6, ...). */
-  instanceTypes: string[];
-  minWorkers: number;
-  maxWorkers: number;
-  jobsPerWorker: number;
-  onDemandBase: number;
-  onDemandPercentAboveBase: number;
-  rootVolumeGiB: number;
   /** The jobs queue the service scales on. */
   queueName: pulumi.Input<string>;
-  /** Exactly what the task role may do (see workerAccess in access.ts). */
+  /** Exactly what the task role may do (WORKER_GRANTS in access.ts). */
   access: Grant[];
   environment: Record<string, pulumi.Input<string>>;
   logRetentionDays: number;

@@ -2,29 +2,15 @@
  * Per-stage settings: the only place in the infrastructure that branches on the stage name.
  * Everything under infra/ receives these values as arguments and never looks at the stage itself.
  */
-
-/** A GPU capacity plan: which instances, how many, and how much of it may be spot. */
-export interface GpuSettings {
-  /** Instance types the auto scaling group may launch, most preferred first (one GPU each). */
-  instanceTypes: string[];
-  /** Workers (= GPU instances, one task each) when the queue is empty. 0 means no GPU cost at idle. */
-  minWorkers: number;
-  maxWorkers: number;
-  /** Queued + running jobs one worker is expected to hold before another one is started. */
-  jobsPerWorker: number;
-  /** Always-on-demand instances before the spot mix applies (0 = everything may be spot). */
-  onDemandBase: number;
-  /** Share of instances above the base that are on-demand, 0..100. */
-  onDemandPercentAboveBase: number;
-  /** Root volume: the GPU AMI, the worker image and the model cache share it. */
-  rootVolumeGiB: number;
-}
+import { InfraConfigError } from '../infra/errors.ts';
+import type { GpuCapacity } from '../infra/gpuWorker.ts';
 
 export interface StageSettings {
   stage: string;
   /** Keep data (bucket, table) when the stage is removed, and protect it from accidental deletes. */
   protect: boolean;
-  gpu: GpuSettings;
+  /** The GPU worker fleet's capacity plan (its fields are documented in infra/gpuWorker.ts). */
+  gpu: GpuCapacity;
   /** Days a job's outputs (jobs/, batch-out/) stay in S3 before the lifecycle rule deletes them. */
   outputRetentionDays: number;
   /** Days CloudWatch keeps Lambda and worker logs. */
@@ -51,7 +37,7 @@ export interface StageSettings {
   worker: { heartbeatSeconds: number; defaultModelBundle: string };
 }
 
-const baseGpu: GpuSettings = {
+const baseGpu: GpuCapacity = {
   // g6 (L4, 24 GB) is cheaper per image than g5 (A10G, 24 GB) for SD 1.5 fp16; both carry one GPU.
   instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'],
   minWorkers: 0,
@@ -84,7 +70,7 @@ const overrides: Record<string, (s: Omit<StageSettings, 'stage'>) => Omit<StageS
   production: (s) => ({
     ...s,
     protect: true,
-    // One on-demand instance above the spot base keeps some capacity through a spot shortage.
+    // A quarter of the instances on demand keeps some capacity through a spot shortage.
     gpu: { ...s.gpu, maxWorkers: 16, onDemandBase: 0, onDemandPercentAboveBase: 25 },
     logRetentionDays: 90,
     corsOrigins: ['https://app.obelm.dev'],
@@ -92,16 +78,6 @@ const overrides: Record<string, (s: Omit<StageSettings, 'stage'>) => Omit<StageS
   }),
   staging: (s) => ({ ...s, gpu: { ...s.gpu, maxWorkers: 4 }, outputRetentionDays: 7 }),
 };
-
-export class StageSettingsError extends Error {
-  override readonly name = 'StageSettingsError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Settings for `stage`, validated: a bad value fails the deploy before any resource is touched. */
 export function settingsFor(stage: string): StageSettings {
@@ -114,7 +90,7 @@ export function settingsFor(stage: string): StageSettings {
 function validate(s: StageSettings): void {
   const { gpu } = s;
   const fail = (code: string, message: string) => {
-    throw new StageSettingsError(code, `stage ${s.stage}: ${message}`);
+    throw new InfraConfigError(code, `stage ${s.stage}: ${message}`);
   };
   if (gpu.instanceTypes.length === 0) fail('no_instance_types', 'gpu.instanceTypes is empty');
   if (!Number.isInteger(gpu.minWorkers) || gpu.minWorkers < 0) fail('bad_min_workers', 'gpu.minWorkers < 0');

@@ -30,9 +30,9 @@ describe('the local stack', () => {
         new UpdateCommand({
           TableName: first.env['OBELM_TABLE'],
           Key: dbKeys.job(id),
-          UpdateExpression: 'SET #s = :r, heartbeatAt = :h',
+          UpdateExpression: 'SET #s = :r, heartbeatAt = :h, progress = :p',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':r': 'running', ':h': heartbeatAt },
+          ExpressionAttributeValues: { ':r': 'running', ':h': heartbeatAt, ':p': { step: 3, of: 20 } },
         }),
       );
     await markRunning(stale, new Date(Date.now() - 10 * 60_000).toISOString());
@@ -45,7 +45,10 @@ describe('the local stack', () => {
       expect(second.devKey).toBe(key);
       expect(second.swept.requeued).toEqual([queued]);
       expect(second.swept.recovered).toEqual([stale]);
-      expect((await call(second, 'GET', `/v1/jobs/${stale}`)).body.status).toBe('queued');
+      // Back in the queue without the dead run's progress.
+      const recovered = (await call(second, 'GET', `/v1/jobs/${stale}`)).body;
+      expect(recovered.status).toBe('queued');
+      expect(recovered.progress).toBeUndefined();
       expect((await call(second, 'GET', `/v1/jobs/${fresh}`)).body.status).toBe('running');
     } finally {
       await second.stop();

@@ -1,7 +1,7 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, type JobItem, jobMessage } from '@obelm/core';
+import { dbKeys, type JobItem } from '@obelm/core';
 import type { Deps } from './deps.ts';
+import { enqueueJob } from './jobs/queue.ts';
 import { isConditionFailed, transitionJob } from './jobs/store.ts';
 
 export interface SweepOptions {
@@ -51,13 +51,13 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
           });
           if (expired) report.expired.push(job.id);
         } else {
-          await enqueue(deps, job);
+          await enqueueJob(deps, job);
           report.requeued.push(job.id);
         }
       } else {
         const lastSign = job.heartbeatAt ?? job.startedAt ?? job.updatedAt;
         if (now.getTime() - Date.parse(lastSign) > staleAfterMs && (await requeueStale(deps, job))) {
-          await enqueue(deps, job);
+          await enqueueJob(deps, job);
           report.recovered.push(job.id);
         }
       }
@@ -67,25 +67,20 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
   return report;
 }
 
-const enqueue = (deps: Deps, job: JobItem) =>
-  deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.config.OBELM_JOBS_QUEUE_URL,
-      MessageBody: JSON.stringify(jobMessage(job.id, job.tenant)),
-    }),
-  );
-
-/** running -> queued, only if the worker has not written a heartbeat since we looked. */
+/**
+ * running -> queued, only if the worker has not written a heartbeat since we looked. The dead run's progress
+ * is removed, as when a worker re-queues a job itself (packages/worker/src/jobStore.ts).
+ */
 async function requeueStale(deps: Deps, job: JobItem): Promise<boolean> {
   try {
     await deps.db.send(
       new UpdateCommand({
         TableName: deps.config.OBELM_TABLE,
         Key: dbKeys.job(job.id),
-        UpdateExpression: 'SET #status = :queued, updatedAt = :now REMOVE workerId',
+        UpdateExpression: 'SET #status = :queued, updatedAt = :now REMOVE workerId, #progress',
         ConditionExpression:
           '#status = :running AND (attribute_not_exists(heartbeatAt) OR heartbeatAt = :heartbeat)',
-        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeNames: { '#status': 'status', '#progress': 'progress' },
         ExpressionAttributeValues: {
           ':queued': 'queued',
           ':running': 'running',

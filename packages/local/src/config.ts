@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { IdSchema } from '@obelm/core';
 import { z } from 'zod';
 
 /** `npm start` settings, from environment variables with defaults; validated at start (ConfigError lists all). */
@@ -8,10 +9,8 @@ export const LocalConfigSchema = z.object({
   OBELM_DATA_DIR: z.string().min(1).default('.obelm'),
   /** The dev API key; by default one is generated on first start and kept in the data folder. */
   OBELM_DEV_API_KEY: z.string().min(16).optional(),
-  OBELM_DEV_TENANT: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
-    .default('dev'),
+  /** Ends up in storage keys, so it follows the id rule of every key part. */
+  OBELM_DEV_TENANT: IdSchema.default('dev'),
   /** Worker processes to run (0: API only). */
   OBELM_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
   /** A running job without a heartbeat for this long is re-queued at start. */

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,20 +19,13 @@ const KILL_AFTER_GRACE_MS = 10_000;
 const POLL_SECONDS = 5;
 
 export interface WorkerPool {
-  /** Worker processes started (0 when the worker program does not exist yet). */
+  /** Worker processes started. */
   count: number;
   stop(): Promise<void>;
 }
 
 export function startWorkerProcesses(count: number, env: Record<string, string>): WorkerPool {
   if (count === 0) return { count: 0, stop: async () => {} };
-  // Seam: until the worker package has its entry point, the stack runs without workers and says so.
-  if (!existsSync(WORKER_MAIN)) {
-    console.warn(
-      `obelm: no worker entry point at ${WORKER_MAIN}; starting without workers (jobs stay queued)`,
-    );
-    return { count: 0, stop: async () => {} };
-  }
   const tsx = createRequire(import.meta.url).resolve('tsx');
   const childEnv = {
     OBELM_STOP_GRACE_SECONDS: String(STOP_GRACE_SECONDS),

@@ -3,6 +3,7 @@ import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from './blobs.ts';
 import { describeError, type Logger } from './log.ts';
+import { runMeta } from './pipelines.ts';
 
 /**
  * Checkpoints are noise-artifact files (float64 safetensors): the state a stopped run reached, plus the end
@@ -10,20 +11,7 @@ import { describeError, type Logger } from './log.ts';
  * grid, so a checkpoint is never resumed under other settings (e.g. after the bundle behind an id changed).
  */
 function checkpointMeta(model: DiffusionModel, job: JobItem, stage: number): NoiseMetadata {
-  const { params } = job;
-  return {
-    bundleId: model.id,
-    schedule: model.schedule,
-    steps: params.steps,
-    sampler: params.sampler,
-    prompt: `checkpoint of ${job.id}, stage ${stage}`,
-    negativePrompt: params.negativePrompt,
-    guidance: params.guidance,
-    firstInversionTimestep: 1,
-    freezeIndex: 0,
-    imageSize: model.imageSize,
-    latentShape: model.latentShape,
-  };
+  return { ...runMeta(model, job.params), prompt: `checkpoint of ${job.id}, stage ${stage}`, freezeIndex: 0 };
 }
 
 export async function saveCheckpoint(

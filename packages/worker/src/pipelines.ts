@@ -175,8 +175,11 @@ function artifact(
   return { state, meta: { ...runMeta(model, params), prompt, freezeIndex } };
 }
 
-/** The metadata fields a noise artifact must share with a run that starts from it. */
-function runMeta(model: DiffusionModel, params: JobParams): Omit<NoiseMetadata, 'prompt' | 'freezeIndex'> {
+/** The metadata fields a noise artifact (or a checkpoint) must share with a run that starts from it. */
+export function runMeta(
+  model: DiffusionModel,
+  params: JobParams,
+): Omit<NoiseMetadata, 'prompt' | 'freezeIndex'> {
   return {
     bundleId: model.id,
     schedule: model.schedule,

@@ -1,9 +1,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { ApiError, type CreateJobRequest, conflict, type JobItem, jobMessage, newId } from '@obelm/core';
+import { ApiError, type CreateJobRequest, conflict, type JobItem, newId } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
 import { planJob } from './plan.ts';
+import { enqueueJob } from './queue.ts';
 import { failQueuedJob, getJob, putNewJob } from './store.ts';
 
 export interface CreateOutcome {
@@ -76,12 +76,7 @@ export async function createJob(
   }
 
   try {
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: deps.config.OBELM_JOBS_QUEUE_URL,
-        MessageBody: JSON.stringify(jobMessage(jobId, tenant)),
-      }),
-    );
+    await enqueueJob(deps, job);
   } catch (err) {
     console.error(JSON.stringify({ level: 'error', msg: 'enqueue failed', jobId, error: String(err) }));
     await failQueuedJob(deps, jobId, { code: 'enqueue_failed', message: 'The job could not be queued' });

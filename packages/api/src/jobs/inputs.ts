@@ -11,7 +11,6 @@ import {
   MAX_INLINE_IMAGE_BYTES,
   type NoiseRef,
   notFound,
-  s3Keys,
   type UploadItem,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
@@ -127,5 +126,3 @@ export const noiseInput = (job: JobItem): JobInput => ({
   key: job.outputs!.noise!,
   jobId: job.id,
 });
-
-export const inlineKey = (tenant: string, jobId: string, n: number) => s3Keys.jobInput(tenant, jobId, n);

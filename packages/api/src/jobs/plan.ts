@@ -1,6 +1,13 @@
-import { badRequest, type CreateJobRequest, type ImageRef, type JobItem, type JobParams } from '@obelm/core';
+import {
+  badRequest,
+  type CreateJobRequest,
+  type ImageRef,
+  type JobItem,
+  type JobParams,
+  s3Keys,
+} from '@obelm/core';
 import type { Deps } from '../deps.ts';
-import { inlineKey, loadNoiseJob, noiseInput, type ResolvedInput, resolveImage } from './inputs.ts';
+import { loadNoiseJob, noiseInput, type ResolvedInput, resolveImage } from './inputs.ts';
 import { assertCompatible, resolveParams } from './resolve.ts';
 
 /** A checked request: resolved parameters and inputs, nothing written yet. */
@@ -21,7 +28,7 @@ export async function planJob(
 ): Promise<JobPlan> {
   const defaultModel = deps.config.OBELM_DEFAULT_MODEL;
   const image = (ref: ImageRef, n: number, field: string) =>
-    resolveImage(deps, tenant, ref, inlineKey(tenant, jobId, n), field);
+    resolveImage(deps, tenant, ref, s3Keys.jobInput(tenant, jobId, n), field);
 
   switch (req.kind) {
     case 'invert':
