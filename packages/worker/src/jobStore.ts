@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  canTransition,
   dbKeys,
   type JobCheckpoint,
   type JobError,
@@ -120,6 +121,10 @@ export class JobStore {
     now: Date,
     details: { error?: JobError; metrics?: JobMetrics; ttl: number },
   ): Promise<JobItem | undefined> {
+    // The state machine (packages/core/src/state.ts) says which ends a status may reach; the conditional
+    // write below then makes the transition atomic.
+    if (!canTransition(from.status, to))
+      throw new Error(`job ${jobId}: ${from.status} -> ${to} is not allowed`);
     const at = now.toISOString();
     const sets = ['#status = :to', '#finishedAt = :now', '#updatedAt = :now', '#ttl = :ttl'];
     const values: Record<string, unknown> = {
