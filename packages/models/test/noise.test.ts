@@ -144,6 +144,10 @@ describe('noise artifacts', () => {
       'noise_invalid_metadata',
     );
 
+    // A sampler parameter the sampler does not have (BDIA takes gamma only) is refused, not dropped.
+    const extra = patched('\\"gamma\\"', '\\"gammo\\"');
+    expect(errorOf(() => readNoiseArtifact(extra)).message).toContain("no parameter 'gammo'");
+
     // A well-formed safetensors file that is not ours, and one whose state has a tensor missing.
     const foreign = writeSafetensors([['x', { shape: [2], data: Float64Array.of(1, 2) }]], {});
     expect(errorOf(() => readNoiseArtifact(foreign)).code).toBe('noise_invalid_metadata');

@@ -142,8 +142,18 @@ function readState(
   return { kind: 'single', index, x: data('x') };
 }
 
+/** The parameters each sampler takes; anything else in an artifact is refused, never silently dropped. */
+const SAMPLER_PARAMETERS: Record<string, readonly string[]> = {
+  ddim: [],
+  obelm: [],
+  bdia: ['gamma'],
+  edict: ['p'],
+};
+
 function samplerSpec(name: string, params: unknown): SamplerSpec {
   const p = (params ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(p).filter((key) => !(SAMPLER_PARAMETERS[name] ?? []).includes(key));
+  if (unknown.length > 0) throw invalid(`sampler '${name}' has no parameter '${unknown[0]}'`);
   const parameter = (key: string): number => {
     if (typeof p[key] !== 'number' || !Number.isFinite(p[key]))
       throw invalid(`sampler '${name}' needs '${key}'`);
