@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ROUTE_SPECS } from '@obelm/api';
-import { dbKeys, type JobItem, JobMessageSchema } from '@obelm/core';
+import { dbKeys, type JobItem, JobListSchema, JobMessageSchema, JobViewSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { addApiKey, call, PNG_BASE64 } from './helpers.ts';
 
 let stack: LocalStack;
@@ -83,6 +84,72 @@ describe('OpenAPI document', () => {
     // The request schema is the validating zod schema: one variant per job kind.
     const create = doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema;
     expect(create.oneOf ?? create.anyOf).toHaveLength(5);
+  });
+});
+
+/** Fails with zod's issue list (path and message) when `value` does not match `schema` exactly. */
+function expectConforms(schema: z.ZodType, value: unknown): void {
+  expect(schema.safeParse(value).error?.issues).toBeUndefined();
+}
+
+describe('job view contract', () => {
+  // The response schemas are strict down to every nested object: an unknown field or a missing required one
+  // fails here, so the schema (OpenAPI document) and the handler (toJobView) cannot drift apart.
+  it('every job view the API returns matches JobViewSchema exactly', async () => {
+    const requests = [
+      { kind: 'invert', image: { base64: PNG_BASE64 }, prompt: 'a square', metadata: { order: '17' } },
+      { kind: 'sample', seed: 3, sampler: { name: 'bdia' }, output: { format: 'webp' } },
+      { kind: 'edit', image: { base64: PNG_BASE64 }, targetPrompt: 'a blue square', strength: 0.4 },
+      { kind: 'reconstruct', image: { base64: PNG_BASE64 }, sampler: { name: 'edict' } },
+      { kind: 'interpolate', images: [{ base64: PNG_BASE64 }, { base64: PNG_BASE64 }], negativePrompt: 'x' },
+    ];
+    for (const request of requests) {
+      const created = await createJob(request);
+      expect(created.status, request.kind).toBe(202);
+      expectConforms(JobViewSchema, created.body);
+    }
+
+    // Every optional field filled in, as a worker and a cancel would leave them.
+    const { body: job } = await createJob({ kind: 'sample', seed: 5, metadata: { a: 'b' } });
+    const prefix = `jobs/dev/${job.id}`;
+    await setJob(job.id, {
+      status: 'failed',
+      progress: { step: 3, of: 20 },
+      outputs: {
+        image: `${prefix}/image.png`,
+        images: [`${prefix}/0.png`, `${prefix}/1.png`],
+        noise: `${prefix}/noise.safetensors`,
+        report: `${prefix}/report.json`,
+      },
+      metrics: { queueMs: 1, runMs: 2, gpuMs: 3, latentMaxAbsError: 1e-12, pixelMse: 0.5 },
+      error: { code: 'model_error', message: 'boom' },
+      cancelRequested: true,
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+    });
+    const full = await call(stack, 'GET', `/v1/jobs/${job.id}`);
+    expect(Object.keys(full.body).sort()).toEqual(Object.keys(JobViewSchema.shape).sort());
+    expectConforms(JobViewSchema, full.body);
+
+    const list = await call(stack, 'GET', '/v1/jobs?limit=100');
+    expect(list.body.jobs.length).toBeGreaterThan(requests.length);
+    expectConforms(JobListSchema, list.body);
+
+    const { body: queued } = await createJob({ kind: 'sample' });
+    expectConforms(JobViewSchema, (await call(stack, 'POST', `/v1/jobs/${queued.id}/cancel`)).body);
+  });
+
+  it('the schema refuses an unknown field or a missing one at any depth', async () => {
+    const { body: view } = await createJob({ kind: 'sample', seed: 1 });
+    expectConforms(JobViewSchema, view);
+    const { id: _id, ...withoutId } = view;
+    for (const bad of [
+      { ...view, tenant: 'dev' },
+      { ...view, params: { ...view.params, attempts: 1 } },
+      withoutId,
+    ]) {
+      expect(JobViewSchema.safeParse(bad).success).toBe(false);
+    }
   });
 });
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { IdSchema, JOB_KINDS, JOB_STATUSES, SamplerSchema } from './jobs.ts';
+import {
+  IdSchema,
+  JOB_KINDS,
+  JOB_STATUSES,
+  JobErrorSchema,
+  JobMetricsSchema,
+  JobParamsSchema,
+  JobProgressSchema,
+} from './jobs.ts';
 
 /**
  * Schemas of the API's other requests and responses (job creation is in jobs.ts), plus the DynamoDB items the
@@ -56,56 +64,43 @@ export const ErrorBodySchema = z
   })
   .describe('Every 4xx/5xx response.');
 
-const OutputLinkSchema = z.object({ url: z.url(), expiresAt: z.iso.datetime() });
+/** A presigned output link as the API returns it. */
+export const OutputLinkSchema = z.strictObject({ url: z.url(), expiresAt: z.iso.datetime() });
+export type OutputLink = z.output<typeof OutputLinkSchema>;
 
-/** The public job (mirrors the JobView interface in jobs.ts). */
-export const JobViewSchema = z.object({
+/**
+ * The public view of a job (GET /v1/jobs/{id}): the one definition of that contract, for the OpenAPI document
+ * and, through `JobView`, for the handler that builds it. Strict, so a test can prove the handler adds nothing.
+ */
+export const JobViewSchema = z.strictObject({
   id: IdSchema,
   kind: z.enum(JOB_KINDS),
   status: z.enum(JOB_STATUSES),
   model: z.string(),
-  params: z.object({
-    kind: z.enum(JOB_KINDS),
-    model: z.string(),
-    steps: z.number().int(),
-    guidance: z.number(),
-    negativePrompt: z.string(),
-    sampler: SamplerSchema,
-    outputFormat: z.enum(['png', 'webp', 'jpeg']),
-    prompt: z.string().optional(),
-    sourcePrompt: z.string().optional(),
-    targetPrompt: z.string().optional(),
-    strength: z.number().optional(),
-    seed: z.number().int().optional(),
-    weights: z.array(z.number()).optional(),
-  }),
-  progress: z.object({ step: z.number().int(), of: z.number().int() }).optional(),
+  params: JobParamsSchema,
+  progress: JobProgressSchema.optional(),
   outputs: z
-    .object({
+    .strictObject({
       image: OutputLinkSchema.optional(),
       images: z.array(OutputLinkSchema).optional(),
       noise: OutputLinkSchema.optional(),
       report: OutputLinkSchema.optional(),
     })
     .optional(),
-  metrics: z
-    .object({
-      queueMs: z.number().optional(),
-      runMs: z.number().optional(),
-      gpuMs: z.number().optional(),
-      latentMaxAbsError: z.number().optional(),
-      pixelMse: z.number().optional(),
-    })
-    .optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  metrics: JobMetricsSchema.optional(),
+  error: JobErrorSchema.optional(),
   metadata: z.record(z.string(), z.string()).optional(),
-  cancelRequested: z.boolean().optional(),
+  cancelRequested: z
+    .boolean()
+    .optional()
+    .describe("Set while a cancel of a running job waits for the worker's next progress write."),
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime().optional(),
 });
+export type JobView = z.output<typeof JobViewSchema>;
 
-export const JobListSchema = z.object({
+export const JobListSchema = z.strictObject({
   jobs: z.array(JobViewSchema),
   nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page; absent on the last.'),
 });

@@ -12,6 +12,8 @@ export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancel
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
+export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg'] as const;
+
 /** Ids and upload ids are restricted so they can never escape an S3 prefix or a key format. */
 export const IdSchema = z
   .string()
@@ -61,7 +63,7 @@ const common = {
     .describe('Classifier-free guidance scale g (CFG only when g > 1).'),
   negativePrompt: prompt.optional(),
   sampler: SamplerSchema.optional(),
-  output: z.strictObject({ format: z.enum(['png', 'webp', 'jpeg']).default('png') }).optional(),
+  output: z.strictObject({ format: z.enum(OUTPUT_FORMATS).default('png') }).optional(),
   metadata: z
     .record(z.string().max(64), z.string().max(512))
     .refine((m) => Object.keys(m).length <= 16, 'at most 16 entries')
@@ -120,35 +122,40 @@ export type JobInput = z.infer<typeof JobInputSchema>;
 
 /**
  * Fully resolved job parameters: every default filled in by the API, so the worker never guesses.
+ * Strict like the request schemas, so the job view's schema (api.ts) also catches a field the API leaks.
  */
-export interface JobParams {
-  kind: JobKind;
-  model: string;
-  steps: number;
-  guidance: number;
-  negativePrompt: string;
-  sampler: SamplerParams;
-  outputFormat: 'png' | 'webp' | 'jpeg';
-  prompt?: string;
-  sourcePrompt?: string;
-  targetPrompt?: string;
-  strength?: number;
-  seed?: number;
-  weights?: number[];
-}
+export const JobParamsSchema = z.strictObject({
+  kind: z.enum(JOB_KINDS),
+  model: z.string(),
+  steps: z.number().int(),
+  guidance: z.number(),
+  negativePrompt: z.string(),
+  sampler: SamplerSchema,
+  outputFormat: z.enum(OUTPUT_FORMATS),
+  prompt: z.string().optional(),
+  sourcePrompt: z.string().optional(),
+  targetPrompt: z.string().optional(),
+  strength: z.number().optional(),
+  seed: z.number().int().optional(),
+  weights: z.array(z.number()).optional(),
+});
+export type JobParams = z.output<typeof JobParamsSchema>;
 
-export interface JobError {
-  code: string;
-  message: string;
-}
+export const JobErrorSchema = z.strictObject({ code: z.string(), message: z.string() });
+export type JobError = z.output<typeof JobErrorSchema>;
 
-export interface JobMetrics {
-  queueMs?: number;
-  runMs?: number;
-  gpuMs?: number;
-  latentMaxAbsError?: number;
-  pixelMse?: number;
-}
+export const JobMetricsSchema = z.strictObject({
+  queueMs: z.number().optional(),
+  runMs: z.number().optional(),
+  gpuMs: z.number().optional(),
+  latentMaxAbsError: z.number().optional(),
+  pixelMse: z.number().optional(),
+});
+export type JobMetrics = z.output<typeof JobMetricsSchema>;
+
+/** Sampler steps done over the whole job, out of `of`. */
+export const JobProgressSchema = z.strictObject({ step: z.number().int(), of: z.number().int() });
+export type JobProgress = z.output<typeof JobProgressSchema>;
 
 /** S3 keys of a finished job's outputs. */
 export interface JobOutputs {
@@ -179,7 +186,7 @@ export interface JobItem {
   params: JobParams;
   inputs: JobInput[];
   outputs?: JobOutputs;
-  progress?: { step: number; of: number };
+  progress?: JobProgress;
   metrics?: JobMetrics;
   error?: JobError;
   metadata?: Record<string, string>;
@@ -195,34 +202,4 @@ export interface JobItem {
   checkpoint?: JobCheckpoint;
   /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
   ttl: number;
-}
-
-/** A presigned output link as the API returns it. */
-export interface OutputLink {
-  url: string;
-  expiresAt: string;
-}
-
-/** The public view of a job (GET /v1/jobs/{id}). */
-export interface JobView {
-  id: string;
-  kind: JobKind;
-  status: JobStatus;
-  model: string;
-  params: JobParams;
-  progress?: { step: number; of: number };
-  outputs?: {
-    image?: OutputLink;
-    images?: OutputLink[];
-    noise?: OutputLink;
-    report?: OutputLink;
-  };
-  metrics?: JobMetrics;
-  error?: JobError;
-  metadata?: Record<string, string>;
-  /** Set while a cancel of a running job waits for the worker's next progress write. */
-  cancelRequested?: boolean;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
 }
