@@ -163,19 +163,20 @@ async function forEachLimited<T>(
   task: (item: T, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
   const abort = new AbortController();
+  // The first failure in time, not the abort errors it caused in the other runners: callers classify it.
+  let failure: { readonly error: unknown } | undefined;
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length && !abort.signal.aborted) {
       const item = items[next++] as T;
       await task(item, abort.signal).catch((error: unknown) => {
+        failure ??= { error };
         abort.abort();
-        throw error;
       });
     }
   });
-  const results = await Promise.allSettled(runners);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await Promise.all(runners);
+  if (failure) throw failure.error;
 }
 
 /** Puts `staging` at `dir`, moving an older copy to `old` first (renames are atomic), then removes it. */

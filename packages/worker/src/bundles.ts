@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { WorkerConfig } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { defaultModelCacheDir, loadBundle } from '@obelm/models';
@@ -7,9 +8,14 @@ import { bundleSourceOf } from './bundleSource.ts';
 
 /**
  * Model id -> loaded model. 'demo' is built in (generated into the cache on first use); any other id is an
- * S3 prefix (bundleSource.ts has the rule) copied into `<OBELM_MODEL_CACHE>/<id>/` and loaded from there.
+ * S3 prefix (bundleSource.ts has the rule) copied into `<OBELM_MODEL_CACHE>/<id>/` and loaded from there,
+ * with `s3` when given (the caller's client, left open).
  */
-export async function loadModelBundle(id: string, config: WorkerConfig): Promise<DiffusionModel> {
+export async function loadModelBundle(
+  id: string,
+  config: WorkerConfig,
+  s3?: S3Client,
+): Promise<DiffusionModel> {
   const source = bundleSourceOf(id, config);
   const cacheDir = config.OBELM_MODEL_CACHE ?? defaultModelCacheDir();
   const options = {
@@ -18,11 +24,12 @@ export async function loadModelBundle(id: string, config: WorkerConfig): Promise
     ...(config.OBELM_THREADS > 0 ? { threads: config.OBELM_THREADS } : {}),
   };
   if (source.type === 'built-in') return loadBundle(source.id, options);
+  if (s3) return loadBundle(await fetchBundle(s3, source, cacheDir), options);
   // Its own client: the process-wide model cache outlives any one worker's clients.
-  const s3 = createS3Client();
+  const own = createS3Client();
   try {
-    return await loadBundle(await fetchBundle(s3, source, cacheDir), options);
+    return await loadBundle(await fetchBundle(own, source, cacheDir), options);
   } finally {
-    s3.destroy();
+    own.destroy();
   }
 }

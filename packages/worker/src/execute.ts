@@ -49,7 +49,8 @@ interface StepRecord {
  * - canceled: a cancel request seen during the run, message deleted;
  * - checkpointed: stopped by `lease.abort('checkpoint')`, state saved, job re-queued, message visible again;
  * - lost: another worker took the job over; nothing is written;
- * - retry: an unexpected error; the job is re-queued with the attempt counted and the message comes back.
+ * - retry: an unexpected error (a transient S3 or network failure too); the job is re-queued with the attempt
+ *   counted and the message comes back.
  */
 export async function executeJob(
   deps: ExecuteDeps,

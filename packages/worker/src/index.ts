@@ -6,6 +6,7 @@
 export { type AwsClients, createAwsClients, createS3Client } from './aws.ts';
 export { type FetchBundleOptions, fetchBundle, type S3BundleSource, SOURCE_MARKER } from './bundleFetch.ts';
 export { type BundleSource, bundleSourceOf, configuredBundleId } from './bundleSource.ts';
+export { loadModelBundle } from './bundles.ts';
 export { WorkerError, type WorkerErrorCode } from './errors.ts';
 export type { Logger } from './log.ts';
 export type { ModelLoader } from './modelCache.ts';

@@ -11,7 +11,7 @@ import {
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { type JobView, loadConfig, type WorkerConfig, WorkerConfigSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { ensureDemoBundle, MANIFEST_FILE, writeTinySdBundle } from '@obelm/models';
@@ -20,6 +20,7 @@ import {
   bundleSourceOf,
   createS3Client,
   fetchBundle,
+  loadModelBundle,
   type RunningWorker,
   SOURCE_MARKER,
   startWorker,
@@ -28,6 +29,8 @@ import {
 /** Model ids the API accepts (OBELM_MODELS): one uploaded to S3, one whose prefix stays empty. */
 const UPLOADED = 'shapes';
 const MISSING = 'nothing-here';
+/** Uploaded too, each fetched first while S3 answers the named command with a 503 once. */
+const FLAKY = { ListObjectsV2Command: 'flaky-list', GetObjectCommand: 'flaky-get' } as const;
 
 let stack: LocalStack;
 let dataDir: string;
@@ -35,26 +38,41 @@ let cacheDir: string;
 let demoDir: string;
 let config: WorkerConfig;
 let worker: RunningWorker;
+/** The worker's client for model bundles, ours so that tests can make S3 fail (`failNextUnderModels`). */
+let bundleS3: S3Client;
+const failNextUnderModels = new Set<string>();
 
 beforeAll(async () => {
-  process.env.OBELM_MODELS = `${UPLOADED},${MISSING}`;
+  process.env.OBELM_MODELS = [UPLOADED, MISSING, ...Object.values(FLAKY)].join(',');
   dataDir = mkdtempSync(join(tmpdir(), 'obelm-bundles-'));
   cacheDir = join(dataDir, 'models');
   stack = await startLocalStack({ dataDir, port: 0, worker: false });
   Object.assign(process.env, stack.env);
   // The demo bundle's files stand in for a real export: any bundle folder uploaded under models/<id>/.
   demoDir = await ensureDemoBundle(join(dataDir, 'built'));
-  await uploadBundle(UPLOADED);
+  await Promise.all([UPLOADED, ...Object.values(FLAKY)].map((id) => uploadBundle(id)));
   config = loadConfig(WorkerConfigSchema, {
     ...stack.env,
     OBELM_HEARTBEAT_SECONDS: '1',
     OBELM_POLL_SECONDS: '1',
     OBELM_MODEL_CACHE: cacheDir,
   });
-  worker = startWorker(config);
+  bundleS3 = createS3Client();
+  bundleS3.middlewareStack.add(
+    (next, context) => (args) => {
+      const { Key, Prefix } = args.input as { Key?: string; Prefix?: string };
+      const underModels = (Key ?? Prefix ?? '').startsWith('models/');
+      // Above the SDK's retries (initialize step): as if S3 kept shedding load until they ran out.
+      if (underModels && failNextUnderModels.delete(context.commandName ?? '')) throw slowDown();
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  worker = startWorker(config, { loadModel: (id) => loadModelBundle(id, config, bundleS3) });
 });
 afterAll(async () => {
   await worker?.stop();
+  bundleS3?.destroy();
   await stack?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -96,6 +114,15 @@ async function runJob(model: string): Promise<JobView> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** What S3 answers a prefix that gets more requests than it can take (503 SlowDown), as the SDK hands it over. */
+const slowDown = () =>
+  new S3ServiceException({
+    name: 'SlowDown',
+    message: 'Please reduce your request rate.',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 503 },
+  });
 
 /** Byte equality of two files (toEqual on megabytes of Buffer is slow). */
 const sameBytes = (a: string, b: string) => readFileSync(a).equals(readFileSync(b));
@@ -205,6 +232,19 @@ test('with S3 unreachable, a complete cached copy still serves; without one the 
     unreachable.destroy();
   }
 });
+
+test.each(Object.entries(FLAKY))(
+  'a 503 from S3 on %s while fetching a bundle re-queues the job, and the retry succeeds',
+  async (command, id) => {
+    failNextUnderModels.add(command);
+    const job = await runJob(id);
+    expect(failNextUnderModels.has(command)).toBe(false); // the fault did strike
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const report = (await (await fetch(job.outputs!.report!.url)).json()) as { attempt: number };
+    expect(report.attempt).toBe(2);
+    expect(existsSync(join(cacheDir, id, SOURCE_MARKER))).toBe(true);
+  },
+);
 
 test('a model whose S3 prefix is empty fails the job with model_not_found', async () => {
   const job = await runJob(MISSING);
