@@ -1,5 +1,5 @@
 /**
- * Shared types of the engine. The engine is pure math: no I/O, no onnxruntime, no randomness but the
+ * Shared types of the engine. The engine is pure math: no I/O, no model runtime, no randomness but the
  * seeded generator in `noise.ts`.
  *
  * Indexing follows the paper (spec §1): grid index i runs from N (pure noise) down to 0 (clean data);

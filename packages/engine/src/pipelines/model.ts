@@ -25,7 +25,7 @@ export interface ModelDefaults {
 }
 
 /**
- * What a pipeline needs from a diffusion model. `packages/models` implements it over onnxruntime
+ * What a pipeline needs from a diffusion model. `packages/models` implements it over ONNX Runtime
  * (SD bundles, the demo bundle); tests implement it with analytic predictors.
  *
  * Pixels are float tensors in [-1, 1], layout [B, 3, H, W]. Latents are float64 [B, ...latentShape.slice(1)].
