@@ -39,14 +39,18 @@ async function setJob(jobId: string, fields: Partial<JobItem>): Promise<void> {
   );
 }
 
-/** A succeeded invert job with a noise artifact, as a worker would leave it. */
-async function succeededInversion(extra: Record<string, unknown> = {}): Promise<string> {
-  const created = await createJob({ kind: 'invert', image: { base64: PNG_BASE64 }, ...extra });
+/** A succeeded job with a noise artifact, as a worker would leave it. */
+async function succeededWithNoise(body: Record<string, unknown>): Promise<string> {
+  const created = await createJob(body);
   expect(created.status).toBe(202);
   const id: string = created.body.id;
   await setJob(id, { status: 'succeeded', outputs: { noise: `jobs/dev/${id}/noise.safetensors` } });
   return id;
 }
+
+/** A succeeded invert job with a noise artifact. */
+const succeededInversion = (extra: Record<string, unknown> = {}) =>
+  succeededWithNoise({ kind: 'invert', image: { base64: PNG_BASE64 }, ...extra });
 
 describe('auth', () => {
   it('rejects a missing or unknown key with 401 unauthorized', async () => {
@@ -361,6 +365,70 @@ describe('jobs', () => {
     });
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.code).toBe('unknown_noise');
+  });
+
+  it('takes noise only from where it sits on the grid: invert/edit artifacts start, sample artifacts do not', async () => {
+    const inversion = await succeededInversion();
+    const edited = await succeededWithNoise({
+      kind: 'edit',
+      image: { base64: PNG_BASE64 },
+      sourcePrompt: 'red circle',
+      targetPrompt: 'blue circle',
+      strength: 0.5,
+    });
+    const sampled = await succeededWithNoise({ kind: 'sample', prompt: 'red circle', seed: 1 });
+
+    // A sample job's artifact is its final pair (x_1, x_0): it cannot start a sample, an edit or a slerp.
+    for (const body of [
+      { kind: 'sample', noise: { jobId: sampled } },
+      { kind: 'edit', noise: { jobId: sampled }, targetPrompt: 'blue circle' },
+      { kind: 'interpolate', images: [{ jobId: inversion }, { jobId: sampled }] },
+    ]) {
+      const res = await createJob(body);
+      expect(res.status, JSON.stringify(body)).toBe(409);
+      expect(res.body.error).toMatchObject({ code: 'incompatible_noise', details: { noiseKind: 'sample' } });
+    }
+    // Interpolation slerps full inversions only; an edit's artifact is a partial one.
+    const partial = await createJob({
+      kind: 'interpolate',
+      images: [{ jobId: inversion }, { jobId: edited }],
+    });
+    expect(partial.body.error).toMatchObject({ code: 'incompatible_noise', details: { noiseKind: 'edit' } });
+
+    // An edit from an artifact inherits the strength it was inverted to, and refuses another one.
+    const fromInversion = await createJob({
+      kind: 'edit',
+      noise: { jobId: inversion },
+      targetPrompt: 'blue circle',
+    });
+    expect(fromInversion.status).toBe(202);
+    expect(fromInversion.body.params.strength).toBe(1);
+    const fromEdit = await createJob({
+      kind: 'edit',
+      noise: { jobId: edited },
+      targetPrompt: 'green circle',
+    });
+    expect(fromEdit.body.params.strength).toBe(0.5);
+    const otherStrength = await createJob({
+      kind: 'edit',
+      noise: { jobId: edited },
+      targetPrompt: 'green circle',
+      strength: 0.8,
+    });
+    expect(otherStrength.status).toBe(409);
+    expect(otherStrength.body.error).toMatchObject({
+      code: 'incompatible_noise',
+      details: { field: 'strength' },
+    });
+
+    const both = await createJob({
+      kind: 'edit',
+      image: { base64: PNG_BASE64 },
+      noise: { jobId: inversion },
+      targetPrompt: 'blue circle',
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.error.code).toBe('conflicting_inputs');
   });
 
   it('cancels a queued job, flags a running one, and refuses a finished one', async () => {

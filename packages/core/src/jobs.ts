@@ -48,7 +48,9 @@ export type ImageRef = z.infer<typeof ImageRefSchema>;
 
 export const NoiseRefSchema = z
   .strictObject({ jobId: IdSchema })
-  .describe('The noise artifact of an earlier invert, edit or sample job of the same tenant.');
+  .describe(
+    'The noise artifact of an earlier invert or edit job of the same tenant (interpolate: invert jobs only).',
+  );
 export type NoiseRef = z.infer<typeof NoiseRefSchema>;
 
 const prompt = z.string().max(1000);

@@ -8,6 +8,7 @@ import {
   type ImageRef,
   type JobInput,
   type JobItem,
+  type JobKind,
   MAX_INLINE_IMAGE_BYTES,
   type NoiseRef,
   notFound,
@@ -100,11 +101,17 @@ export async function resolveImage(
  * A noise artifact: the job must be the tenant's (else 404 `unknown_noise`, never revealing that it exists)
  * and must have succeeded with a noise output.
  */
+/**
+ * Where a noise artifact sits on the grid decides what it can start: an invert job stores (x_N, x_{N-1}) and an
+ * edit job its partial inversion (x_{N-f}, x_{N-f-1}), both at the noisy end; a sample job stores its final pair
+ * (x_1, x_0) at the clean end, which only serves to invert that image back exactly.
+ */
 export async function loadNoiseJob(
   deps: Deps,
   tenant: string,
   ref: NoiseRef,
   field: string,
+  kinds: readonly JobKind[],
 ): Promise<JobItem> {
   const job = await getJob(deps, ref.jobId);
   if (!job || job.tenant !== tenant) throw notFound('unknown_noise', `${field}: no job '${ref.jobId}'`);
@@ -116,6 +123,13 @@ export async function loadNoiseJob(
         field,
         status: job.status,
       },
+    );
+  }
+  if (!kinds.includes(job.params.kind)) {
+    throw conflict(
+      'incompatible_noise',
+      `${field}: job '${ref.jobId}' is a ${job.params.kind} job; this needs the noise of ${kinds.map((k) => `an ${k}`).join(' or ')} job`,
+      { field, noiseKind: job.params.kind, accepted: kinds },
     );
   }
   return job;

@@ -29,6 +29,8 @@ export async function planJob(
   const defaultModel = deps.config.OBELM_DEFAULT_MODEL;
   const image = (ref: ImageRef, n: number, field: string) =>
     resolveImage(deps, tenant, ref, s3Keys.jobInput(tenant, jobId, n), field);
+  // Sampling and editing start from an artifact at the noisy end; interpolation slerps full inversions only.
+  const startingNoise = ['invert', 'edit'] as const;
 
   switch (req.kind) {
     case 'invert':
@@ -38,7 +40,9 @@ export async function planJob(
         inputs: [await image(req.image, 0, 'image')],
       };
     case 'sample': {
-      const noise = req.noise ? await loadNoiseJob(deps, tenant, req.noise, 'noise') : undefined;
+      const noise = req.noise
+        ? await loadNoiseJob(deps, tenant, req.noise, 'noise', startingNoise)
+        : undefined;
       return {
         params: resolveParams(req, deps.catalog, defaultModel, noise?.params),
         inputs: noise ? [{ input: noiseInput(noise) }] : [],
@@ -46,8 +50,13 @@ export async function planJob(
     }
     case 'edit': {
       // An edit starts from its noise artifact when given (many edits per inversion), else inverts the image.
+      if (req.noise && req.image) {
+        throw badRequest('conflicting_inputs', 'An edit takes `image` or `noise`, not both', {
+          fields: ['image', 'noise'],
+        });
+      }
       if (req.noise) {
-        const noise = await loadNoiseJob(deps, tenant, req.noise, 'noise');
+        const noise = await loadNoiseJob(deps, tenant, req.noise, 'noise', startingNoise);
         return {
           params: resolveParams(req, deps.catalog, defaultModel, noise.params),
           inputs: [{ input: noiseInput(noise) }],
@@ -66,7 +75,7 @@ export async function planJob(
       for (const [n, ref] of req.images.entries()) {
         const field = `images.${n}`;
         if ('jobId' in ref) {
-          const job = await loadNoiseJob(deps, tenant, ref, field);
+          const job = await loadNoiseJob(deps, tenant, ref, field, ['invert']);
           noiseJobs.push(job);
           inputs.push({ input: noiseInput(job) });
         } else {

@@ -73,19 +73,22 @@ export function resolveParams(
         ...params,
         sourcePrompt: req.sourcePrompt,
         targetPrompt: req.targetPrompt,
-        strength: req.strength ?? limits.defaultStrength,
+        strength: req.strength ?? (noise ? noiseStrength(noise) : limits.defaultStrength),
       };
     case 'interpolate':
       return { ...params, prompt: req.prompt ?? '', weights: req.weights };
   }
 }
 
+/** The strength an artifact was inverted to: an edit's own, or 1 for a full inversion (invert job). */
+const noiseStrength = (noise: JobParams): number => noise.strength ?? 1;
+
 const samplerKey = (s: SamplerParams): string =>
   JSON.stringify(Object.entries(s).sort(([a], [b]) => a.localeCompare(b)));
 
 /** Every explicit setting must match the noise artifact's (409 `incompatible_noise` names the first field). */
 export function assertCompatible(
-  req: Pick<CreateJobRequest, 'model' | 'steps' | 'sampler'>,
+  req: Pick<CreateJobRequest, 'model' | 'steps' | 'sampler'> & { strength?: number | undefined },
   noise: JobParams,
 ): void {
   const mismatch = (field: string, requested: unknown, artifact: unknown) =>
@@ -98,5 +101,9 @@ export function assertCompatible(
   if (req.steps !== undefined && req.steps !== noise.steps) throw mismatch('steps', req.steps, noise.steps);
   if (req.sampler !== undefined && samplerKey(req.sampler) !== samplerKey(noise.sampler)) {
     throw mismatch('sampler', req.sampler, noise.sampler);
+  }
+  // An edit from an artifact re-samples what that artifact inverted: its strength is fixed by it.
+  if (req.strength !== undefined && req.strength !== noiseStrength(noise)) {
+    throw mismatch('strength', req.strength, noiseStrength(noise));
   }
 }
