@@ -168,6 +168,7 @@ describe('bad requests', () => {
     ['strength out of range', { kind: 'edit', targetPrompt: 'x', strength: 1.5 }, 400, 'invalid_request'],
     ['an unknown model', { kind: 'sample', model: 'nope' }, 400, 'unknown_model'],
     ['an edit without image or noise', { kind: 'edit', targetPrompt: 'a blue square' }, 400, 'missing_image'],
+    ['an invert without image or noise', { kind: 'invert' }, 400, 'missing_image'],
     ['bad base64', { kind: 'invert', image: { base64: 'AAAA=AAA' } }, 400, 'invalid_image'],
     [
       'base64 that is no image',
@@ -367,7 +368,7 @@ describe('jobs', () => {
     expect(foreign.body.error.code).toBe('unknown_noise');
   });
 
-  it('takes noise only from where it sits on the grid: invert/edit artifacts start, sample artifacts do not', async () => {
+  it('takes noise only from where it sits on the grid: invert/edit artifacts start, sample artifacts invert', async () => {
     const inversion = await succeededInversion();
     const edited = await succeededWithNoise({
       kind: 'edit',
@@ -378,15 +379,20 @@ describe('jobs', () => {
     });
     const sampled = await succeededWithNoise({ kind: 'sample', prompt: 'red circle', seed: 1 });
 
-    // A sample job's artifact is its final pair (x_1, x_0): it cannot start a sample, an edit or a slerp.
+    // A sample job's artifact is its final pair (x_1, x_0): it cannot start a sample or a slerp.
     for (const body of [
       { kind: 'sample', noise: { jobId: sampled } },
-      { kind: 'edit', noise: { jobId: sampled }, targetPrompt: 'blue circle' },
       { kind: 'interpolate', images: [{ jobId: inversion }, { jobId: sampled }] },
     ]) {
       const res = await createJob(body);
       expect(res.status, JSON.stringify(body)).toBe(409);
       expect(res.body.error).toMatchObject({ code: 'incompatible_noise', details: { noiseKind: 'sample' } });
+    }
+    // Only a sample job's kept pair is an image to invert; the others are noise already.
+    for (const jobId of [inversion, edited]) {
+      const res = await createJob({ kind: 'invert', noise: { jobId } });
+      expect(res.status).toBe(409);
+      expect(res.body.error).toMatchObject({ code: 'incompatible_noise', details: { accepted: ['sample'] } });
     }
     // Interpolation slerps full inversions only; an edit's artifact is a partial one.
     const partial = await createJob({
@@ -421,14 +427,80 @@ describe('jobs', () => {
       details: { field: 'strength' },
     });
 
-    const both = await createJob({
-      kind: 'edit',
-      image: { base64: PNG_BASE64 },
-      noise: { jobId: inversion },
-      targetPrompt: 'blue circle',
+    const image = { base64: PNG_BASE64 };
+    for (const body of [
+      { kind: 'edit', image, noise: { jobId: inversion }, targetPrompt: 'blue circle' },
+      { kind: 'invert', image, noise: { jobId: sampled } },
+    ]) {
+      const both = await createJob(body);
+      expect(both.status, body.kind).toBe(400);
+      expect(both.body.error.code).toBe('conflicting_inputs');
+    }
+  });
+
+  it("inverts and edits a sample job's kept pair in that job's settings", async () => {
+    const sampleSettings = {
+      steps: 10,
+      sampler: { name: 'bdia', gamma: 0.5 },
+      guidance: 2,
+      negativePrompt: 'green',
+      prompt: 'red circle',
+    };
+    const sampled = await succeededWithNoise({ kind: 'sample', seed: 3, ...sampleSettings });
+
+    // Inverting it exactly runs its trajectory backwards: every omitted setting comes from the sample job.
+    const inverted = await createJob({ kind: 'invert', noise: { jobId: sampled } });
+    expect(inverted.status).toBe(202);
+    expect(inverted.body.params).toEqual({
+      kind: 'invert',
+      model: 'demo',
+      outputFormat: 'png',
+      ...sampleSettings,
     });
-    expect(both.status).toBe(400);
-    expect(both.body.error.code).toBe('conflicting_inputs');
+    // A setting that changes the trajectory is refused, naming it.
+    for (const [field, value] of [
+      ['prompt', 'blue circle'],
+      ['guidance', 1],
+      ['negativePrompt', ''],
+      ['steps', 20],
+      ['sampler', { name: 'obelm' }],
+    ] as const) {
+      const res = await createJob({ kind: 'invert', noise: { jobId: sampled }, [field]: value });
+      expect(res.status, field).toBe(409);
+      expect(res.body.error).toMatchObject({ code: 'incompatible_noise', details: { field } });
+    }
+    const restated = await createJob({ kind: 'invert', noise: { jobId: sampled }, ...sampleSettings });
+    expect(restated.status).toBe(202);
+
+    // An edit of it inverts with its prompt by default and picks its own strength, as for an image.
+    const edit = await createJob({ kind: 'edit', noise: { jobId: sampled }, targetPrompt: 'blue circle' });
+    expect(edit.status).toBe(202);
+    expect(edit.body.params).toMatchObject({
+      steps: 10,
+      sampler: { name: 'bdia', gamma: 0.5 },
+      guidance: 2,
+      negativePrompt: 'green',
+      sourcePrompt: 'red circle',
+      targetPrompt: 'blue circle',
+      strength: 0.5,
+    });
+    const stronger = await createJob({
+      kind: 'edit',
+      noise: { jobId: sampled },
+      sourcePrompt: 'circle',
+      targetPrompt: 'blue circle',
+      strength: 0.8,
+      guidance: 1,
+    });
+    expect(stronger.status).toBe(202);
+    expect(stronger.body.params).toMatchObject({ sourcePrompt: 'circle', strength: 0.8, guidance: 1 });
+    const otherGrid = await createJob({
+      kind: 'edit',
+      noise: { jobId: sampled },
+      targetPrompt: 'blue circle',
+      steps: 20,
+    });
+    expect(otherGrid.body.error).toMatchObject({ code: 'incompatible_noise', details: { field: 'steps' } });
   });
 
   it('cancels a queued job, flags a running one, and refuses a finished one', async () => {

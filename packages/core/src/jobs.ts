@@ -49,7 +49,9 @@ export type ImageRef = z.infer<typeof ImageRefSchema>;
 export const NoiseRefSchema = z
   .strictObject({ jobId: IdSchema })
   .describe(
-    'The noise artifact of an earlier invert or edit job of the same tenant (interpolate: invert jobs only).',
+    "The noise artifact of an earlier job of the same tenant. An invert or edit job's artifact sits at the noisy " +
+      "end and starts sample and edit jobs (interpolate: invert jobs only); a sample job's artifact is its " +
+      'final pair (x_1, x_0) at the clean end and starts invert and edit jobs, inverting that image exactly.',
   );
 export type NoiseRef = z.infer<typeof NoiseRefSchema>;
 
@@ -74,7 +76,16 @@ const common = {
 };
 
 export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('invert'), image: ImageRefSchema, prompt: prompt.optional(), ...common }),
+  z.strictObject({
+    kind: z.literal('invert'),
+    image: ImageRefSchema.optional().describe('The image to invert; give `image` or `noise`, not both.'),
+    noise: NoiseRefSchema.optional().describe(
+      "A sample job's noise: inverts its image exactly from the kept pair, back to that job's starting noise. " +
+        "Prompt, guidance and negative prompt default to the sample job's; other values are refused.",
+    ),
+    prompt: prompt.optional(),
+    ...common,
+  }),
   z.strictObject({
     kind: z.literal('sample'),
     noise: NoiseRefSchema.optional(),
@@ -86,7 +97,9 @@ export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
     kind: z.literal('edit'),
     image: ImageRefSchema.optional(),
     noise: NoiseRefSchema.optional(),
-    sourcePrompt: prompt.default(''),
+    sourcePrompt: prompt
+      .optional()
+      .describe("The prompt inverted with; '' by default, a sample job's own prompt when editing its noise."),
     targetPrompt: prompt,
     strength: z
       .number()
@@ -118,7 +131,13 @@ export type CreateJobRequest = z.infer<typeof CreateJobRequestSchema>;
 /** Where a job's input lives once the API has accepted it: always S3 (inline images are stored first). */
 export const JobInputSchema = z.union([
   z.strictObject({ type: z.literal('image'), key: z.string() }),
-  z.strictObject({ type: z.literal('noise'), key: z.string(), jobId: IdSchema }),
+  z.strictObject({
+    type: z.literal('noise'),
+    key: z.string(),
+    jobId: IdSchema,
+    /** The kind of the job that made it: a 'sample' artifact is a kept pair at the clean end, not noise. */
+    jobKind: z.enum(JOB_KINDS).optional(),
+  }),
 ]);
 export type JobInput = z.infer<typeof JobInputSchema>;
 

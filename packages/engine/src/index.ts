@@ -18,6 +18,7 @@ export { type CaseResult, runGolden } from './golden/runner.ts';
 export { buildGrid, sbar } from './grid.ts';
 export { gaussianNoise } from './noise.ts';
 export { type EditRequest, type EditResult, edit, freezeSteps } from './pipelines/edit.ts';
+export type { CleanStart } from './pipelines/images.ts';
 export {
   type InterpolateRequest,
   type InterpolateResult,

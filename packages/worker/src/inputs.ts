@@ -21,7 +21,12 @@ export function loadInputs(
       if (input.type === 'image') {
         return { type: 'image', pixels: await decodeImage(bytes, { size: model.imageSize }) };
       }
-      return { type: 'noise', jobId: input.jobId, artifact: readNoiseArtifact(bytes) };
+      return {
+        type: 'noise',
+        jobId: input.jobId,
+        jobKind: input.jobKind,
+        artifact: readNoiseArtifact(bytes),
+      };
     }),
   );
 }

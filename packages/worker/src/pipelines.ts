@@ -12,7 +12,12 @@ import {
   sample,
   type Tensor,
 } from '@obelm/engine';
-import { checkCompatible, type NoiseArtifact, type NoiseMetadata } from '@obelm/models';
+import {
+  checkCompatible,
+  type NoiseArtifact,
+  type NoiseExpectation,
+  type NoiseMetadata,
+} from '@obelm/models';
 import { WorkerError } from './errors.ts';
 import type { JobRunner, RunInput, RunRequest, RunResult } from './runner.ts';
 
@@ -41,11 +46,18 @@ export const pipelineRunner: JobRunner = async (req) => {
 async function runInvert(req: RunRequest): Promise<RunResult> {
   const { model, params } = req;
   const prompt = params.prompt ?? '';
-  const result = await invert(model, { ...options(req), image: imageInput(req, 0), prompt });
+  // A sample job's kept pair retraces that job's trajectory back to its starting noise, exactly only in the
+  // same field: its prompt, guidance and negative prompt must be this run's too (spec §5).
+  const input = req.inputs[0];
+  const start =
+    input?.type === 'noise'
+      ? { state: keptPair(req, 0, { ...runMeta(model, params), prompt }).state }
+      : { image: imageInput(req, 0) };
+  const result = await invert(model, { ...options(req), ...start, prompt });
   return {
     images: [],
     noise: artifact(model, params, result.state, prompt, 0),
-    settings: settings(params),
+    settings: { ...settings(params), ...(input?.type === 'noise' && { fromNoise: input.jobId }) },
     metrics: {},
   };
 }
@@ -74,6 +86,26 @@ async function runEdit(req: RunRequest): Promise<RunResult> {
   const targetPrompt = params.targetPrompt ?? '';
   const restart = model.defaults.editRestart;
   const input = req.inputs[0];
+  const strength = params.strength ?? model.defaults.editStrength;
+  if (input?.type === 'noise' && input.jobKind === 'sample') {
+    // A generated image: its partial inversion starts from the kept pair (x_1, x_0), on the trajectory that
+    // made it, instead of from x_0 alone (research/demo-model.md §3c).
+    const kept = keptPair(req, 0, gridMeta(model, params)).state;
+    const result = await edit(model, {
+      ...options(req),
+      state: kept,
+      sourcePrompt,
+      targetPrompt,
+      strength,
+      restart,
+    });
+    return {
+      images: [result.image],
+      noise: artifact(model, params, result.inverted, sourcePrompt, result.freeze),
+      settings: { ...settings(params), strength, freeze: result.freeze, restart, fromNoise: input.jobId },
+      metrics: {},
+    };
+  }
   if (input?.type === 'noise') {
     // Reuse an earlier inversion: only the sampling half of the edit runs, from the stored state.
     const inverted = noiseInput(req, 0).state;
@@ -94,7 +126,6 @@ async function runEdit(req: RunRequest): Promise<RunResult> {
       metrics: {},
     };
   }
-  const strength = params.strength ?? model.defaults.editStrength;
   const result = await edit(model, {
     ...options(req),
     image: imageInput(req, 0),
@@ -200,13 +231,31 @@ function imageInput(req: RunRequest, n: number): Tensor {
 }
 
 /**
+ * A sample job's kept pair (x_1, x_0), checked against this run's `expected` settings: the grid always, and the
+ * field it was sampled in where the run must retrace it exactly.
+ */
+function keptPair(req: RunRequest, n: number, expected: NoiseExpectation): NoiseArtifact {
+  const input = req.inputs[n];
+  if (input?.type !== 'noise' || input.jobKind !== 'sample') {
+    throw new WorkerError('invalid_job', `input ${n} must be the noise of a sample job`);
+  }
+  checkCompatible(input.artifact.meta, expected);
+  return input.artifact;
+}
+
+/**
  * A noise input, checked against this run. The prompt may differ (that is what an edit is); guidance and
  * the negative prompt may too, though only the same ones reproduce the inverted image exactly.
  */
 function noiseInput(req: RunRequest, n: number): NoiseArtifact {
   const input = req.inputs[n];
   if (input?.type !== 'noise') throw new WorkerError('invalid_job', `input ${n} must be a noise artifact`);
-  const { guidance: _g, negativePrompt: _n, ...required } = runMeta(req.model, req.params);
-  checkCompatible(input.artifact.meta, required);
+  checkCompatible(input.artifact.meta, gridMeta(req.model, req.params));
   return input.artifact;
+}
+
+/** The settings a state only makes sense under: the model, the grid and the sampler. */
+function gridMeta(model: DiffusionModel, params: JobParams): NoiseExpectation {
+  const { guidance: _g, negativePrompt: _n, ...grid } = runMeta(model, params);
+  return grid;
 }

@@ -1,11 +1,17 @@
-import type { JobParams } from '@obelm/core';
+import type { JobKind, JobParams } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, Tensor } from '@obelm/engine';
 import type { NoiseArtifact } from '@obelm/models';
 
 /** A job input after it was fetched and decoded. */
 export type RunInput =
   | { readonly type: 'image'; readonly pixels: Tensor }
-  | { readonly type: 'noise'; readonly jobId: string; readonly artifact: NoiseArtifact };
+  | {
+      readonly type: 'noise';
+      readonly jobId: string;
+      /** The kind of job that made it ('sample': a kept pair at the clean end); absent on older jobs. */
+      readonly jobKind?: JobKind;
+      readonly artifact: NoiseArtifact;
+    };
 
 export interface RunRequest {
   readonly params: JobParams;

@@ -98,13 +98,12 @@ export async function resolveImage(
 }
 
 /**
- * A noise artifact: the job must be the tenant's (else 404 `unknown_noise`, never revealing that it exists)
- * and must have succeeded with a noise output.
- */
-/**
+ * A noise artifact: the job must be the tenant's (else 404 `unknown_noise`, never revealing that it exists),
+ * must have succeeded with a noise output, and must be of one of `kinds`.
+ *
  * Where a noise artifact sits on the grid decides what it can start: an invert job stores (x_N, x_{N-1}) and an
- * edit job its partial inversion (x_{N-f}, x_{N-f-1}), both at the noisy end; a sample job stores its final pair
- * (x_1, x_0) at the clean end, which only serves to invert that image back exactly.
+ * edit job its partial inversion (x_{N-f}, x_{N-f-1}), both at the noisy end, to sample (or edit) from; a sample
+ * job stores its final pair (x_1, x_0) at the clean end, to invert (or edit) that image from exactly.
  */
 export async function loadNoiseJob(
   deps: Deps,
@@ -128,7 +127,7 @@ export async function loadNoiseJob(
   if (!kinds.includes(job.params.kind)) {
     throw conflict(
       'incompatible_noise',
-      `${field}: job '${ref.jobId}' is a ${job.params.kind} job; this needs the noise of ${kinds.map((k) => `an ${k}`).join(' or ')} job`,
+      `${field}: job '${ref.jobId}' is a ${job.params.kind} job; this needs the noise of ${kinds.map((k) => `${/^[aeiou]/.test(k) ? 'an' : 'a'} ${k}`).join(' or ')} job`,
       { field, noiseKind: job.params.kind, accepted: kinds },
     );
   }
@@ -139,4 +138,5 @@ export const noiseInput = (job: JobItem): JobInput => ({
   type: 'noise',
   key: job.outputs!.noise!,
   jobId: job.id,
+  jobKind: job.params.kind,
 });

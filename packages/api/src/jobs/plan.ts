@@ -4,6 +4,7 @@ import {
   type ImageRef,
   type JobItem,
   type JobParams,
+  type NoiseRef,
   s3Keys,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
@@ -29,44 +30,51 @@ export async function planJob(
   const defaultModel = deps.config.OBELM_DEFAULT_MODEL;
   const image = (ref: ImageRef, n: number, field: string) =>
     resolveImage(deps, tenant, ref, s3Keys.jobInput(tenant, jobId, n), field);
-  // Sampling and editing start from an artifact at the noisy end; interpolation slerps full inversions only.
-  const startingNoise = ['invert', 'edit'] as const;
+  // Sampling starts from an artifact at the noisy end; interpolation slerps full inversions only. A sample
+  // job's kept pair (x_1, x_0) sits at the clean end: inverting starts from it, and so may an edit.
+  const noisyEnd = ['invert', 'edit'] as const;
 
   switch (req.kind) {
-    case 'invert':
+    case 'invert': {
+      const start = startOf(req, 'An invert');
+      if ('noise' in start) {
+        const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', ['sample']);
+        return {
+          params: resolveParams(req, deps.catalog, defaultModel, noise.params),
+          inputs: [{ input: noiseInput(noise) }],
+        };
+      }
+      return {
+        params: resolveParams(req, deps.catalog, defaultModel),
+        inputs: [await image(start.image, 0, 'image')],
+      };
+    }
     case 'reconstruct':
       return {
         params: resolveParams(req, deps.catalog, defaultModel),
         inputs: [await image(req.image, 0, 'image')],
       };
     case 'sample': {
-      const noise = req.noise
-        ? await loadNoiseJob(deps, tenant, req.noise, 'noise', startingNoise)
-        : undefined;
+      const noise = req.noise ? await loadNoiseJob(deps, tenant, req.noise, 'noise', noisyEnd) : undefined;
       return {
         params: resolveParams(req, deps.catalog, defaultModel, noise?.params),
         inputs: noise ? [{ input: noiseInput(noise) }] : [],
       };
     }
     case 'edit': {
-      // An edit starts from its noise artifact when given (many edits per inversion), else inverts the image.
-      if (req.noise && req.image) {
-        throw badRequest('conflicting_inputs', 'An edit takes `image` or `noise`, not both', {
-          fields: ['image', 'noise'],
-        });
-      }
-      if (req.noise) {
-        const noise = await loadNoiseJob(deps, tenant, req.noise, 'noise', startingNoise);
+      // An edit starts from a noise artifact when given (many edits per inversion, or a generated image
+      // inverted from its kept pair), else inverts the image.
+      const start = startOf(req, 'An edit');
+      if ('noise' in start) {
+        const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', [...noisyEnd, 'sample']);
         return {
           params: resolveParams(req, deps.catalog, defaultModel, noise.params),
           inputs: [{ input: noiseInput(noise) }],
         };
       }
-      if (!req.image)
-        throw badRequest('missing_image', 'An edit needs `image` or `noise`', { field: 'image' });
       return {
         params: resolveParams(req, deps.catalog, defaultModel),
-        inputs: [await image(req.image, 0, 'image')],
+        inputs: [await image(start.image, 0, 'image')],
       };
     }
     case 'interpolate': {
@@ -89,4 +97,19 @@ export async function planJob(
       return { params, inputs };
     }
   }
+}
+
+/** Invert and edit start from exactly one of an image and a noise artifact. */
+function startOf(
+  req: { image?: ImageRef | undefined; noise?: NoiseRef | undefined },
+  what: string,
+): { noise: NoiseRef } | { image: ImageRef } {
+  if (req.noise && req.image) {
+    throw badRequest('conflicting_inputs', `${what} takes \`image\` or \`noise\`, not both`, {
+      fields: ['image', 'noise'],
+    });
+  }
+  if (req.noise) return { noise: req.noise };
+  if (req.image) return { image: req.image };
+  throw badRequest('missing_image', `${what} needs \`image\` or \`noise\``, { field: 'image' });
 }

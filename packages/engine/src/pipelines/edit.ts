@@ -1,21 +1,25 @@
 import { EngineError } from '../errors.ts';
 import { restartState } from '../samplers/state.ts';
 import type { SamplerState, Tensor } from '../types.ts';
-import { cleanLatent, decodeLatent, encodeImage, imageBatch } from './images.ts';
+import { type CleanStart, cleanLatent, cleanStartBatch, cleanStartState, decodeLatent } from './images.ts';
 import type { DiffusionModel } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 import { runStages, setup } from './stages.ts';
 
-export interface EditRequest extends PipelineOptions {
-  /** Pixels in [-1, 1], [B, 3, H, W]. */
-  readonly image: Tensor;
-  readonly sourcePrompt: string;
-  readonly targetPrompt: string;
-  /** In (0, 1]: the fraction of the grid re-sampled under the target prompt; default the model's. */
-  readonly strength?: number;
-  /** 'pair' = from the stored pair (official), 'single' = one DDIM step first; default the model's. */
-  readonly restart?: 'pair' | 'single';
-}
+/**
+ * Edit an image (pixels in [-1, 1], [B, 3, H, W]) or a kept clean-end state: a sample run's final pair
+ * (x_1, x_0) inverts back along that run's own trajectory (spec §5), so a generated image is edited from the
+ * states that made it.
+ */
+export type EditRequest = PipelineOptions &
+  CleanStart & {
+    readonly sourcePrompt: string;
+    readonly targetPrompt: string;
+    /** In (0, 1]: the fraction of the grid re-sampled under the target prompt; default the model's. */
+    readonly strength?: number;
+    /** 'pair' = from the stored pair (official), 'single' = one DDIM step first; default the model's. */
+    readonly restart?: 'pair' | 'single';
+  };
 
 export interface EditResult {
   readonly image: Tensor;
@@ -44,11 +48,11 @@ export function freezeSteps(steps: number, strength: number): number {
  * Stages: 0 = invert (source prompt), 1 = sample (target prompt).
  */
 export async function edit(model: DiffusionModel, req: EditRequest): Promise<EditResult> {
-  const batch = imageBatch(model, req.image);
+  const batch = cleanStartBatch(model, req);
   const s = setup(model, req, batch, model.defaults.editGuidance);
   const freeze = freezeSteps(s.grid.steps, req.strength ?? model.defaults.editStrength);
   const restart = req.restart ?? model.defaults.editRestart;
-  const latent = await encodeImage(model, req.image, req.signal);
+  const start = await cleanStartState(model, req, req.signal);
   const [inverted, state] = await runStages(
     model,
     s,
@@ -57,7 +61,7 @@ export async function edit(model: DiffusionModel, req: EditRequest): Promise<Edi
         direction: 'invert',
         prompt: req.sourcePrompt,
         to: s.grid.steps - freeze,
-        begin: () => ({ kind: 'single', index: 0, x: latent }),
+        begin: () => start,
       },
       { direction: 'sample', prompt: req.targetPrompt, to: 0, begin: ([inv]) => restartState(inv!, restart) },
     ],

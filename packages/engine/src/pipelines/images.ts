@@ -62,3 +62,32 @@ export function stateBatch(model: DiffusionModel, state: SamplerState): number {
   }
   return length / rowSize;
 }
+
+/**
+ * Where an inversion (invert, edit) starts: an image, whose latent x_0 is inverted with one DDIM step first, or
+ * a kept state at the clean end, e.g. the pair (x_1, x_0) a sample run ends with. Inverting from that pair skips
+ * the DDIM step and retraces the sampled trajectory exactly (spec §5, "invert(sample(x_N))").
+ */
+export type CleanStart =
+  | { readonly image: Tensor; readonly state?: undefined }
+  | { readonly state: SamplerState; readonly image?: undefined };
+
+/** The batch size of a clean start; exactly one of `image` and `state` must be given. */
+export function cleanStartBatch(model: DiffusionModel, start: CleanStart): number {
+  if ((start.image === undefined) === (start.state === undefined)) {
+    throw new EngineError('invalid_state', 'an inversion needs exactly one of `image` and `state`');
+  }
+  if (start.state === undefined) return imageBatch(model, start.image);
+  cleanLatent(start.state); // only a state at x_0 starts an inversion from the clean end
+  return stateBatch(model, start.state);
+}
+
+/** The state an inversion begins from: the encoded image as x_0 alone, or the kept state as it is. */
+export async function cleanStartState(
+  model: DiffusionModel,
+  start: CleanStart,
+  signal?: AbortSignal,
+): Promise<SamplerState> {
+  if (start.state !== undefined) return start.state;
+  return { kind: 'single', index: 0, x: await encodeImage(model, start.image, signal) };
+}

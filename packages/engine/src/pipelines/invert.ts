@@ -1,15 +1,18 @@
-import type { SamplerState, Tensor } from '../types.ts';
-import { encodeImage, imageBatch } from './images.ts';
+import type { SamplerState } from '../types.ts';
+import { type CleanStart, cleanLatent, cleanStartBatch, cleanStartState } from './images.ts';
 import type { DiffusionModel } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 import { runStages, setup } from './stages.ts';
 
-export interface InvertRequest extends PipelineOptions {
-  /** Pixels in [-1, 1], [B, 3, H, W]. */
-  readonly image: Tensor;
-  /** Default ''. */
-  readonly prompt?: string;
-}
+/**
+ * Invert an image (pixels in [-1, 1], [B, 3, H, W]) or a kept clean-end state, e.g. a sample run's final pair
+ * (x_1, x_0): from that pair the inversion returns the sample's starting noise exactly (spec §5).
+ */
+export type InvertRequest = PipelineOptions &
+  CleanStart & {
+    /** Default ''. */
+    readonly prompt?: string;
+  };
 
 export interface InvertResult {
   /** The noise: the pair (x_N, x_{N-1}) for O-BELM/BDIA (keep both: sampling from it is exact). */
@@ -18,23 +21,16 @@ export interface InvertResult {
   readonly latent: Float64Array;
 }
 
-/** Image -> noise (one stage: invert from x_0 to x_N). */
+/** Image (or clean-end state) -> noise (one stage: invert from x_0 to x_N). */
 export async function invert(model: DiffusionModel, req: InvertRequest): Promise<InvertResult> {
-  const batch = imageBatch(model, req.image);
+  const batch = cleanStartBatch(model, req);
   const s = setup(model, req, batch, model.defaults.guidance);
-  const latent = await encodeImage(model, req.image, req.signal);
+  const start = await cleanStartState(model, req, req.signal);
   const [state] = await runStages(
     model,
     s,
-    [
-      {
-        direction: 'invert',
-        prompt: req.prompt ?? '',
-        to: s.grid.steps,
-        begin: () => ({ kind: 'single', index: 0, x: latent }),
-      },
-    ],
+    [{ direction: 'invert', prompt: req.prompt ?? '', to: s.grid.steps, begin: () => start }],
     req,
   );
-  return { state: state!, latent };
+  return { state: state!, latent: cleanLatent(start) };
 }
