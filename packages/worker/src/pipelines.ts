@@ -1,5 +1,6 @@
 import type { JobParams } from '@obelm/core';
 import {
+  type CleanStart,
   type DiffusionModel,
   edit,
   type InterpolationEnd,
@@ -87,26 +88,7 @@ async function runEdit(req: RunRequest): Promise<RunResult> {
   const restart = model.defaults.editRestart;
   const input = req.inputs[0];
   const strength = params.strength ?? model.defaults.editStrength;
-  if (input?.type === 'noise' && input.jobKind === 'sample') {
-    // A generated image: its partial inversion starts from the kept pair (x_1, x_0), on the trajectory that
-    // made it, instead of from x_0 alone (research/demo-model.md §3c).
-    const kept = keptPair(req, 0, gridMeta(model, params)).state;
-    const result = await edit(model, {
-      ...options(req),
-      state: kept,
-      sourcePrompt,
-      targetPrompt,
-      strength,
-      restart,
-    });
-    return {
-      images: [result.image],
-      noise: artifact(model, params, result.inverted, sourcePrompt, result.freeze),
-      settings: { ...settings(params), strength, freeze: result.freeze, restart, fromNoise: input.jobId },
-      metrics: {},
-    };
-  }
-  if (input?.type === 'noise') {
+  if (input?.type === 'noise' && input.jobKind !== 'sample') {
     // Reuse an earlier inversion: only the sampling half of the edit runs, from the stored state.
     const inverted = noiseInput(req, 0).state;
     const result = await sample(model, {
@@ -126,9 +108,15 @@ async function runEdit(req: RunRequest): Promise<RunResult> {
       metrics: {},
     };
   }
+  // An image, or a generated image's kept pair (x_1, x_0): the partial inversion of the latter starts on the
+  // trajectory that made it, instead of from x_0 alone (research/demo-model.md §3c).
+  const start: CleanStart =
+    input?.type === 'noise'
+      ? { state: keptPair(req, 0, gridMeta(model, params)).state }
+      : { image: imageInput(req, 0) };
   const result = await edit(model, {
     ...options(req),
-    image: imageInput(req, 0),
+    ...start,
     sourcePrompt,
     targetPrompt,
     strength,
@@ -137,7 +125,13 @@ async function runEdit(req: RunRequest): Promise<RunResult> {
   return {
     images: [result.image],
     noise: artifact(model, params, result.inverted, sourcePrompt, result.freeze),
-    settings: { ...settings(params), strength, freeze: result.freeze, restart },
+    settings: {
+      ...settings(params),
+      strength,
+      freeze: result.freeze,
+      restart,
+      ...(input?.type === 'noise' ? { fromNoise: input.jobId } : {}),
+    },
     metrics: {},
   };
 }

@@ -3,6 +3,7 @@ import {
   type CreateJobRequest,
   type ImageRef,
   type JobItem,
+  type JobKind,
   type JobParams,
   type NoiseRef,
   s3Keys,
@@ -33,22 +34,28 @@ export async function planJob(
   // Sampling starts from an artifact at the noisy end; interpolation slerps full inversions only. A sample
   // job's kept pair (x_1, x_0) sits at the clean end: inverting starts from it, and so may an edit.
   const noisyEnd = ['invert', 'edit'] as const;
-
-  switch (req.kind) {
-    case 'invert': {
-      const start = startOf(req, 'An invert');
-      if ('noise' in start) {
-        const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', ['sample']);
-        return {
-          params: resolveParams(req, deps.catalog, defaultModel, noise.params),
-          inputs: [{ input: noiseInput(noise) }],
-        };
-      }
+  /** A job whose input is an image, or the noise artifact of an earlier job of one of `kinds`. */
+  const fromImageOrNoise = async (
+    req: CreateJobRequest,
+    start: { noise: NoiseRef } | { image: ImageRef },
+    kinds: readonly JobKind[],
+  ): Promise<JobPlan> => {
+    if ('image' in start) {
       return {
         params: resolveParams(req, deps.catalog, defaultModel),
         inputs: [await image(start.image, 0, 'image')],
       };
     }
+    const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', kinds);
+    return {
+      params: resolveParams(req, deps.catalog, defaultModel, noise.params),
+      inputs: [{ input: noiseInput(noise) }],
+    };
+  };
+
+  switch (req.kind) {
+    case 'invert':
+      return fromImageOrNoise(req, startOf(req, 'An invert'), ['sample']);
     case 'reconstruct':
       return {
         params: resolveParams(req, deps.catalog, defaultModel),
@@ -61,22 +68,10 @@ export async function planJob(
         inputs: noise ? [{ input: noiseInput(noise) }] : [],
       };
     }
-    case 'edit': {
+    case 'edit':
       // An edit starts from a noise artifact when given (many edits per inversion, or a generated image
       // inverted from its kept pair), else inverts the image.
-      const start = startOf(req, 'An edit');
-      if ('noise' in start) {
-        const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', [...noisyEnd, 'sample']);
-        return {
-          params: resolveParams(req, deps.catalog, defaultModel, noise.params),
-          inputs: [{ input: noiseInput(noise) }],
-        };
-      }
-      return {
-        params: resolveParams(req, deps.catalog, defaultModel),
-        inputs: [await image(start.image, 0, 'image')],
-      };
-    }
+      return fromImageOrNoise(req, startOf(req, 'An edit'), [...noisyEnd, 'sample']);
     case 'interpolate': {
       const noiseJobs: JobItem[] = [];
       const inputs: ResolvedInput[] = [];
