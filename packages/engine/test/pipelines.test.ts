@@ -21,10 +21,10 @@ const SPECS: SamplerSpec[] = [
   { name: 'bdia', gamma: 1 },
   { name: 'edict', p: 0.93 },
 ];
-const image = (base: Float64Array, seed: number, scale = 0.05): Tensor => ({
-  data: base.map((v, j) => v + scale * gaussianNoise(seed, 48)[j]!),
-  shape: [1, 3, 4, 4],
-});
+const image = (base: Float64Array, seed: number, scale = 0.05): Tensor => {
+  const noise = gaussianNoise(seed, base.length);
+  return { data: base.map((v, j) => v + scale * noise[j]!), shape: [1, 3, 4, 4] };
+};
 const nearest = (x: Float64Array) =>
   COMPONENTS.map((c, k) => [rms(x, c.mean), k] as const).sort((a, b) => a[0] - b[0])[0]![1];
 
