@@ -1,6 +1,5 @@
+import { dbKeys, type LambdaHandlerName, S3_PREFIXES, TABLE } from '@obelm/core';
 import * as pulumi from '@pulumi/pulumi';
-import { PREFIX } from './bucket.ts';
-import { TABLE_SCHEMA } from './table.ts';
 
 /**
  * Least-privilege access, as data: each grant names the actions one code path needs on the narrowest
@@ -24,7 +23,8 @@ export interface ResourceArns {
 
 /** Every grant the application uses, built once from the resource ARNs. */
 export function grants(arns: ResourceArns) {
-  const objects = (...prefixes: string[]) => prefixes.map((p) => pulumi.interpolate`${arns.bucketArn}/${p}*`);
+  const objects = (...prefixes: (keyof typeof S3_PREFIXES)[]) =>
+    prefixes.map((p) => pulumi.interpolate`${arns.bucketArn}/${S3_PREFIXES[p]}*`);
   const table = [arns.tableArn];
   return {
     // DynamoDB: items by key (api keys, tenants, jobs, idempotency, usage counters with ADD).
@@ -38,9 +38,21 @@ export function grants(arns: ResourceArns) {
     // A tenant's jobs newest first, only through the index.
     tenantJobsQuery: {
       actions: ['dynamodb:Query'],
-      resources: [pulumi.interpolate`${arns.tableArn}/index/${TABLE_SCHEMA.gsi1.name}`],
+      resources: [pulumi.interpolate`${arns.tableArn}/index/${TABLE.gsi1.name}`],
     },
     usageQuery: { actions: ['dynamodb:Query'], resources: table },
+    // The model catalog (packages/api/src/models/catalog.ts): one Query of its partition, and of no other.
+    catalogQuery: {
+      actions: ['dynamodb:Query'],
+      resources: table,
+      conditions: [
+        {
+          test: 'ForAllValues:StringEquals',
+          variable: 'dynamodb:LeadingKeys',
+          values: [dbKeys.modelsPartition],
+        },
+      ],
+    },
     // SQS
     jobsSend: { actions: ['sqs:SendMessage'], resources: [arns.jobsQueueArn] },
     jobsConsume: {
@@ -63,19 +75,19 @@ export function grants(arns: ResourceArns) {
       resources: [arns.webhooksQueueArn],
     },
     // S3, per prefix. A presigned URL carries the signer's rights, so signing a PUT needs s3:PutObject.
-    uploadsWrite: { actions: ['s3:PutObject'], resources: objects(PREFIX.uploads) },
-    inputsRead: { actions: ['s3:GetObject'], resources: objects(PREFIX.uploads, PREFIX.batch, PREFIX.jobs) },
-    outputsRead: { actions: ['s3:GetObject'], resources: objects(PREFIX.jobs, PREFIX.batchOut) },
+    uploadsWrite: { actions: ['s3:PutObject'], resources: objects('uploads') },
+    inputsRead: { actions: ['s3:GetObject'], resources: objects('uploads', 'batch', 'jobs') },
+    outputsRead: { actions: ['s3:GetObject'], resources: objects('jobs', 'batchOut') },
     outputsWrite: {
       actions: ['s3:PutObject', 's3:DeleteObject'],
-      resources: objects(PREFIX.jobs, PREFIX.batchOut),
+      resources: objects('jobs', 'batchOut'),
     },
-    modelsRead: { actions: ['s3:GetObject'], resources: objects(PREFIX.models) },
+    modelsRead: { actions: ['s3:GetObject'], resources: objects('models') },
     // Listing is a bucket-level action; the condition keeps it to the model bundles.
     modelsList: {
       actions: ['s3:ListBucket'],
       resources: [arns.bucketArn],
-      conditions: [{ test: 'StringLike', variable: 's3:prefix', values: [`${PREFIX.models}*`] }],
+      conditions: [{ test: 'StringLike', variable: 's3:prefix', values: [`${S3_PREFIXES.models}*`] }],
     },
   } satisfies Record<string, Grant>;
 }
@@ -84,22 +96,30 @@ export type Grants = ReturnType<typeof grants>;
 
 export type GrantName = keyof Grants;
 
-/** The API's Lambda handlers (packages/api/src/handlers/<name>.ts) and the grants each one needs. */
+/**
+ * The grants of each Lambda handler core names (packages/core/src/routes.ts; the code is
+ * packages/api/src/handlers/<name>.ts). A handler added there without grants here fails the type-check.
+ */
 export const HANDLER_GRANTS = {
-  createJob: ['itemWrite', 'jobsSend', 'inputsRead', 'outputsWrite'],
+  createJob: ['itemWrite', 'catalogQuery', 'jobsSend', 'inputsRead', 'outputsWrite'],
   getJob: ['itemRead', 'outputsRead'],
   listJobs: ['itemRead', 'tenantJobsQuery'],
   cancelJob: ['itemWrite', 'webhooksSend'],
   createUpload: ['itemWrite', 'uploadsWrite'],
   openapi: [],
+  listModels: ['itemRead', 'catalogQuery'],
   sweeper: ['itemWrite', 'tableScan', 'jobsSend'],
-  // Handlers of later issues, ready for their seams in infra/api.ts.
+} as const satisfies Record<LambdaHandlerName, readonly GrantName[]>;
+
+/**
+ * Grants of handlers later issues add, ready for their seams in infra/api.ts: each moves into
+ * HANDLER_GRANTS when its handler file exists and core names it.
+ */
+export const PLANNED_HANDLER_GRANTS = {
   usage: ['itemRead', 'usageQuery'],
   batchTrigger: ['itemWrite', 'jobsSend', 'inputsRead'],
   webhookDispatcher: ['itemWrite', 'webhooksConsume', 'webhooksSend'],
 } as const satisfies Record<string, readonly GrantName[]>;
-
-export type HandlerName = keyof typeof HANDLER_GRANTS;
 
 /**
  * The GPU worker: consume jobs, read inputs and model bundles, write outputs and checkpoints, update job

@@ -3,7 +3,9 @@
  * the SST app. Each function gets exactly the grants access.ts lists for it, through one SST link per grant,
  * and reads resource names from OBELM_* environment variables (packages/core/src/config.ts).
  */
-import { type Grants, HANDLER_GRANTS, type HandlerName } from './access.ts';
+import type { LambdaHandlerName } from '@obelm/core';
+import { type Grants, HANDLER_GRANTS } from './access.ts';
+import { HANDLERS_DIR, httpRoutes } from './routes.ts';
 
 export interface HttpApiArgs {
   grants: Grants;
@@ -23,19 +25,6 @@ export const LOG_RETENTION = {
   365: '1 year',
 } as const;
 
-/** Route -> handler file (packages/api/src/handlers/<name>.ts, which exports a middy-wrapped `handler`). */
-const ROUTES: [route: string, handler: HandlerName][] = [
-  ['POST /v1/jobs', 'createJob'],
-  ['GET /v1/jobs/{id}', 'getJob'],
-  ['GET /v1/jobs', 'listJobs'],
-  ['POST /v1/jobs/{id}/cancel', 'cancelJob'],
-  ['POST /v1/uploads', 'createUpload'],
-  // No auth: the handler serves the public OpenAPI document.
-  ['GET /v1/openapi.json', 'openapi'],
-  // Seam (usage issue): uncomment once packages/api/src/handlers/usage.ts exists.
-  // ['GET /v1/usage', 'usage'],
-];
-
 export function createHttpApi(args: HttpApiArgs) {
   // One linkable per grant: a function links the grants it needs and gets exactly those IAM statements.
   const links = Object.fromEntries(
@@ -48,8 +37,8 @@ export function createHttpApi(args: HttpApiArgs) {
     ]),
   ) as Record<keyof Grants, sst.Linkable<{ actions: string[] }>>;
 
-  const functionArgs = (handler: HandlerName): sst.aws.FunctionArgs => ({
-    handler: `packages/api/src/handlers/${handler}.handler`,
+  const functionArgs = (handler: LambdaHandlerName): sst.aws.FunctionArgs => ({
+    handler: `${HANDLERS_DIR}/${handler}.handler`,
     runtime: 'nodejs22.x',
     architecture: 'arm64',
     memory: '512 MB',
@@ -72,7 +61,7 @@ export function createHttpApi(args: HttpApiArgs) {
       },
     },
   });
-  for (const [route, handler] of ROUTES) api.route(route, functionArgs(handler));
+  for (const { route, handler } of httpRoutes()) api.route(route, functionArgs(handler));
 
   // The cloud's reconciliation (the local stack runs the same sweep at start): re-enqueue queued jobs whose
   // message was lost, put running jobs with a stale heartbeat back in the queue, expire jobs past their TTL.
@@ -82,21 +71,20 @@ export function createHttpApi(args: HttpApiArgs) {
   });
 
   /*
-   * Seam (batch issue): once packages/api/src/handlers/batchTrigger.ts exists, in stacks/index.ts:
+   * Seam (batch issue): once packages/api/src/handlers/batchTrigger.ts exists (and its name is in core's
+   * handler lists, packages/core/src/routes.ts), in stacks/index.ts:
    *   const batchTrigger = new sst.aws.Function('BatchTrigger', functionArgs('batchTrigger'));
    *   storage.notifyBatchUploads({ arn: batchTrigger.arn, name: batchTrigger.name });
    *
-   * Seam (webhooks issue): once packages/api/src/handlers/webhookDispatcher.ts exists:
+   * Seam (webhooks issue): once packages/api/src/handlers/webhookDispatcher.ts exists (and its name is in
+   * core's handler lists, packages/core/src/routes.ts):
    *   new aws.lambda.EventSourceMapping('WebhookDispatch', { eventSourceArn: queues.webhooks.queue.arn,
    *     functionName: dispatcher.name, batchSize: 10, functionResponseTypes: ['ReportBatchItemFailures'] });
    *   with dispatcher = new sst.aws.Function('WebhookDispatcher', { ...functionArgs('webhookDispatcher'),
-   *     timeout: `${WEBHOOK_DISPATCH_TIMEOUT_SECONDS} seconds` }).
+   *     timeout: `${WEBHOOK_DISPATCH_TIMEOUT_SECONDS} seconds` }) (the constant is core's, queues.ts).
    */
   return { api, functionArgs };
 }
 
 /** How often the sweeper runs; a job is stale after 5 minutes without a heartbeat (handlers/sweeper.ts). */
 export const SWEEP_MINUTES = 5;
-
-/** The dispatcher's timeout; the webhooks queue's visibility timeout is derived from it. */
-export const WEBHOOK_DISPATCH_TIMEOUT_SECONDS = 30;

@@ -1,15 +1,7 @@
+import { S3_PREFIXES } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { InfraConfigError } from './errors.ts';
-
-/** Key prefixes of the one bucket (packages/core/src/keys.ts writes the keys under them). */
-export const PREFIX = {
-  uploads: 'uploads/',
-  jobs: 'jobs/',
-  batch: 'batch/',
-  batchOut: 'batch-out/',
-  models: 'models/',
-} as const;
 
 export interface ObelmBucketArgs {
   /** Days job outputs (jobs/, batch-out/) are kept. Uploads always expire after one day. */
@@ -81,9 +73,9 @@ export class ObelmBucket extends pulumi.ComponentResource {
         bucket,
         rules: [
           // An upload is the input of a job created right after it; a day is plenty.
-          expire('uploads', PREFIX.uploads, 1),
-          expire('job-outputs', PREFIX.jobs, args.outputRetentionDays),
-          expire('batch-outputs', PREFIX.batchOut, args.outputRetentionDays),
+          expire('uploads', S3_PREFIXES.uploads, 1),
+          expire('job-outputs', S3_PREFIXES.jobs, args.outputRetentionDays),
+          expire('batch-outputs', S3_PREFIXES.batchOut, args.outputRetentionDays),
           {
             id: 'abort-multipart',
             status: 'Enabled',
@@ -138,7 +130,7 @@ export class ObelmBucket extends pulumi.ComponentResource {
       {
         bucket: this.bucket.id,
         lambdaFunctions: [
-          { lambdaFunctionArn: fn.arn, events: ['s3:ObjectCreated:*'], filterPrefix: PREFIX.batch },
+          { lambdaFunctionArn: fn.arn, events: ['s3:ObjectCreated:*'], filterPrefix: S3_PREFIXES.batch },
         ],
       },
       { parent: this, dependsOn: [invoke] },

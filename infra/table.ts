@@ -1,3 +1,4 @@
+import { TABLE, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -6,23 +7,16 @@ export interface ObelmTableArgs {
   protect: boolean;
 }
 
-/** Names the application code relies on (packages/core/src/keys.ts): keep them in step. */
-export const TABLE_SCHEMA = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  /** A tenant's jobs newest first: gsi1pk = TENANT#{tenant}#JOBS, gsi1sk = {createdAt}#{jobId}. */
-  gsi1: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-  /** Epoch seconds; DynamoDB deletes expired idempotency records and old job items on its own. */
-  ttlAttribute: 'ttl',
-} as const;
-
-/** The single on-demand DynamoDB table: jobs, idempotency records, API keys, tenants, usage counters. */
+/**
+ * The single on-demand DynamoDB table: jobs, idempotency records, API keys, tenants, usage counters, the
+ * model catalog. Its keys, index and TTL attribute are core's (packages/core/src/table.ts).
+ */
 export class ObelmTable extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
 
   constructor(name: string, args: ObelmTableArgs, opts?: pulumi.ComponentResourceOptions) {
     super('obelm:data:ObelmTable', name, {}, opts);
-    const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_SCHEMA;
+    const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE;
     this.table = new aws.dynamodb.Table(
       name,
       {
@@ -30,12 +24,7 @@ export class ObelmTable extends pulumi.ComponentResource {
         billingMode: 'PAY_PER_REQUEST',
         hashKey: partitionKey,
         rangeKey: sortKey,
-        attributes: [
-          { name: partitionKey, type: 'S' },
-          { name: sortKey, type: 'S' },
-          { name: gsi1.partitionKey, type: 'S' },
-          { name: gsi1.sortKey, type: 'S' },
-        ],
+        attributes: TABLE_KEY_ATTRIBUTES.map((name) => ({ name, type: 'S' })),
         globalSecondaryIndexes: [
           { name: gsi1.name, hashKey: gsi1.partitionKey, rangeKey: gsi1.sortKey, projectionType: 'ALL' },
         ],

@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 
-/** The ECR repository the worker image is pushed to (scripts/push-worker-image.sh). */
+/** The ECR repository the worker image is pushed to (scripts/pushWorkerImage.sh). */
 export function createWorkerRepository(repositoryName: string): aws.ecr.Repository {
   const repository = new aws.ecr.Repository('WorkerImages', {
     name: repositoryName,

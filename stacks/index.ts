@@ -2,9 +2,10 @@
  * The whole cloud for one stage: data (bucket, table, queues), the HTTP API, the GPU worker fleet and the
  * alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals available).
  */
+import { s3Keys } from '@obelm/core';
 import { grants, select, WORKER_GRANTS } from '../infra/access.ts';
 import { ObelmAlarms } from '../infra/alarms.ts';
-import { createHttpApi, LOG_RETENTION, WEBHOOK_DISPATCH_TIMEOUT_SECONDS } from '../infra/api.ts';
+import { createHttpApi, LOG_RETENTION } from '../infra/api.ts';
 import { ObelmBucket } from '../infra/bucket.ts';
 import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
 import { createWorkerNetwork } from '../infra/network.ts';
@@ -12,9 +13,6 @@ import { ObelmQueues } from '../infra/queues.ts';
 import { ObelmTable } from '../infra/table.ts';
 import { createWorkerRepository } from '../infra/workerImage.ts';
 import { settingsFor } from './settings.ts';
-
-/** Claims of one job before the worker fails it (packages/core/src/config.ts OBELM_MAX_ATTEMPTS default). */
-const WORKER_MAX_ATTEMPTS = 3;
 
 export function deployStage(stage: string) {
   const settings = settingsFor(stage);
@@ -30,11 +28,7 @@ export function deployStage(stage: string) {
     protect: settings.protect,
   });
   const table = new ObelmTable('Table', { protect: settings.protect });
-  const queues = new ObelmQueues('Queues', {
-    heartbeatSeconds: settings.worker.heartbeatSeconds,
-    webhookDispatchTimeoutSeconds: WEBHOOK_DISPATCH_TIMEOUT_SECONDS,
-    workerMaxAttempts: WORKER_MAX_ATTEMPTS,
-  });
+  const queues = new ObelmQueues('Queues');
 
   const all = grants({
     bucketArn: storage.bucket.arn,
@@ -49,8 +43,6 @@ export function deployStage(stage: string) {
     OBELM_JOBS_QUEUE_URL: queues.jobs.queue.url,
     OBELM_WEBHOOKS_QUEUE_URL: queues.webhooks.queue.url,
     OBELM_DEFAULT_MODEL: settings.worker.defaultModelBundle,
-    // The API's model catalog (packages/core/src/models.ts): SD-layout bundles served besides the demo.
-    OBELM_MODELS: settings.worker.defaultModelBundle,
     OBELM_JOB_TTL_SECONDS: String(settings.limits.jobTtlSeconds),
     OBELM_PRESIGN_SECONDS: String(settings.limits.presignSeconds),
     OBELM_UPLOAD_MAX_BYTES: String(settings.limits.uploadMaxBytes),
@@ -64,7 +56,7 @@ export function deployStage(stage: string) {
   });
 
   const repository = createWorkerRepository(`obelm-${stage}-worker`);
-  // The tag to run: set by scripts/push-worker-image.sh's output; a fresh stage starts with none pushed,
+  // The tag to run: set by scripts/pushWorkerImage.sh's output; a fresh stage starts with none pushed,
   // which is harmless while the service sits at zero tasks.
   const imageTag = process.env.OBELM_WORKER_IMAGE_TAG ?? 'latest';
   const network = createWorkerNetwork();
@@ -77,10 +69,9 @@ export function deployStage(stage: string) {
     environment: {
       ...environment,
       OBELM_PROVIDER: 'cuda',
-      OBELM_HEARTBEAT_SECONDS: String(settings.worker.heartbeatSeconds),
-      OBELM_MAX_ATTEMPTS: String(WORKER_MAX_ATTEMPTS),
+      // Heartbeat and attempts keep core's defaults (packages/core/src/queues.ts): the queues are built on them.
       OBELM_STOP_GRACE_SECONDS: '90',
-      OBELM_MODEL_BUNDLE: $interpolate`s3://${storage.bucket.bucket}/models/${settings.worker.defaultModelBundle}/`,
+      OBELM_MODEL_BUNDLE: $interpolate`s3://${storage.bucket.bucket}/${s3Keys.model(settings.worker.defaultModelBundle)}`,
       OBELM_MODEL_CACHE: MODEL_CACHE.containerPath,
     },
     logRetentionDays: settings.logRetentionDays,

@@ -33,8 +33,12 @@ export interface StageSettings {
   };
   /** Prices in US cents, for the usage endpoint and invoices; GPU time is metered per millisecond. */
   prices: { perGpuSecondCents: number; perJobCents: number };
-  /** Worker process settings, passed to the container as environment variables. */
-  worker: { heartbeatSeconds: number; defaultModelBundle: string };
+  /**
+   * Worker process settings, passed to the container as environment variables. The heartbeat and the
+   * attempts per job are not here: the queues are derived from them, the same on every stage and locally
+   * (packages/core/src/queues.ts).
+   */
+  worker: { defaultModelBundle: string };
 }
 
 const baseGpu: GpuCapacity = {
@@ -62,7 +66,7 @@ const base: Omit<StageSettings, 'stage'> = {
     apiRateLimit: 20,
   },
   prices: { perGpuSecondCents: 0.05, perJobCents: 0.1 },
-  worker: { heartbeatSeconds: 30, defaultModelBundle: 'sd15' },
+  worker: { defaultModelBundle: 'sd15' },
 };
 
 /** Overrides of the base settings, per named stage; any other stage name (personal stages) gets the base. */
@@ -102,5 +106,4 @@ function validate(s: StageSettings): void {
     fail('bad_on_demand_percent', 'gpu.onDemandPercentAboveBase must be within 0..100');
   }
   if (s.outputRetentionDays < 1) fail('bad_retention', 'outputRetentionDays must be >= 1');
-  if (s.worker.heartbeatSeconds < 5) fail('bad_heartbeat', 'worker.heartbeatSeconds must be >= 5');
 }

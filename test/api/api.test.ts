@@ -3,8 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ROUTE_SPECS } from '@obelm/api';
-import { dbKeys, type JobItem, JobListSchema, JobMessageSchema, JobViewSchema } from '@obelm/core';
+import {
+  dbKeys,
+  type JobItem,
+  JobListSchema,
+  JobMessageSchema,
+  JobViewSchema,
+  ROUTE_SPECS,
+} from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -80,7 +86,14 @@ describe('OpenAPI document', () => {
     const getJob = doc.paths['/v1/jobs/{id}'].get;
     expect(getJob.parameters.map((p: { name: string }) => p.name)).toContain('wait');
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/openapi.json', '/v1/uploads'].sort(),
+      [
+        '/v1/jobs',
+        '/v1/jobs/{id}',
+        '/v1/jobs/{id}/cancel',
+        '/v1/models',
+        '/v1/openapi.json',
+        '/v1/uploads',
+      ].sort(),
     );
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { JobStatus, JobView } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { demoDataset, demoItems, encodeImage, ensureDemoBundle } from '@obelm/models';
@@ -49,8 +50,11 @@ export interface WorkerProcess {
   stop(): Promise<number | null>;
 }
 
+/** The worker package's container program, through its `./main` export. */
+const WORKER_MAIN = fileURLToPath(import.meta.resolve('@obelm/worker/main'));
+
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/worker/src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

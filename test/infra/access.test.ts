@@ -1,3 +1,4 @@
+import { dbKeys } from '@obelm/core';
 import { describe, expect, it } from 'vitest';
 import { grants, HANDLER_GRANTS, select } from '../../infra/access.ts';
 import { backlogSteps } from '../../infra/backlogScaling.ts';
@@ -25,6 +26,18 @@ describe('API handler access', () => {
 
   it('lets createUpload write under uploads/ only', async () => {
     expect(await resourcesOf('createUpload')).toEqual([arns.tableArn, 'arn:aws:s3:::b/uploads/*']);
+  });
+
+  it('lets listModels query the model catalog partition and nothing else of the table', async () => {
+    expect(await resourcesOf('listModels')).toEqual([arns.tableArn, arns.tableArn]);
+    const query = select(all, HANDLER_GRANTS.listModels).find((g) => g.actions.includes('dynamodb:Query'));
+    expect(query?.conditions).toEqual([
+      {
+        test: 'ForAllValues:StringEquals',
+        variable: 'dynamodb:LeadingKeys',
+        values: [dbKeys.modelsPartition],
+      },
+    ]);
   });
 
   it('never grants a wildcard action', () => {

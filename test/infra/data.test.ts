@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createTableInput } from '../../packages/local/src/provision.ts';
 import { one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
@@ -102,6 +103,32 @@ describe('table', () => {
     expect(table.inputs.attributes).toEqual(
       ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((name) => ({ name, type: 'S' })),
     );
+  });
+
+  it('has the keys and index the local stack creates its table with', () => {
+    const cloud = one(recorded, 'aws:dynamodb/table:Table').inputs;
+    const local = createTableInput('t');
+    expect(local.AttributeDefinitions).toEqual(
+      (cloud.attributes as { name: string; type: string }[]).map((a) => ({
+        AttributeName: a.name,
+        AttributeType: a.type,
+      })),
+    );
+    expect(local.KeySchema).toEqual([
+      { AttributeName: cloud.hashKey, KeyType: 'HASH' },
+      { AttributeName: cloud.rangeKey, KeyType: 'RANGE' },
+    ]);
+    expect(local.GlobalSecondaryIndexes).toEqual(
+      (cloud.globalSecondaryIndexes as { name: string; hashKey: string; rangeKey: string }[]).map((i) => ({
+        IndexName: i.name,
+        KeySchema: [
+          { AttributeName: i.hashKey, KeyType: 'HASH' },
+          { AttributeName: i.rangeKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    );
+    expect(local.BillingMode).toBe(cloud.billingMode);
   });
 });
 

@@ -1,17 +1,13 @@
+import { QUEUES, WORKER_HEARTBEAT_SECONDS, WORKER_MAX_ATTEMPTS } from '@obelm/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { one, type Recorded, recordResources, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
-let queuesModule: typeof import('../../infra/queues.ts');
 
 beforeAll(async () => {
   recorded = await recordResources();
-  queuesModule = await import('../../infra/queues.ts');
-  new queuesModule.ObelmQueues('Queues', {
-    heartbeatSeconds: 30,
-    webhookDispatchTimeoutSeconds: 30,
-    workerMaxAttempts: 3,
-  });
+  const { ObelmQueues } = await import('../../infra/queues.ts');
+  new ObelmQueues('Queues');
   await settle();
 });
 
@@ -20,7 +16,9 @@ describe('jobs and webhooks queues', () => {
     const jobs = one(recorded, 'aws:sqs/queue:Queue', 'Jobs');
     expect(jobs.name).toBe('Jobs');
     expect(jobs.inputs.visibilityTimeoutSeconds).toBe(120);
-    expect(jobs.inputs.visibilityTimeoutSeconds as number).toBeGreaterThanOrEqual(2 * 30);
+    expect(jobs.inputs.visibilityTimeoutSeconds as number).toBeGreaterThanOrEqual(
+      2 * WORKER_HEARTBEAT_SECONDS,
+    );
     expect(jobs.inputs.receiveWaitTimeSeconds).toBe(20);
   });
 
@@ -28,6 +26,7 @@ describe('jobs and webhooks queues', () => {
     const jobs = one(recorded, 'aws:sqs/queue:Queue', 'Jobs');
     const redrive = JSON.parse(jobs.inputs.redrivePolicy as string);
     expect(redrive.maxReceiveCount).toBe(5);
+    expect(redrive.maxReceiveCount).toBeGreaterThan(WORKER_MAX_ATTEMPTS);
     expect(redrive.deadLetterTargetArn).toContain('JobsDlq');
     const webhooks = JSON.parse(
       one(recorded, 'aws:sqs/queue:Queue', 'Webhooks').inputs.redrivePolicy as string,
@@ -52,11 +51,14 @@ describe('jobs and webhooks queues', () => {
     expect(one(recorded, 'aws:sqs/queue:Queue', 'JobsDlq').inputs.messageRetentionSeconds).toBe(14 * 86400);
   });
 
-  it('derives the visibility timeout from the heartbeat and rejects a bad one', () => {
-    expect(queuesModule.jobsVisibilitySeconds(30)).toBe(120);
-    expect(queuesModule.jobsVisibilitySeconds(60)).toBe(240);
-    expect(() => queuesModule.jobsVisibilitySeconds(0)).toThrow(
-      expect.objectContaining({ code: 'bad_heartbeat' }),
-    );
+  it("creates both queues from core's settings (the local stack's too)", () => {
+    for (const [name, settings] of [
+      ['Jobs', QUEUES.jobs],
+      ['Webhooks', QUEUES.webhooks],
+    ] as const) {
+      const queue = one(recorded, 'aws:sqs/queue:Queue', name).inputs;
+      expect(queue.visibilityTimeoutSeconds).toBe(settings.visibilityTimeoutSeconds);
+      expect(JSON.parse(queue.redrivePolicy as string).maxReceiveCount).toBe(settings.maxReceiveCount);
+    }
   });
 });

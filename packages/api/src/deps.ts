@@ -2,17 +2,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  loadConfig,
-  type ModelCatalog,
-  modelCatalog,
-  type ServiceConfig,
-  ServiceConfigSchema,
-} from '@obelm/core';
+import { loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
+import { createModelCatalog, type ModelCatalog } from './models/catalog.ts';
 
 /** Everything a handler touches outside itself. Built once per Lambda container (or per local stack). */
 export interface Deps {
   config: ServiceConfig;
+  /** The models, read from the table and cached per container (models/catalog.ts). */
   catalog: ModelCatalog;
   s3: S3Client;
   sqs: SQSClient;
@@ -38,20 +34,22 @@ export function createDeps(env: Env = process.env): Deps {
   const s3Endpoint = env['AWS_ENDPOINT_URL_S3'];
   const sqsEndpoint = env['AWS_ENDPOINT_URL_SQS'];
   const dbEndpoint = env['AWS_ENDPOINT_URL_DYNAMODB'];
+  const config = loadConfig(ServiceConfigSchema, env);
+  const db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...common, ...(dbEndpoint ? { endpoint: dbEndpoint } : {}) }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
   return {
-    config: loadConfig(ServiceConfigSchema, env),
-    catalog: modelCatalog(env['OBELM_MODELS']),
-    // Stand-ins serve buckets by path, not by virtual host (NOTES.md).
+    config,
+    catalog: createModelCatalog(db, config.OBELM_TABLE),
+    // Stand-ins serve buckets by path, not by virtual host (docs/local-stack.md §2).
     s3: new S3Client({ ...common, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) }),
-    // Local queue URLs name a host that does not resolve; send to the endpoint instead (NOTES.md).
+    // Local queue URLs name a host that does not resolve: send to the endpoint (docs/local-stack.md §3).
     sqs: new SQSClient({
       ...common,
       ...(sqsEndpoint ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
     }),
-    db: DynamoDBDocumentClient.from(
-      new DynamoDBClient({ ...common, ...(dbEndpoint ? { endpoint: dbEndpoint } : {}) }),
-      { marshallOptions: { removeUndefinedValues: true } },
-    ),
+    db,
     now: () => new Date(),
   };
 }

@@ -1,9 +1,10 @@
 export { createDeps, type Deps, type DepsProvider, type Env, lambdaDepsProvider } from './deps.ts';
 export type { HandlerFactory, HttpHandler } from './handler.ts';
 export { type HttpEvent, type HttpResult, MAX_BODY_BYTES } from './http.ts';
+export { applyTransition } from './jobs/store.ts';
 export { hashApiKey } from './middleware/auth.ts';
 export { REQUEST_ID_HEADER } from './middleware/errors.ts';
+export { CATALOG_TTL_MS, createModelCatalog, type ModelCatalog, publishModel } from './models/catalog.ts';
 export { openApiDocument } from './openapi.ts';
-export { ROUTE_SPECS, type RouteSpec } from './routeSpecs.ts';
-export { ROUTES, type Route } from './routes.ts';
+export { HANDLER_FACTORIES, ROUTES, type Route } from './routes.ts';
 export { type SweepOptions, type SweepReport, sweepJobs } from './sweeper.ts';

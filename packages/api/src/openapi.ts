@@ -1,6 +1,5 @@
-import { ErrorBodySchema } from '@obelm/core';
+import { ErrorBodySchema, ROUTE_SPECS, type RouteSpec } from '@obelm/core';
 import { z } from 'zod';
-import { ROUTE_SPECS, type RouteSpec } from './routeSpecs.ts';
 
 /** Schemas as OpenAPI 3.1 (JSON Schema 2020-12) from the same zod schemas that validate requests. */
 const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => {
@@ -54,7 +53,7 @@ function operation(spec: RouteSpec) {
   const parameters = [...pathParams, ...queryParameters(spec), ...idempotency];
   return {
     summary: spec.summary,
-    operationId: spec.handlerFile.replace(/\.ts$/, ''),
+    operationId: spec.handler,
     ...(spec.auth ? {} : { security: [] }),
     ...(parameters.length ? { parameters } : {}),
     ...(spec.body

@@ -1,20 +1,25 @@
+import { type HandlerName, ROUTE_SPECS, type RouteSpec, routeKey } from '@obelm/core';
 import type { HandlerFactory } from './handler.ts';
 import { buildCancelJob } from './handlers/cancelJob.ts';
 import { buildCreateJob } from './handlers/createJob.ts';
 import { buildCreateUpload } from './handlers/createUpload.ts';
 import { buildGetJob } from './handlers/getJob.ts';
 import { buildListJobs } from './handlers/listJobs.ts';
+import { buildListModels } from './handlers/listModels.ts';
 import { buildOpenApi } from './handlers/openapi.ts';
-import { ROUTE_SPECS, type RouteSpec } from './routeSpecs.ts';
 
-/** The handler factory behind each route file: what a non-Lambda host (the local stack) serves. */
-const FACTORIES: Record<string, HandlerFactory> = {
-  'createJob.ts': buildCreateJob,
-  'getJob.ts': buildGetJob,
-  'listJobs.ts': buildListJobs,
-  'cancelJob.ts': buildCancelJob,
-  'createUpload.ts': buildCreateUpload,
-  'openapi.ts': () => buildOpenApi(),
+/**
+ * The factory behind each HTTP handler: what a non-Lambda host (the local stack) serves. Keyed by core's
+ * handler names, so a handler added there without a factory here fails the type-check.
+ */
+export const HANDLER_FACTORIES: Record<HandlerName, HandlerFactory> = {
+  createJob: buildCreateJob,
+  getJob: buildGetJob,
+  listJobs: buildListJobs,
+  cancelJob: buildCancelJob,
+  createUpload: buildCreateUpload,
+  openapi: () => buildOpenApi(),
+  listModels: buildListModels,
 };
 
 export interface Route extends RouteSpec {
@@ -23,8 +28,8 @@ export interface Route extends RouteSpec {
   build: HandlerFactory;
 }
 
-export const ROUTES: readonly Route[] = ROUTE_SPECS.map((spec) => {
-  const build = FACTORIES[spec.handlerFile];
-  if (!build) throw new Error(`No handler for ${spec.handlerFile}`);
-  return { ...spec, routeKey: `${spec.method} ${spec.path}`, build };
-});
+export const ROUTES: readonly Route[] = ROUTE_SPECS.map((spec) => ({
+  ...spec,
+  routeKey: routeKey(spec),
+  build: HANDLER_FACTORIES[spec.handler],
+}));

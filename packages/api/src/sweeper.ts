@@ -1,8 +1,8 @@
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, type JobItem } from '@obelm/core';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { dbKeys, isStale, type JobItem, jobTransitions } from '@obelm/core';
 import type { Deps } from './deps.ts';
 import { enqueueJob } from './jobs/queue.ts';
-import { isConditionFailed, transitionJob } from './jobs/store.ts';
+import { applyTransition, endedTtl } from './jobs/store.ts';
 
 export interface SweepOptions {
   /** A running job whose last heartbeat is older than this is taken back from its (dead) worker. */
@@ -44,19 +44,21 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
     for (const job of (page.Items ?? []) as JobItem[]) {
       if (job.status === 'queued') {
         if (job.ttl * 1000 < now.getTime()) {
-          const expired = await transitionJob(deps, job.id, 'queued', {
-            status: 'expired',
-            finishedAt: now.toISOString(),
-            error: { code: 'expired', message: 'The job waited in the queue past its time to live' },
-          });
+          const expired = await applyTransition(
+            deps,
+            jobTransitions.expire(job.id, now, { ttl: endedTtl(deps) }),
+          );
           if (expired) report.expired.push(job.id);
         } else {
           await enqueueJob(deps, job);
           report.requeued.push(job.id);
         }
       } else {
-        const lastSign = job.heartbeatAt ?? job.startedAt ?? job.updatedAt;
-        if (now.getTime() - Date.parse(lastSign) > staleAfterMs && (await requeueStale(deps, job))) {
+        const seenHeartbeatAt = job.heartbeatAt ?? null;
+        if (
+          isStale(job, now, staleAfterMs) &&
+          (await applyTransition(deps, jobTransitions.requeue(job.id, now, { seenHeartbeatAt })))
+        ) {
           await enqueueJob(deps, job);
           report.recovered.push(job.id);
         }
@@ -65,33 +67,4 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
     start = page.LastEvaluatedKey;
   } while (start);
   return report;
-}
-
-/**
- * running -> queued, only if the worker has not written a heartbeat since we looked. The dead run's progress
- * is removed, as when a worker re-queues a job itself (packages/worker/src/jobStore.ts).
- */
-async function requeueStale(deps: Deps, job: JobItem): Promise<boolean> {
-  try {
-    await deps.db.send(
-      new UpdateCommand({
-        TableName: deps.config.OBELM_TABLE,
-        Key: dbKeys.job(job.id),
-        UpdateExpression: 'SET #status = :queued, updatedAt = :now REMOVE workerId, #progress',
-        ConditionExpression:
-          '#status = :running AND (attribute_not_exists(heartbeatAt) OR heartbeatAt = :heartbeat)',
-        ExpressionAttributeNames: { '#status': 'status', '#progress': 'progress' },
-        ExpressionAttributeValues: {
-          ':queued': 'queued',
-          ':running': 'running',
-          ':now': deps.now().toISOString(),
-          ':heartbeat': job.heartbeatAt ?? '',
-        },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WORKER_HEARTBEAT_SECONDS, WORKER_MAX_ATTEMPTS } from './queues.ts';
 
 /**
  * Configuration from environment variables, validated once at start with clear errors.
@@ -35,7 +36,7 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   OBELM_MODEL_BUNDLE: z.string().default('demo'),
   OBELM_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
   OBELM_THREADS: z.coerce.number().int().min(0).default(0),
-  OBELM_HEARTBEAT_SECONDS: int(30),
+  OBELM_HEARTBEAT_SECONDS: int(WORKER_HEARTBEAT_SECONDS),
   /** Folder of downloaded and generated bundles; shared by the workers of one host. Default ./.obelm/models. */
   OBELM_MODEL_CACHE: z.string().optional(),
   OBELM_WORKER_ID: z.string().optional(),
@@ -44,7 +45,7 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   /** On SIGTERM, a job that cannot finish within this many seconds is checkpointed (spot notices give 120 s). */
   OBELM_STOP_GRACE_SECONDS: z.coerce.number().min(0).default(90),
   /** Claims of one job before it is failed instead of retried (crash loops end here). */
-  OBELM_MAX_ATTEMPTS: int(3),
+  OBELM_MAX_ATTEMPTS: int(WORKER_MAX_ATTEMPTS),
   /** Tests only: sleep this long after every sampler step, to make a job slow enough to cancel or stop. */
   OBELM_TEST_STEP_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JobEndEvent } from './transitions.ts';
 
 /**
  * Request and job schemas. The same schemas validate requests and generate the OpenAPI document.
@@ -55,18 +56,34 @@ export const NoiseRefSchema = z
   );
 export type NoiseRef = z.infer<typeof NoiseRefSchema>;
 
+/**
+ * The settings of each job kind, written once: requests take them optional (the API fills in defaults),
+ * resolved params (below) require them. Ranges that depend on the model (steps, guidance) are checked against
+ * the model catalog (models.ts); these are only the bounds no model exceeds.
+ */
 const prompt = z.string().max(1000);
+const setting = {
+  model: IdSchema.describe('Model bundle id; the service default when omitted.'),
+  steps: z.number().int().min(2).max(1000).describe("Inference steps N; the model's default."),
+  guidance: z.number().min(0).max(20).describe('Classifier-free guidance scale g (CFG only when g > 1).'),
+  negativePrompt: prompt,
+  sampler: SamplerSchema,
+  prompt,
+  sourcePrompt: prompt.describe(
+    "The prompt inverted with; '' by default, a sample job's own prompt when editing its noise.",
+  ),
+  targetPrompt: prompt,
+  strength: z.number().gt(0).lte(1).describe('Fraction of the steps re-generated (1 = full inversion).'),
+  seed: z.number().int().min(0).max(4294967295),
+  weights: z.array(z.number().min(0).max(1)).min(1).max(16),
+};
+
 const common = {
-  model: IdSchema.optional().describe('Model bundle id; the service default when omitted.'),
-  steps: z.number().int().min(2).max(1000).optional().describe("Inference steps N; the model's default."),
-  guidance: z
-    .number()
-    .min(0)
-    .max(20)
-    .optional()
-    .describe('Classifier-free guidance scale g (CFG only when g > 1).'),
-  negativePrompt: prompt.optional(),
-  sampler: SamplerSchema.optional(),
+  model: setting.model.optional(),
+  steps: setting.steps.optional(),
+  guidance: setting.guidance.optional(),
+  negativePrompt: setting.negativePrompt.optional(),
+  sampler: setting.sampler.optional(),
   output: z.strictObject({ format: z.enum(OUTPUT_FORMATS).default('png') }).optional(),
   metadata: z
     .record(z.string().max(64), z.string().max(512))
@@ -83,36 +100,31 @@ export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
       "A sample job's noise: inverts its image exactly from the kept pair, back to that job's starting noise. " +
         "Prompt, guidance and negative prompt default to the sample job's; other values are refused.",
     ),
-    prompt: prompt.optional(),
+    prompt: setting.prompt.optional(),
     ...common,
   }),
   z.strictObject({
     kind: z.literal('sample'),
     noise: NoiseRefSchema.optional(),
-    seed: z.number().int().min(0).max(4294967295).optional(),
-    prompt: prompt.optional(),
+    seed: setting.seed
+      .optional()
+      .describe('Seed of the starting noise; not with `noise`. Random when omitted.'),
+    prompt: setting.prompt.optional(),
     ...common,
   }),
   z.strictObject({
     kind: z.literal('edit'),
     image: ImageRefSchema.optional(),
     noise: NoiseRefSchema.optional(),
-    sourcePrompt: prompt
-      .optional()
-      .describe("The prompt inverted with; '' by default, a sample job's own prompt when editing its noise."),
-    targetPrompt: prompt,
-    strength: z
-      .number()
-      .gt(0)
-      .lte(1)
-      .optional()
-      .describe('Fraction of the steps re-generated (1 = full inversion).'),
+    sourcePrompt: setting.sourcePrompt.optional(),
+    targetPrompt: setting.targetPrompt,
+    strength: setting.strength.optional(),
     ...common,
   }),
   z.strictObject({
     kind: z.literal('reconstruct'),
     image: ImageRefSchema,
-    prompt: prompt.optional(),
+    prompt: setting.prompt.optional(),
     ...common,
   }),
   z.strictObject({
@@ -121,8 +133,8 @@ export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
       .array(z.union([ImageRefSchema, NoiseRefSchema]))
       .length(2)
       .describe('Two images, or noise artifacts of earlier jobs.'),
-    weights: z.array(z.number().min(0).max(1)).min(1).max(16).default([0, 0.25, 0.5, 0.75, 1]),
-    prompt: prompt.optional(),
+    weights: setting.weights.default([0, 0.25, 0.5, 0.75, 1]),
+    prompt: setting.prompt.optional(),
     ...common,
   }),
 ]);
@@ -135,32 +147,54 @@ export const JobInputSchema = z.union([
     type: z.literal('noise'),
     key: z.string(),
     jobId: IdSchema,
-    /** The kind of the job that made it: a 'sample' artifact is a kept pair at the clean end, not noise. */
-    jobKind: z.enum(JOB_KINDS).optional(),
+    /** The kind of the job that made it: where on the grid the state sits (artifacts.ts). */
+    jobKind: z.enum(JOB_KINDS),
   }),
 ]);
 export type JobInput = z.infer<typeof JobInputSchema>;
 
-/**
- * Fully resolved job parameters: every default filled in by the API, so the worker never guesses.
- * Strict like the request schemas, so the job view's schema (api.ts) also catches a field the API leaks.
- */
-export const JobParamsSchema = z.strictObject({
-  kind: z.enum(JOB_KINDS),
+/** What every resolved job has, whatever its kind. */
+const resolvedCommon = {
   model: z.string(),
-  steps: z.number().int(),
-  guidance: z.number(),
-  negativePrompt: z.string(),
+  steps: setting.steps,
+  guidance: setting.guidance,
+  negativePrompt: setting.negativePrompt,
   sampler: SamplerSchema,
   outputFormat: z.enum(OUTPUT_FORMATS),
-  prompt: z.string().optional(),
-  sourcePrompt: z.string().optional(),
-  targetPrompt: z.string().optional(),
-  strength: z.number().optional(),
-  seed: z.number().int().optional(),
-  weights: z.array(z.number()).optional(),
-});
+};
+
+/**
+ * Fully resolved job parameters, one shape per kind: every default filled in by the API, so a pipeline gets
+ * exactly the fields its kind has and never guesses. Strict like the request schemas, so the job view's schema
+ * (api.ts) also catches a field the API leaks.
+ */
+export const JobParamsSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('invert'), ...resolvedCommon, prompt: setting.prompt }),
+  z.strictObject({
+    kind: z.literal('sample'),
+    ...resolvedCommon,
+    prompt: setting.prompt,
+    /** The seed of the starting noise; absent when the job starts from a noise artifact. */
+    seed: setting.seed.optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('edit'),
+    ...resolvedCommon,
+    sourcePrompt: setting.sourcePrompt,
+    targetPrompt: setting.targetPrompt,
+    strength: setting.strength,
+  }),
+  z.strictObject({ kind: z.literal('reconstruct'), ...resolvedCommon, prompt: setting.prompt }),
+  z.strictObject({
+    kind: z.literal('interpolate'),
+    ...resolvedCommon,
+    prompt: setting.prompt,
+    weights: setting.weights,
+  }),
+]);
 export type JobParams = z.output<typeof JobParamsSchema>;
+/** The resolved params of one kind, e.g. `ParamsOf<'edit'>`. */
+export type ParamsOf<K extends JobKind> = Extract<JobParams, { kind: K }>;
 
 export const JobErrorSchema = z.strictObject({ code: z.string(), message: z.string() });
 export type JobError = z.output<typeof JobErrorSchema>;
@@ -221,6 +255,8 @@ export interface JobItem {
   cancelRequested?: boolean;
   /** Set when a stopped worker saved its progress; the next worker resumes from it. */
   checkpoint?: JobCheckpoint;
+  /** Recorded by the terminal transition itself (transitions.ts): what follows a job's end reads it. */
+  endEvent?: JobEndEvent;
   /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
   ttl: number;
 }

@@ -1,49 +1,50 @@
+import { z } from 'zod';
+import { IdSchema } from './jobs.ts';
+
 /**
- * What the API must know about each model bundle to validate and default a request without loading it
- * (Lambdas have no onnxruntime). The worker's bundle manifest carries the same numbers.
+ * The model catalog: what the API must know about each model bundle to validate and default a request without
+ * loading it (Lambdas have no onnxruntime). An entry is derived from the bundle's manifest (packages/models,
+ * `catalogEntryOf`) and published beside the bundles; nothing here restates a model's numbers.
  */
-export interface ModelLimits {
-  id: string;
-  defaultSteps: number;
-  minSteps: number;
-  maxSteps: number;
-  defaultGuidance: number;
-  maxGuidance: number;
-  /** Default edit strength (fraction of steps re-generated). */
-  defaultStrength: number;
-  defaultEditGuidance: number;
-}
+export const ModelEntrySchema = z.strictObject({
+  id: IdSchema,
+  kind: z
+    .enum(['pixel', 'sd'])
+    .describe('Bundle kind: a pixel-space model (the demo) or a Stable Diffusion export.'),
+  description: z.string().optional(),
+  /** [height, width] in pixels of the images the model takes and makes. */
+  imageSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  limits: z.strictObject({
+    minSteps: z.number().int().min(2),
+    maxSteps: z.number().int().min(2),
+    maxGuidance: z.number().min(0),
+  }),
+  defaults: z.strictObject({
+    steps: z.number().int().min(2),
+    guidance: z.number().min(0),
+    editStrength: z.number().gt(0).lte(1),
+    editGuidance: z.number().min(0),
+  }),
+  /** Tenants allowed to use the model; absent: every tenant. */
+  tenants: z.array(IdSchema).optional(),
+});
+export type ModelEntry = z.output<typeof ModelEntrySchema>;
 
-/** Built-in demo bundle: numbers from research/demo-model.md §4. */
-export const DEMO_MODEL: ModelLimits = {
-  id: 'demo',
-  defaultSteps: 20,
-  minSteps: 2,
-  maxSteps: 200,
-  defaultGuidance: 1,
-  maxGuidance: 3,
-  defaultStrength: 0.5,
-  defaultEditGuidance: 1,
-};
+/** GET /v1/models. */
+export const ModelListSchema = z.strictObject({
+  models: z.array(ModelEntrySchema.omit({ tenants: true })),
+});
+export type ModelList = z.output<typeof ModelListSchema>;
 
-/** Stable Diffusion 1.5 / 2.x exports (paper editing settings: g = 3, 50 steps for cost). */
-export const SD_MODEL_DEFAULTS: Omit<ModelLimits, 'id'> = {
-  defaultSteps: 50,
-  minSteps: 2,
-  maxSteps: 1000,
-  defaultGuidance: 3,
-  maxGuidance: 20,
-  defaultStrength: 0.8,
-  defaultEditGuidance: 3,
-};
-
-export type ModelCatalog = ReadonlyMap<string, ModelLimits>;
-
-/** The catalog: the demo model plus SD-layout bundles named in OBELM_MODELS (comma-separated ids). */
-export function modelCatalog(sdIds: string | undefined = process.env['OBELM_MODELS']): ModelCatalog {
-  const entries: ModelLimits[] = [DEMO_MODEL];
-  for (const id of (sdIds ?? '').split(',').map((s) => s.trim())) {
-    if (id && id !== 'demo') entries.push({ id, ...SD_MODEL_DEFAULTS });
-  }
-  return new Map(entries.map((m) => [m.id, m]));
+/** The first setting of `params` outside the model's limits, or undefined when all are within them. */
+export function limitViolation(
+  entry: Pick<ModelEntry, 'limits'>,
+  params: { steps: number; guidance: number },
+): { field: 'steps' | 'guidance'; min: number; max: number } | undefined {
+  const { minSteps, maxSteps, maxGuidance } = entry.limits;
+  if (params.steps < minSteps || params.steps > maxSteps)
+    return { field: 'steps', min: minSteps, max: maxSteps };
+  if (params.guidance < 0 || params.guidance > maxGuidance)
+    return { field: 'guidance', min: 0, max: maxGuidance };
+  return undefined;
 }

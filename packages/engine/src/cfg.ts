@@ -21,9 +21,10 @@ function stackRows(parts: readonly { emb: Embedding; times: number }[]): Embeddi
 }
 
 /**
- * Classifier-free guidance (spec §7) over a conditional predictor. For g > 1 the model runs ONCE on the batch
- * [x; x] with embedding rows [uncond; cond] and eps = u + g (c - u); for g <= 1 only the conditional rows run.
- * The batch layout is the same in both directions, so eps stays bitwise reproducible (spec §5).
+ * Classifier-free guidance (docs/math.md §7) over a conditional predictor. For g > 1 the model runs ONCE on
+ * the batch [x; x] with embedding rows [uncond; cond] and eps = u + g (c - u); for g <= 1 only the
+ * conditional rows run. The batch layout is the same in both directions, so eps stays bitwise reproducible
+ * (docs/math.md §4).
  */
 export function guidedEps(
   eps: ConditionalEpsPredictor,

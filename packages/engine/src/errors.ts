@@ -1,3 +1,5 @@
+import { CodedError } from '@obelm/core';
+
 /** Stable codes for every way a caller can misuse the engine (or stop it). */
 export type EngineErrorCode =
   | 'invalid_schedule'
@@ -14,14 +16,8 @@ export type EngineErrorCode =
   | 'aborted';
 
 /** A typed engine error: `code` is stable and machine-readable, `message` says what was wrong. */
-export class EngineError extends Error {
+export class EngineError extends CodedError<EngineErrorCode> {
   override readonly name = 'EngineError';
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Throws `aborted` if the signal has fired; called between steps so a cancel lands within one step. */

@@ -4,8 +4,9 @@ import { alphasCumprod, inferenceTimesteps } from './schedule.ts';
 import type { Grid } from './types.ts';
 
 /**
- * The sampling grid in paper indexing (spec §1): abar[i] = alphas_cumprod[tau_i] for i = 1..N and abar[0] = 1
- * ('one', the official BELM ending) or alphas_cumprod[0] ('first', diffusers' set_alpha_to_one = false).
+ * The sampling grid in paper indexing (docs/math.md §1.3): abar[i] = alphas_cumprod[tau_i] for i = 1..N and
+ * abar[0] = 1 ('one', the official BELM ending) or alphas_cumprod[0] ('first', diffusers'
+ * set_alpha_to_one = false).
  */
 export function buildGrid(config: ScheduleConfig, steps: number): Grid {
   const table = alphasCumprod(config);
@@ -31,7 +32,7 @@ export function buildGrid(config: ScheduleConfig, steps: number): Grid {
   return { steps, abar, timesteps };
 }
 
-/** sbar(abar) = sigma / alpha = sqrt(1/abar - 1), the ODE's time variable (spec §2). */
+/** sbar(abar) = sigma / alpha = sqrt(1/abar - 1), the ODE's time variable (docs/math.md §2). */
 export function sbar(abar: number): number {
   return Math.sqrt(1 / abar - 1);
 }

@@ -14,7 +14,6 @@ export {
 } from './analytic/predictors.ts';
 export { guidedEps } from './cfg.ts';
 export { EngineError, type EngineErrorCode } from './errors.ts';
-export { type CaseResult, runGolden } from './golden/runner.ts';
 export { buildGrid, sbar } from './grid.ts';
 export { gaussianNoise } from './noise.ts';
 export { type EditRequest, type EditResult, edit, freezeSteps } from './pipelines/edit.ts';

@@ -1,7 +1,7 @@
 import { EngineError } from './errors.ts';
 import type { ScheduleConfig } from './pipelines/model.ts';
 
-/** The SD 1.x / 2.x training schedule (spec §1), with linspace timesteps and the official abar_0 = 1. */
+/** The SD 1.x / 2.x training schedule, linspace timesteps and the official abar_0 = 1 (docs/math.md §1). */
 export const SD_SCHEDULE: ScheduleConfig = {
   betaSchedule: 'scaled_linear',
   betaStart: 0.00085,
@@ -12,7 +12,7 @@ export const SD_SCHEDULE: ScheduleConfig = {
   finalAbar: 'one',
 };
 
-/** numpy.linspace(start, stop, num): start + i * step with the endpoint set exactly (spec §1: r_999 := stop). */
+/** numpy.linspace(start, stop, num): start + i * step with the endpoint set exactly (docs/math.md §1.1). */
 export function linspace(start: number, stop: number, num: number): Float64Array {
   const out = new Float64Array(num);
   const step = (stop - start) / (num - 1);
@@ -21,7 +21,7 @@ export function linspace(start: number, stop: number, num: number): Float64Array
   return out;
 }
 
-/** Round half to even (numpy's `round`); Math.round would turn 832.5 into 833 (spec §1, N = 19). */
+/** Round half to even (numpy's `round`); Math.round turns 832.5 into 833 (docs/math.md §1.2, N = 19). */
 export function roundHalfEven(x: number): number {
   const floor = Math.floor(x);
   const diff = x - floor;
@@ -31,8 +31,8 @@ export function roundHalfEven(x: number): number {
 }
 
 /**
- * alphas_cumprod in float64 (spec §1): scaled_linear betas are linspace(sqrt(b0), sqrt(b1), T)^2, linear betas
- * linspace(b0, b1, T); abar_t = prod_{s<=t} (1 - beta_s), multiplied left to right.
+ * alphas_cumprod in float64 (docs/math.md §1.1): scaled_linear betas are linspace(sqrt(b0), sqrt(b1), T)^2,
+ * linear betas linspace(b0, b1, T); abar_t = prod_{s<=t} (1 - beta_s), multiplied left to right.
  */
 export function alphasCumprod(config: ScheduleConfig): Float64Array {
   const { betaSchedule, betaStart, betaEnd, trainTimesteps: T } = config;
@@ -63,7 +63,7 @@ export function alphasCumprod(config: ScheduleConfig): Float64Array {
 }
 
 /**
- * The model timesteps tau_N > ... > tau_1 in descending order (spec §1):
+ * The model timesteps tau_N > ... > tau_1 in descending order (docs/math.md §1.2):
  * - linspace: round_half_even(linspace(0, T-1, N)), no offset (as diffusers);
  * - leading: k * (T div N) + stepsOffset, k = 0..N-1;
  * - trailing: round_half_even(T - k * T/N) - 1, k = 0..N-1 (numpy's arange(T, 0, -T/N)).

@@ -2,8 +2,8 @@
  * Shared types of the engine. The engine is pure math: no I/O, no model runtime, no randomness but the
  * seeded generator in `noise.ts`.
  *
- * Indexing follows the paper (spec §1): grid index i runs from N (pure noise) down to 0 (clean data);
- * `Grid.abar[i]` is abar_i and `Grid.timesteps[i]` is tau_i (i >= 1).
+ * Indexing follows the paper (docs/math.md §0 and §1.3): grid index i runs from N (pure noise) down to 0
+ * (clean data); `Grid.abar[i]` is abar_i and `Grid.timesteps[i]` is tau_i (i >= 1).
  */
 
 /** A float64 tensor in row-major (C) order; the first axis is the batch. */
@@ -81,7 +81,7 @@ export interface RunOptions {
   readonly eps: EpsPredictor;
   /** Shape of one state tensor (batch first); data length must equal its product. */
   readonly shape: readonly number[];
-  /** Model timestep used for the clean-end DDIM inversion call (spec §2: official 1; 0 is allowed). */
+  /** Model timestep of the clean-end DDIM inversion call (docs/math.md §2: official 1; 0 is allowed). */
   readonly firstInversionTimestep?: number;
   readonly onStep?: (progress: StepProgress) => void | Promise<void>;
   readonly signal?: AbortSignal;

@@ -3,7 +3,7 @@ import { type ConditionalEpsPredictor, type Embedding, guidedEps } from '../src/
 
 const row = (v: number): Embedding => ({ data: Float32Array.of(v, v), shape: [1, 2] });
 
-describe('classifier-free guidance (spec §7)', () => {
+describe('classifier-free guidance (docs/math.md §7)', () => {
   const calls: { batch: number; embRows: number[] }[] = [];
   // eps = x * (first value of the row's embedding): conditional rows and unconditional rows differ.
   const model: ConditionalEpsPredictor = async (x, _t, emb) => {

@@ -33,7 +33,7 @@ async function globalErrors(spec: SamplerSpec, ns: number[]): Promise<number[]> 
   return errors;
 }
 
-describe('convergence against the exact Gaussian ODE solution (spec §9.2)', () => {
+describe('convergence against the exact Gaussian ODE solution (docs/math.md §11.5)', () => {
   const ns = [10, 20, 50, 100, 200];
 
   it('O-BELM is second order', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runGolden } from '../src/index.ts';
+import { runGolden, runGoldenFile } from '../src/testing.ts';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
@@ -31,14 +31,14 @@ describe('golden vectors (same code as `npm run golden`)', async () => {
   });
 });
 
-// Cases the engine was not written against, from an independent float64 reference of spec/belm.md:
-// other step counts (7, 13, 20, 33), batches, mixtures of 2 and 4 components, leading and trailing spacing,
-// and the linear (DDPM) beta schedule.
+// Cases the engine was not written against, from an independent float64 reference of the formulas
+// (docs/math.md §11.4): other step counts (7, 13, 20, 33), batches, mixtures of 2 and 4 components, leading
+// and trailing spacing, and the linear (DDPM) beta schedule.
 describe.each(['unseen_vectors.json', 'unseen_trailing.json', 'unseen_linear.json'])(
   'unseen cases: %s',
   (name) => {
     it('every case passes within the file tolerances', async () => {
-      const results = await runGolden(fixture(name));
+      const results = await runGoldenFile(new URL(`./fixtures/${name}`, import.meta.url));
       expect(results.length).toBeGreaterThan(3);
       expect(results.flatMap((r) => r.checks.filter((c) => !c.passed))).toEqual([]);
     });

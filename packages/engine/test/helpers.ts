@@ -12,7 +12,7 @@ import {
   SD_SCHEDULE,
 } from '../src/index.ts';
 
-/** Gaussian test data (spec §9): d coordinates, means and scales drawn from a fixed seed. */
+/** Gaussian test data (docs/math.md §11.1): d coordinates, means and scales drawn from a fixed seed. */
 export function gaussianData(d: number, seed = 7) {
   const z = gaussianNoise(seed, 2 * d);
   const mu = Array.from({ length: d }, (_, k) => z[k]!);
@@ -20,7 +20,7 @@ export function gaussianData(d: number, seed = 7) {
   return { mu, s };
 }
 
-/** The spec's 2-D, 3-component mixture (the golden vectors' gmm_diag predictor). */
+/** The reference's 2-D, 3-component mixture (docs/math.md §11.2; the golden vectors' gmm_diag predictor). */
 export const MIXTURE = {
   weights: [0.5, 0.3, 0.2],
   means: [

@@ -12,7 +12,7 @@ import { analyticModel, COMPONENTS, maxAbs, maxRel, rms } from './helpers.ts';
 
 /**
  * invert(sample(x_N)) is exact when the inversion starts from the pair (x_1, x_0) the sample run kept
- * (spec §5): the invert and edit pipelines take that pair as their start instead of an image.
+ * (docs/math.md §4): the invert and edit pipelines take that pair as their start instead of an image.
  */
 
 const EXACT: SamplerSpec[] = [{ name: 'obelm' }, { name: 'bdia', gamma: 1 }, { name: 'edict', p: 0.93 }];

@@ -9,7 +9,7 @@ import {
 } from '../src/index.ts';
 
 describe('schedule', () => {
-  it('reproduces the SD alphas_cumprod in float64 (spec §1)', () => {
+  it('reproduces the SD alphas_cumprod in float64 (docs/math.md §1.1)', () => {
     const abar = alphasCumprod(SD_SCHEDULE);
     expect(abar[0]).toBe(0.99915);
     expect(abar[1]).toBeCloseTo(0.9982960278384514, 15);

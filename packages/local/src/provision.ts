@@ -1,5 +1,6 @@
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
@@ -8,7 +9,7 @@ import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { hashApiKey } from '@obelm/api';
-import { type ApiKeyItem, dbKeys, GSI1 } from '@obelm/core';
+import { type ApiKeyItem, dbKeys, type QueueSettings, TABLE, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
 
 /** Creates what the cloud stack declares, idempotently: safe on every start, with or without old data. */
 
@@ -20,11 +21,11 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
   }
 }
 
-/** A queue with its dead-letter queue: a message received `maxReceiveCount` times moves there. */
+/** A queue with its dead-letter queue (core's settings): a message received `maxReceiveCount` times moves there. */
 export async function ensureQueueWithDlq(
   sqs: SQSClient,
   name: string,
-  { visibilityTimeout, maxReceiveCount }: { visibilityTimeout: number; maxReceiveCount: number },
+  { visibilityTimeoutSeconds, maxReceiveCount }: QueueSettings,
 ): Promise<string> {
   const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
   const { Attributes } = await sqs.send(
@@ -34,7 +35,7 @@ export async function ensureQueueWithDlq(
     new CreateQueueCommand({
       QueueName: name,
       Attributes: {
-        VisibilityTimeout: String(visibilityTimeout),
+        VisibilityTimeout: String(visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.['QueueArn'], maxReceiveCount }),
       },
     }),
@@ -42,35 +43,37 @@ export async function ensureQueueWithDlq(
   return queue.QueueUrl!;
 }
 
-/** The single table: pk/sk, gsi1 (gsi1pk/gsi1sk), on demand. TTL cannot be enabled on dynalite. */
+/**
+ * CreateTable's input for core's table definition (packages/core/src/table.ts), on demand like the cloud's.
+ * TTL is left out: dynalite cannot enable it, and nothing local relies on expiry by TTL.
+ */
+export function createTableInput(table: string): CreateTableCommandInput {
+  const { partitionKey, sortKey, gsi1 } = TABLE;
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: TABLE_KEY_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: 'HASH' },
+      { AttributeName: sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: gsi1.name,
+        KeySchema: [
+          { AttributeName: gsi1.partitionKey, KeyType: 'HASH' },
+          { AttributeName: gsi1.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
+
+/** Creates the single table unless it exists, and waits until it is ACTIVE. */
 export async function ensureTable(db: DynamoDBClient, table: string): Promise<void> {
   try {
-    await db.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'gsi1pk', AttributeType: 'S' },
-          { AttributeName: 'gsi1sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: GSI1,
-            KeySchema: [
-              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await db.send(new CreateTableCommand(createTableInput(table)));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }

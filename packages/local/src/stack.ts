@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDeps, type Deps, ROUTES, type SweepReport, sweepJobs } from '@obelm/api';
+import { createDeps, type Deps, publishModel, ROUTES, type SweepReport, sweepJobs } from '@obelm/api';
+import { QUEUES } from '@obelm/core';
+import { catalogEntryOf, demoManifest } from '@obelm/models';
 import { createApiServer } from './adapter.ts';
 import { devApiKey } from './devKey.ts';
 import { acquireLock } from './lock.ts';
@@ -93,11 +95,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       credentials: { accessKeyId: awsEnv.AWS_ACCESS_KEY_ID, secretAccessKey: awsEnv.AWS_SECRET_ACCESS_KEY },
     });
     stops.push(async () => tableAdmin.destroy());
-    const queue = { maxReceiveCount: 5 };
+    // The cloud's queue settings (packages/core/src/queues.ts), so messages behave as they do there.
     const [, jobsQueueUrl, webhooksQueueUrl] = await Promise.all([
       ensureBucket(bootstrap.s3, NAMES.bucket),
-      ensureQueueWithDlq(bootstrap.sqs, NAMES.jobs, { ...queue, visibilityTimeout: 300 }),
-      ensureQueueWithDlq(bootstrap.sqs, NAMES.webhooks, { ...queue, visibilityTimeout: 60 }),
+      ensureQueueWithDlq(bootstrap.sqs, NAMES.jobs, QUEUES.jobs),
+      ensureQueueWithDlq(bootstrap.sqs, NAMES.webhooks, QUEUES.webhooks),
       ensureTable(tableAdmin, NAMES.table),
     ]);
     const env: Record<string, string> = {
@@ -111,8 +113,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       OBELM_DEV_TENANT: tenant,
       OBELM_MODEL_BUNDLE: 'demo',
       OBELM_PROVIDER: 'cpu',
-      // Model ids besides 'demo' the API accepts; workers fetch them from models/<id>/ in the bucket.
-      ...(process.env.OBELM_MODELS ? { OBELM_MODELS: process.env.OBELM_MODELS } : {}),
     };
     const deps = createDeps(env);
     stops.push(async () => {
@@ -120,6 +120,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         client.destroy();
     });
     await seedApiKey(deps.db, NAMES.table, devKey, tenant);
+    // The built-in demo's catalog entry, from its manifest; jobs name it 'demo' (its alias, as in loadBundle).
+    await publishModel(deps.db, NAMES.table, catalogEntryOf(demoManifest(), { id: 'demo' }));
     const swept = await sweepJobs(deps, { staleAfterMs: options.staleAfterMs ?? 120_000 });
 
     const server = createApiServer(ROUTES.map((route) => ({ ...route, handler: route.build(() => deps) })));

@@ -3,11 +3,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
- * Workers run as child processes of the stack, each exactly the container program (packages/worker/src/main.ts)
- * with the stack's environment: the same isolation as in the cloud, and onnxruntime's threads stay out of
- * the API's event loop.
+ * Workers run as child processes of the stack, each exactly the container program (the worker package's
+ * `./main` export) with the stack's environment: the same isolation as in the cloud, and onnxruntime's threads
+ * stay out of the API's event loop.
  */
-const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+const WORKER_MAIN = fileURLToPath(import.meta.resolve('@obelm/worker/main'));
 /**
  * A local worker's grace period (OBELM_STOP_GRACE_SECONDS; the container default is 90 s for spot's 2 minutes):
  * short enough that the worker checkpoints its job and exits before we SIGKILL it, which we do this long

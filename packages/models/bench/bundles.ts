@@ -1,13 +1,13 @@
 /**
  * The bundle table: the demo bundle and the tiny SD-layout bundle (fp32 and fp16) side by side. Each column is
- * measured in a forked process (bundle-column.ts), so the peak RSS of one bundle does not include another's.
+ * measured in a forked process (bundleColumn.ts), so the peak RSS of one bundle does not include another's.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type BundleKind, bundleKinds, type Column, fullCounts } from './bundle-column.ts';
+import { type BundleKind, bundleKinds, type Column, fullCounts } from './bundleColumn.ts';
 import type { Table } from './report.ts';
 
-const columnScript = fileURLToPath(new URL('./bundle-column.ts', import.meta.url));
+const columnScript = fileURLToPath(new URL('./bundleColumn.ts', import.meta.url));
 
 export async function bundleTable(): Promise<Table> {
   const columns: Column[] = [];
@@ -28,7 +28,7 @@ export async function bundleTable(): Promise<Table> {
   };
 }
 
-/** Runs bundle-column.ts for one bundle in a child process (inheriting tsx's loader flags) and collects its column. */
+/** Runs bundleColumn.ts for one bundle in a child process (inheriting tsx's loader flags) and collects its column. */
 function forkColumn(kind: BundleKind): Promise<Column> {
   return new Promise((resolve, reject) => {
     let column: Column | undefined;

@@ -13,8 +13,8 @@ import {
   sd15Defaults,
   sd15Schedule,
   writeNoiseArtifact,
-  writeTinyClipTokenizer,
 } from '../src/index.ts';
+import { writeTinyClipTokenizer } from '../src/testing.ts';
 import { medianMs, ms, type Table } from './report.ts';
 
 export async function ioTable(): Promise<Table> {

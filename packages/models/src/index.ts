@@ -1,8 +1,10 @@
 /**
- * @obelm/models: model bundles over onnxruntime-node (the built-in demo bundle, SD bundles), the ONNX
- * writer used to build small models, and the host <-> onnxruntime tensor adapter.
+ * @obelm/models: model bundles over onnxruntime-node (the built-in demo bundle, SD bundles) and the
+ * host <-> onnxruntime tensor adapter. Test fixtures (tiny bundles, the ONNX graph builder) are in
+ * `@obelm/models/testing`.
  */
 
+export { type CatalogEntryOptions, catalogEntryOf } from './bundle/catalogEntry.ts';
 export { type BundleFactory, type LoadOptions, loadBundle, readManifest } from './bundle/load.ts';
 export {
   type BundleKind,
@@ -10,6 +12,7 @@ export {
   MANIFEST_FILE,
   type PixelConditioning,
   parseManifest,
+  type StepLimits,
 } from './bundle/manifest.ts';
 export type { LoadedModel } from './bundle/model.ts';
 export { writeBundle } from './bundle/write.ts';
@@ -35,8 +38,6 @@ export {
   renderItem,
   SHAPES,
 } from './demo/dataset.ts';
-export { buildGaussianGraph, type GaussianSpec } from './demo/gaussian.ts';
-export { writeGaussianBundle } from './demo/gaussian-bundle.ts';
 export {
   type CentredMixture,
   centreMixture,
@@ -57,6 +58,7 @@ export {
   type ImageLimits,
 } from './image/index.ts';
 export {
+  checkArtifact,
   checkCompatible,
   type F64Tensor,
   type NoiseArtifact,
@@ -71,7 +73,7 @@ export {
   writeNoiseArtifact,
   writeSafetensors,
 } from './noise/index.ts';
-export { attr, GraphBuilder, type OnnxAttr, type OnnxData, type OnnxDType } from './onnx/graph.ts';
+export type { OnnxDType } from './onnx/graph.ts';
 export { castForInput, float64ToHalf, type HostTensor, halfToFloat64, widenOutput } from './runtime/cast.ts';
 export { ModelError, type ModelErrorCode } from './runtime/errors.ts';
 export {
@@ -90,9 +92,6 @@ export {
   sd15Defaults,
   sd15Schedule,
   sdScalingFactor,
-  type TinySdOptions,
-  tinySd,
-  writeTinySdBundle,
 } from './sd/index.ts';
 export {
   byteAlphabet,
@@ -100,9 +99,6 @@ export {
   clipTokenizerJson,
   loadClipTokenizer,
   parseMerges,
-  type TinyTokenizerOptions,
   TokenizerError,
   type TokenizerErrorCode,
-  tinyTokenizerWords,
-  writeTinyClipTokenizer,
 } from './tokenizer/index.ts';

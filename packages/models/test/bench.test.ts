@@ -3,7 +3,7 @@
  * row (bundles.ts zips them by position). Speed itself is for `npm run bench`, not asserted here.
  */
 import { describe, expect, it } from 'vitest';
-import { type Column, measureBundle } from '../bench/bundle-column.ts';
+import { type Column, measureBundle } from '../bench/bundleColumn.ts';
 import { formatTable } from '../bench/report.ts';
 
 const tiny = { runs: 1, steps: 2, cfgCalls: 2 };

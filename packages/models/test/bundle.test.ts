@@ -14,8 +14,7 @@ import {
   demoManifest,
   ensureDemoBundle,
 } from '../src/demo/bundle.ts';
-import type { GaussianSpec } from '../src/demo/gaussian.ts';
-import { writeGaussianBundle } from '../src/demo/gaussian-bundle.ts';
+import { type GaussianSpec, writeGaussianBundle } from '../src/testing.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -95,7 +94,7 @@ describe('analytic Gaussian bundle', () => {
   // The engine's analytic predictor is the ground truth the ONNX graph must reproduce.
   const engineEps = gaussianEps({ mu: Array.from(spec.mu), s: Array.from(spec.s) });
 
-  it('matches the float64 formula (spec §9) to float32 accuracy through onnxruntime', async () => {
+  it('matches the float64 formula (docs/math.md §11.1) to float32 accuracy through onnxruntime', async () => {
     const model = await loadBundle(await writeGaussianBundle(join(root, 'gaussian'), spec), {
       provider: 'cpu',
     });

@@ -164,6 +164,7 @@ describe('noise artifacts', () => {
   const numpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
   const safetensors = spawnSync('python3', ['-c', 'import safetensors'], { encoding: 'utf8' }).status === 0;
 
+  // biome-ignore lint/plugin/noSilentSkip: numpy is an optional outside reader; CI images without python3 skip it
   it.skipIf(!numpy)('is read bit-exactly by numpy alone (python3 with numpy)', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'obelm-noise-')), 'noise.safetensors');
     writeFileSync(path, writeNoiseArtifact(pairArtifact));
@@ -192,6 +193,7 @@ print(json.dumps(out))
     expect(JSON.parse(parsed.meta.schedule)).toEqual(meta.schedule);
   });
 
+  // biome-ignore lint/plugin/noSilentSkip: Python safetensors is not installed here; the numpy test reads the same bytes
   it.skipIf(!safetensors)('is read by Python safetensors (not installed here: skipped)', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'obelm-noise-')), 'noise.safetensors');
     writeFileSync(path, writeNoiseArtifact(pairArtifact));

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { attr, GraphBuilder } from '../src/onnx/graph.ts';
+import { attr, GraphBuilder } from '../src/testing.ts';
 
 /** y = softmax(x * w + b) over the last axis, plus a Constant and an int64 Gather: covers most writer paths. */
 function smallModel(): GraphBuilder {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, type OnnxDType } from '../src/onnx/graph.ts';
+import type { OnnxDType } from '../src/onnx/graph.ts';
 import { castForInput, float64ToHalf, halfToFloat64 } from '../src/runtime/cast.ts';
 import { openSession } from '../src/runtime/session.ts';
+import { GraphBuilder } from '../src/testing.ts';
 
 /** out = sample * 2 + timestep, with the sample and timestep types of a given export. */
 function affineModel(sampleType: OnnxDType, timestepType: OnnxDType): Uint8Array {

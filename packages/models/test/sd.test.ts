@@ -6,7 +6,8 @@ import type { Embedding, Tensor } from '@obelm/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
 import { ModelError } from '../src/runtime/errors.ts';
-import { type SdModel, writeTinySdBundle } from '../src/sd/index.ts';
+import type { SdModel } from '../src/sd/index.ts';
+import { writeTinySdBundle } from '../src/testing.ts';
 
 const runtime = { provider: 'cpu', threads: 1 } as const;
 const root = mkdtempSync(join(tmpdir(), 'obelm-sd-'));

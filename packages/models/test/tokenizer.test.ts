@@ -2,13 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  byteAlphabet,
-  loadClipTokenizer,
-  TokenizerError,
-  tinyTokenizerWords,
-  writeTinyClipTokenizer,
-} from '../src/tokenizer/index.ts';
+import { tinyTokenizerWords, writeTinyClipTokenizer } from '../src/testing.ts';
+import { byteAlphabet, loadClipTokenizer, TokenizerError } from '../src/tokenizer/index.ts';
 
 let optimumDir: string;
 let fastDir: string;

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createLogger, describeError, type Logger } from '@obelm/core';
 import type { BundleSource } from './bundleSource.ts';
 import { WorkerError } from './errors.ts';
 import { type FileLockOptions, withFileLock } from './fileLock.ts';
-import { describeError, jsonLogger, type Logger } from './log.ts';
 
 export type S3BundleSource = Extract<BundleSource, { type: 's3' }>;
 
@@ -50,7 +50,7 @@ export async function fetchBundle(
   cacheDir: string,
   options: FetchBundleOptions = {},
 ): Promise<string> {
-  const log = options.log ?? jsonLogger({ component: 'bundles' });
+  const log = options.log ?? createLogger('worker', { component: 'bundles' });
   const dir = join(cacheDir, source.id);
   const url = `s3://${source.bucket}/${source.prefix}`;
 

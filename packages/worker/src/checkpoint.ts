@@ -1,8 +1,7 @@
-import { type JobCheckpoint, type JobItem, s3Keys } from '@obelm/core';
+import { describeError, type JobCheckpoint, type JobItem, type Logger, s3Keys } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from './blobs.ts';
-import { describeError, type Logger } from './log.ts';
 import { runMeta } from './pipelines.ts';
 
 /**

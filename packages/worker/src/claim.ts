@@ -1,6 +1,12 @@
-import { isTerminal, type JobItem, JobMessageSchema } from '@obelm/core';
+import {
+  isStale,
+  isTerminal,
+  type JobItem,
+  JobMessageSchema,
+  jobTransitions,
+  type Logger,
+} from '@obelm/core';
 import type { JobStore } from './jobStore.ts';
-import type { Logger } from './log.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 export interface ClaimDeps {
@@ -53,12 +59,16 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
   for (let round = 0; round < 3; round++) {
     const job = await jobs.get(jobId);
     if (!job) {
-      log.warn('message names a job that does not exist; deleting it', { jobId });
+      log.warn('message names a job that does not exist; deleting it', { jobId, tenant: parsed.tenant });
       await queue.delete(message);
       return { outcome: 'missing' };
     }
     if (job.tenant !== parsed.tenant) {
-      log.error('message tenant does not match the job; left for the dead-letter queue', { jobId });
+      log.error('message tenant does not match the job; left for the dead-letter queue', {
+        jobId,
+        tenant: job.tenant,
+        messageTenant: parsed.tenant,
+      });
       return { outcome: 'bad_message' };
     }
     if (isTerminal(job.status)) {
@@ -72,19 +82,19 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
         await queue.delete(message);
         return { outcome: settled };
       }
-      const claimed = await jobs.claim(jobId, deps.workerId, now);
+      const claimed = await jobs.apply(jobTransitions.claim(jobId, deps.workerId, now));
       if (claimed) return { claimed };
       continue;
     }
     // running: stale after two missed heartbeats (visibility covers three, so redelivery implies stale).
-    const heartbeat = job.heartbeatAt ? Date.parse(job.heartbeatAt) : 0;
-    if (now.getTime() - heartbeat > 2 * deps.heartbeatSeconds * 1000) {
+    if (isStale(job, now, 2 * deps.heartbeatSeconds * 1000)) {
       log.warn('job has a stale heartbeat; re-queuing it', {
         jobId,
+        tenant: job.tenant,
         lastWorker: job.workerId,
         attempts: job.attempts,
       });
-      await jobs.requeueStale(jobId, job.heartbeatAt ?? '', now);
+      await jobs.apply(jobTransitions.requeue(jobId, now, { seenHeartbeatAt: job.heartbeatAt ?? null }));
       continue;
     }
     break;
@@ -101,17 +111,23 @@ async function settleUnrunnable(
   const ttl = Math.floor(now.getTime() / 1000) + deps.jobTtlSeconds;
   const from = { status: 'queued' as const };
   if (job.ttl * 1000 < now.getTime()) {
-    await deps.jobs.end(job.id, 'expired', from, now, { ttl });
+    await deps.jobs.apply(jobTransitions.expire(job.id, now, { ttl }));
     return 'expired';
   }
   if (job.cancelRequested) {
-    await deps.jobs.end(job.id, 'canceled', from, now, { ttl });
+    await deps.jobs.apply(jobTransitions.cancel(job.id, from, now, { ttl }));
     return 'canceled';
   }
   if (job.attempts >= deps.maxAttempts) {
     const message = `the job stopped its worker ${job.attempts} times; it is not retried again`;
-    await deps.jobs.end(job.id, 'failed', from, now, { ttl, error: { code: 'too_many_attempts', message } });
-    deps.log.error('job failed after too many attempts', { jobId: job.id, attempts: job.attempts });
+    await deps.jobs.apply(
+      jobTransitions.fail(job.id, from, now, { ttl, error: { code: 'too_many_attempts', message } }),
+    );
+    deps.log.error('job failed after too many attempts', {
+      jobId: job.id,
+      tenant: job.tenant,
+      attempts: job.attempts,
+    });
     return 'too_many_attempts';
   }
   return undefined;

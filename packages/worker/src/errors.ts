@@ -1,3 +1,5 @@
+import { CodedError } from '@obelm/core';
+
 /**
  * Codes a job can fail with, besides the image / noise / engine codes passed through from those packages.
  * - input_not_found: an input object or the noise job it names is gone.
@@ -14,13 +16,6 @@ export type WorkerErrorCode =
   | 'too_many_attempts';
 
 /** A job-level failure with a stable code: the job ends `failed` with this code and message. */
-export class WorkerError extends Error {
+export class WorkerError extends CodedError<WorkerErrorCode> {
   override readonly name = 'WorkerError';
-  constructor(
-    readonly code: WorkerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

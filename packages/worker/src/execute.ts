@@ -1,12 +1,17 @@
-import type { JobItem, JobMetrics } from '@obelm/core';
+import {
+  classify,
+  describeError,
+  type JobItem,
+  type JobMetrics,
+  jobTransitions,
+  type Logger,
+} from '@obelm/core';
 import type { PipelineProgress } from '@obelm/engine';
 import type { BlobStore } from './blobs.ts';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadInputs } from './inputs.ts';
-import { jobErrorOf } from './jobErrors.ts';
 import type { JobStore } from './jobStore.ts';
 import type { JobLease } from './lease.ts';
-import { describeError, type Logger } from './log.ts';
 import { meterModel } from './meteredModel.ts';
 import type { ModelCache } from './modelCache.ts';
 import { writeOutputs, writeReport } from './outputs.ts';
@@ -133,12 +138,14 @@ export async function executeJob(
     outputs.report = report;
     metrics.runMs = Math.round(performance.now() - claimedAt);
 
-    const finished = await jobs.succeed(job.id, deps.workerId, new Date(), {
-      outputs,
-      metrics,
-      ...(lastStep ? { progress: { step: lastStep.total, of: lastStep.total } } : {}),
-      ttl: ttlFromNow(deps.jobTtlSeconds),
-    });
+    const finished = await jobs.apply(
+      jobTransitions.succeed(job.id, deps.workerId, new Date(), {
+        outputs,
+        metrics,
+        ...(lastStep ? { progress: { step: lastStep.total, of: lastStep.total } } : {}),
+        ttl: ttlFromNow(deps.jobTtlSeconds),
+      }),
+    );
     if (!finished) {
       // Canceled or taken over while the outputs were being written: the item says what happened.
       log.warn('job changed hands before it could finish', { jobId: job.id });
@@ -151,10 +158,12 @@ export async function executeJob(
     const reason = lease.stopReason;
     if (reason === 'lost') return 'lost';
     if (reason === 'canceled') {
-      await jobs.end(job.id, 'canceled', { status: 'running', workerId: deps.workerId }, new Date(), {
-        ttl: ttlFromNow(deps.jobTtlSeconds),
-        metrics: metered ? { gpuMs: Math.round(metered.modelMs()) } : undefined,
-      });
+      await jobs.apply(
+        jobTransitions.cancel(job.id, { status: 'running', workerId: deps.workerId }, new Date(), {
+          ttl: ttlFromNow(deps.jobTtlSeconds),
+          metrics: metered ? { gpuMs: Math.round(metered.modelMs()) } : undefined,
+        }),
+      );
       await queue.delete(message);
       return 'canceled';
     }
@@ -162,28 +171,30 @@ export async function executeJob(
       const model = metered?.model;
       const checkpoint =
         model && lastStep ? await saveCheckpoint(blobs, model, job, lastStep, new Date()) : job.checkpoint;
-      await jobs.checkpoint(job.id, deps.workerId, new Date(), checkpoint);
+      await jobs.apply(jobTransitions.checkpoint(job.id, deps.workerId, new Date(), checkpoint));
       await queue.setVisibility(message, 0);
       log.info('job checkpointed', { jobId: job.id, stage: checkpoint?.stage, step: checkpoint?.step });
       return 'checkpointed';
     }
-    const jobError = jobErrorOf(error);
-    if (jobError) {
-      await jobs.end(job.id, 'failed', { status: 'running', workerId: deps.workerId }, new Date(), {
-        error: jobError,
-        ttl: ttlFromNow(deps.jobTtlSeconds),
-      });
+    const verdict = classify(error);
+    if (verdict.kind === 'job') {
+      await jobs.apply(
+        jobTransitions.fail(job.id, { status: 'running', workerId: deps.workerId }, new Date(), {
+          error: verdict.error,
+          ttl: ttlFromNow(deps.jobTtlSeconds),
+        }),
+      );
       await queue.delete(message);
-      log.warn('job failed', { jobId: job.id, ...jobError });
+      log.warn('job failed', { jobId: job.id, code: verdict.error.code, error: verdict.error.message });
       return 'failed';
     }
-    // Unexpected: hand the job back with the attempt counted; the message returns after one heartbeat.
-    log.error('job crashed; it will be retried', {
-      jobId: job.id,
-      attempt: job.attempts,
-      ...describeError(error),
-    });
-    await jobs.release(job.id, deps.workerId, new Date());
+    // Transient or unexpected: hand the job back with the attempt counted (OBELM_MAX_ATTEMPTS ends one that
+    // never gets through); the message returns after one heartbeat.
+    const unexpected = verdict.kind === 'unexpected';
+    const retried = { jobId: job.id, attempt: job.attempts, ...describeError(error, { stack: unexpected }) };
+    if (unexpected) log.error('job crashed; it will be retried', retried);
+    else log.warn('job hit a transient fault; it will be retried', retried);
+    await jobs.apply(jobTransitions.requeue(job.id, new Date(), { workerId: deps.workerId }));
     await queue.setVisibility(message, deps.heartbeatSeconds);
     return 'retry';
   }

@@ -1,5 +1,5 @@
+import { describeError, jobTransitions, type Logger } from '@obelm/core';
 import type { JobStore } from './jobStore.ts';
-import { describeError, type Logger } from './log.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 /** Why a running job was interrupted: the user canceled it, another worker owns it now, or we are stopping. */
@@ -12,6 +12,7 @@ export interface LeaseOptions {
   readonly jobId: string;
   readonly workerId: string;
   readonly heartbeatSeconds: number;
+  /** The job's logger (its lines carry jobId and tenant). */
   readonly log: Logger;
 }
 
@@ -64,7 +65,9 @@ export class JobLease {
     if (now - this.lastProgressAt < minProgressIntervalMs) return;
     this.lastProgressAt = now;
     await this.serialize(async () => {
-      const item = await this.o.jobs.touch(this.o.jobId, this.o.workerId, new Date(), { step, of });
+      const item = await this.o.jobs.apply(
+        jobTransitions.progress(this.o.jobId, this.o.workerId, new Date(), { step, of }),
+      );
       this.observe(item);
     });
   }
@@ -84,7 +87,7 @@ export class JobLease {
   private async heartbeat(): Promise<void> {
     // Visibility covers three heartbeats, so one late timer tick does not hand the job to another worker.
     await this.o.queue.setVisibility(this.o.message, this.o.heartbeatSeconds * 3);
-    this.observe(await this.o.jobs.touch(this.o.jobId, this.o.workerId, new Date()));
+    this.observe(await this.o.jobs.apply(jobTransitions.progress(this.o.jobId, this.o.workerId, new Date())));
   }
 
   private observe(item: { cancelRequested?: boolean } | undefined): void {

@@ -2,19 +2,19 @@
  * The worker container's program: reads WorkerConfig from the environment and consumes the jobs queue until
  * SIGTERM (ECS stop, spot interruption) or SIGINT, then finishes or checkpoints its job and exits 0.
  */
-import { loadConfig, WorkerConfigSchema } from '@obelm/core';
+import { createLogger, describeError, loadConfig, WorkerConfigSchema } from '@obelm/core';
 import { configuredBundleId } from './bundleSource.ts';
-import { describeError, jsonLogger } from './log.ts';
 import { preloadModel, startWorker } from './worker.ts';
 
 const config = loadConfig(WorkerConfigSchema);
 const bundleId = configuredBundleId(config.OBELM_MODEL_BUNDLE); // a malformed s3:// URL stops us here
 const worker = startWorker(config);
+const log = createLogger('worker', { workerId: worker.workerId });
 
 // Fetch and load the configured bundle now, alongside the first poll, so the first job does not pay for it.
 // A job that arrives meanwhile waits on this same load. A failure is retried by the first job that needs it.
 preloadModel(config, bundleId).catch((error: unknown) => {
-  jsonLogger({ component: 'worker' }).warn('model preload failed', { bundleId, ...describeError(error) });
+  log.warn('model preload failed', { bundleId, ...describeError(error) });
 });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -27,6 +27,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 worker.done.catch((error: unknown) => {
-  console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: String(error) }));
+  log.error('worker failed', describeError(error, { stack: true }));
   process.exit(1);
 });

@@ -1,6 +1,6 @@
-import type { DiffusionModel } from '@obelm/engine';
+import { type DiffusionModel, EngineError } from '@obelm/engine';
+import { ModelError } from '@obelm/models';
 import { WorkerError } from './errors.ts';
-import { callerModelErrorCodes } from './jobErrors.ts';
 
 /** A model wrapped for one job: counts the time spent inside model calls and types its failures. */
 export interface MeteredModel {
@@ -47,9 +47,7 @@ export function meterModel(model: DiffusionModel, signal: AbortSignal): MeteredM
 }
 
 function isCallerError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (error.name === 'ModelError') return callerModelErrorCodes.has(code as string);
+  if (error instanceof ModelError) return error.inputAtFault;
   // Engine validation (bad steps, weights...) and engine aborts are not the model's failure either.
-  return error.name === 'EngineError';
+  return error instanceof EngineError;
 }

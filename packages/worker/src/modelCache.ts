@@ -1,6 +1,6 @@
+import { classify } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { WorkerError } from './errors.ts';
-import { isTransientError } from './transient.ts';
 
 export type ModelLoader = (bundleId: string) => Promise<DiffusionModel>;
 
@@ -24,7 +24,7 @@ export class ModelCache {
         // Already typed (e.g. model_not_found): keep its code.
         if (error instanceof WorkerError) throw error;
         // S3 or the network, not the bundle: the same bundle may load on the next attempt.
-        if (isTransientError(error)) throw error;
+        if (classify(error).kind === 'transient') throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw new WorkerError('model_error', `model bundle '${bundleId}' could not be loaded: ${reason}`, {
           cause: error,

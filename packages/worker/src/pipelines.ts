@@ -1,4 +1,4 @@
-import type { JobParams } from '@obelm/core';
+import { type ArtifactRule, artifactRule, type JobKind, type JobParams, type ParamsOf } from '@obelm/core';
 import {
   type CleanStart,
   type DiffusionModel,
@@ -13,136 +13,119 @@ import {
   sample,
   type Tensor,
 } from '@obelm/engine';
-import {
-  checkCompatible,
-  type NoiseArtifact,
-  type NoiseExpectation,
-  type NoiseMetadata,
-} from '@obelm/models';
+import { checkArtifact, type NoiseArtifact, type NoiseMetadata } from '@obelm/models';
 import { WorkerError } from './errors.ts';
-import type { JobRunner, RunInput, RunRequest, RunResult } from './runner.ts';
+import type { JobRunner, RunRequest, RunResult } from './runner.ts';
 
-/** Model timestep of the clean-end inversion call: the official 1 (spec §2), the same for every job. */
+/** Model timestep of the clean-end inversion call: the official 1 (docs/math.md §2), the same for every job. */
 const FIRST_INVERSION_TIMESTEP = 1;
 
 /**
- * The engine pipeline for each job kind, with the job's resolved parameters. Noise inputs are checked
- * against the settings of this run first: a state from another grid or sampler would decode to garbage.
+ * The engine pipeline for each job kind, with the job's resolved parameters of that kind. A noise input is used
+ * as core's artifact rules say (where on the grid it starts the run) and checked against this run's settings
+ * first: a state from another grid or sampler would decode to garbage.
  */
 export const pipelineRunner: JobRunner = async (req) => {
-  switch (req.params.kind) {
+  const { params } = req;
+  switch (params.kind) {
     case 'invert':
-      return runInvert(req);
+      return runInvert({ ...req, params });
     case 'sample':
-      return runSample(req);
+      return runSample({ ...req, params });
     case 'edit':
-      return runEdit(req);
+      return runEdit({ ...req, params });
     case 'reconstruct':
-      return runReconstruct(req);
+      return runReconstruct({ ...req, params });
     case 'interpolate':
-      return runInterpolate(req);
+      return runInterpolate({ ...req, params });
   }
 };
 
-async function runInvert(req: RunRequest): Promise<RunResult> {
+type Run<K extends JobKind> = RunRequest<ParamsOf<K>>;
+
+async function runInvert(req: Run<'invert'>): Promise<RunResult> {
   const { model, params } = req;
-  const prompt = params.prompt ?? '';
-  // A sample job's kept pair retraces that job's trajectory back to its starting noise, exactly only in the
-  // same field: its prompt, guidance and negative prompt must be this run's too (spec §5).
-  const input = req.inputs[0];
-  const start =
-    input?.type === 'noise'
-      ? { state: keptPair(req, 0, { ...runMeta(model, params), prompt }).state }
-      : { image: imageInput(req, 0) };
-  const result = await invert(model, { ...options(req), ...start, prompt });
+  // A sample job's kept pair retraces that job's trajectory back to its starting noise (the rule checks it was
+  // sampled in this run's field); anything else inverts an image.
+  const noise = noiseAt(req, 0);
+  const start = noise ? { state: noise.artifact.state } : { image: imageAt(req, 0) };
+  const result = await invert(model, { ...options(req), ...start, prompt: params.prompt });
   return {
     images: [],
-    noise: artifact(model, params, result.state, prompt, 0),
-    settings: { ...settings(params), ...(input?.type === 'noise' && { fromNoise: input.jobId }) },
+    noise: artifact(model, params, result.state, params.prompt, 0),
+    settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : {}) },
     metrics: {},
   };
 }
 
-async function runSample(req: RunRequest): Promise<RunResult> {
+async function runSample(req: Run<'sample'>): Promise<RunResult> {
   const { model, params } = req;
-  const prompt = params.prompt ?? '';
-  const noise = req.inputs[0] ? noiseInput(req, 0) : undefined;
+  const noise = noiseAt(req, 0);
   if (!noise && params.seed === undefined) {
     throw new WorkerError('invalid_job', 'a sample job needs a noise input or a seed');
   }
-  const start = noise ? { state: noise.state } : { seed: params.seed };
-  const result = await sample(model, { ...options(req), prompt, ...start });
+  const start = noise ? { state: noise.artifact.state } : { seed: params.seed };
+  const result = await sample(model, { ...options(req), prompt: params.prompt, ...start });
   return {
     images: [result.image],
     // The final pair (x_1, x_0): inverting this image from it gives back the starting noise exactly.
-    noise: artifact(model, params, result.state, prompt, 0),
-    settings: { ...settings(params), ...(noise ? { fromNoise: req.inputs[0] } : { seed: params.seed }) },
+    noise: artifact(model, params, result.state, params.prompt, 0),
+    settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : { seed: params.seed }) },
     metrics: {},
   };
 }
 
-async function runEdit(req: RunRequest): Promise<RunResult> {
+async function runEdit(req: Run<'edit'>): Promise<RunResult> {
   const { model, params } = req;
-  const sourcePrompt = params.sourcePrompt ?? '';
-  const targetPrompt = params.targetPrompt ?? '';
   const restart = model.defaults.editRestart;
-  const input = req.inputs[0];
-  const strength = params.strength ?? model.defaults.editStrength;
-  if (input?.type === 'noise' && input.jobKind !== 'sample') {
+  const noise = noiseAt(req, 0);
+  if (noise?.rule.start === 'resample') {
     // Reuse an earlier inversion: only the sampling half of the edit runs, from the stored state.
-    const inverted = noiseInput(req, 0).state;
     const result = await sample(model, {
       ...options(req),
-      prompt: targetPrompt,
-      state: restartState(inverted, restart),
+      prompt: params.targetPrompt,
+      state: restartState(noise.artifact.state, restart),
     });
     return {
       images: [result.image],
-      noise: input.artifact,
+      noise: noise.artifact,
       settings: {
         ...settings(params),
         restart,
-        freeze: input.artifact.meta.freezeIndex,
-        fromNoise: input.jobId,
+        freeze: noise.artifact.meta.freezeIndex,
+        fromNoise: noise.jobId,
       },
       metrics: {},
     };
   }
   // An image, or a generated image's kept pair (x_1, x_0): the partial inversion of the latter starts on the
-  // trajectory that made it, instead of from x_0 alone (research/demo-model.md §3c).
-  const start: CleanStart =
-    input?.type === 'noise'
-      ? { state: keptPair(req, 0, gridMeta(model, params)).state }
-      : { image: imageInput(req, 0) };
+  // trajectory that made it, instead of from x_0 alone (docs/math.md §4, docs/demo-model.md §5).
+  const start: CleanStart = noise ? { state: noise.artifact.state } : { image: imageAt(req, 0) };
   const result = await edit(model, {
     ...options(req),
     ...start,
-    sourcePrompt,
-    targetPrompt,
-    strength,
+    sourcePrompt: params.sourcePrompt,
+    targetPrompt: params.targetPrompt,
+    strength: params.strength,
     restart,
   });
   return {
     images: [result.image],
-    noise: artifact(model, params, result.inverted, sourcePrompt, result.freeze),
+    noise: artifact(model, params, result.inverted, params.sourcePrompt, result.freeze),
     settings: {
       ...settings(params),
-      strength,
+      strength: params.strength,
       freeze: result.freeze,
       restart,
-      ...(input?.type === 'noise' ? { fromNoise: input.jobId } : {}),
+      ...(noise ? { fromNoise: noise.jobId } : {}),
     },
     metrics: {},
   };
 }
 
-async function runReconstruct(req: RunRequest): Promise<RunResult> {
+async function runReconstruct(req: Run<'reconstruct'>): Promise<RunResult> {
   const { model, params } = req;
-  const result = await reconstruct(model, {
-    ...options(req),
-    image: imageInput(req, 0),
-    prompt: params.prompt,
-  });
+  const result = await reconstruct(model, { ...options(req), image: imageAt(req, 0), prompt: params.prompt });
   return {
     images: [result.image],
     settings: settings(params),
@@ -150,19 +133,20 @@ async function runReconstruct(req: RunRequest): Promise<RunResult> {
   };
 }
 
-async function runInterpolate(req: RunRequest): Promise<RunResult> {
+async function runInterpolate(req: Run<'interpolate'>): Promise<RunResult> {
   const { params } = req;
-  const end = (n: number): InterpolationEnd =>
-    req.inputs[n]?.type === 'noise' ? { state: noiseInput(req, n).state } : { image: imageInput(req, n) };
-  const weights = params.weights ?? [0, 0.25, 0.5, 0.75, 1];
+  const end = (n: number): InterpolationEnd => {
+    const noise = noiseAt(req, n);
+    return noise ? { state: noise.artifact.state } : { image: imageAt(req, n) };
+  };
   const result = await interpolate(req.model, {
     ...options(req),
     from: end(0),
     to: end(1),
-    weights,
+    weights: params.weights,
     prompt: params.prompt,
   });
-  return { images: result.images, settings: { ...settings(params), weights }, metrics: {} };
+  return { images: result.images, settings: { ...settings(params), weights: params.weights }, metrics: {} };
 }
 
 /** The pipeline options every kind shares. */
@@ -218,38 +202,36 @@ export function runMeta(
   };
 }
 
-function imageInput(req: RunRequest, n: number): Tensor {
-  const input: RunInput | undefined = req.inputs[n];
+/** The prompt a run's own trajectory is in: what a kept pair must have been sampled with to retrace it. */
+const runPrompt = (params: JobParams): string => ('prompt' in params ? params.prompt : params.sourcePrompt);
+
+function imageAt(req: RunRequest, n: number): Tensor {
+  const input = req.inputs[n];
   if (input?.type !== 'image') throw new WorkerError('invalid_job', `input ${n} must be an image`);
   return input.pixels;
 }
 
 /**
- * A sample job's kept pair (x_1, x_0), checked against this run's `expected` settings: the grid always, and the
- * field it was sampled in where the run must retrace it exactly.
+ * Input `n` when it is a noise artifact, with the rule by which this job uses it (core artifacts.ts), after
+ * checking the artifact's metadata against this run as that rule says. Undefined when the input is an image.
  */
-function keptPair(req: RunRequest, n: number, expected: NoiseExpectation): NoiseArtifact {
+function noiseAt(
+  req: RunRequest,
+  n: number,
+): { artifact: NoiseArtifact; rule: ArtifactRule; jobId: string } | undefined {
   const input = req.inputs[n];
-  if (input?.type !== 'noise' || input.jobKind !== 'sample') {
-    throw new WorkerError('invalid_job', `input ${n} must be the noise of a sample job`);
+  if (input?.type !== 'noise') return undefined;
+  const rule = artifactRule(req.params.kind, input.jobKind);
+  if (!rule) {
+    throw new WorkerError(
+      'invalid_job',
+      `input ${n} is the noise of a ${input.jobKind} job, which cannot start a ${req.params.kind} job`,
+    );
   }
-  checkCompatible(input.artifact.meta, expected);
-  return input.artifact;
-}
-
-/**
- * A noise input, checked against this run. The prompt may differ (that is what an edit is); guidance and
- * the negative prompt may too, though only the same ones reproduce the inverted image exactly.
- */
-function noiseInput(req: RunRequest, n: number): NoiseArtifact {
-  const input = req.inputs[n];
-  if (input?.type !== 'noise') throw new WorkerError('invalid_job', `input ${n} must be a noise artifact`);
-  checkCompatible(input.artifact.meta, gridMeta(req.model, req.params));
-  return input.artifact;
-}
-
-/** The settings a state only makes sense under: the model, the grid and the sampler. */
-function gridMeta(model: DiffusionModel, params: JobParams): NoiseExpectation {
-  const { guidance: _g, negativePrompt: _n, ...grid } = runMeta(model, params);
-  return grid;
+  checkArtifact(
+    input.artifact.meta,
+    { ...runMeta(req.model, req.params), prompt: runPrompt(req.params) },
+    rule,
+  );
+  return { artifact: input.artifact, rule, jobId: input.jobId };
 }

@@ -8,13 +8,13 @@ export type RunInput =
   | {
       readonly type: 'noise';
       readonly jobId: string;
-      /** The kind of job that made it ('sample': a kept pair at the clean end); absent on older jobs. */
-      readonly jobKind?: JobKind;
+      /** The kind of job that made it: where on the grid its state sits (core artifacts.ts). */
+      readonly jobKind: JobKind;
       readonly artifact: NoiseArtifact;
     };
 
-export interface RunRequest {
-  readonly params: JobParams;
+export interface RunRequest<P extends JobParams = JobParams> {
+  readonly params: P;
   readonly model: DiffusionModel;
   readonly inputs: readonly RunInput[];
   readonly signal: AbortSignal;

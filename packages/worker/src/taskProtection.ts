@@ -1,4 +1,4 @@
-import { describeError, type Logger } from './log.ts';
+import { describeError, type Logger } from '@obelm/core';
 
 /** How long one protection lasts; it is renewed at half that while the job runs. */
 const protectionMinutes = 60;

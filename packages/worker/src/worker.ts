@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { newId, type WorkerConfig } from '@obelm/core';
+import { createLogger, describeError, type Logger, newId, type WorkerConfig } from '@obelm/core';
 import { type AwsClients, createAwsClients, destroyAwsClients } from './aws.ts';
 import { BlobStore } from './blobs.ts';
 import { loadModelBundle } from './bundles.ts';
@@ -7,7 +7,6 @@ import { claimFromMessage } from './claim.ts';
 import { executeJob } from './execute.ts';
 import { JobStore } from './jobStore.ts';
 import { JobLease } from './lease.ts';
-import { describeError, jsonLogger, type Logger } from './log.ts';
 import { ModelCache, type ModelLoader } from './modelCache.ts';
 import { pipelineRunner } from './pipelines.ts';
 import { JobQueue, type ReceivedMessage } from './queue.ts';
@@ -58,7 +57,7 @@ export function preloadModel(config: WorkerConfig, id: string): Promise<unknown>
 /** Starts the jobs-queue consumer: one job at a time, until stop(). */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
-  const log = options.log ?? jsonLogger({ component: 'worker', workerId });
+  const log = options.log ?? createLogger('worker', { workerId });
   const clients = options.clients ?? createAwsClients();
   const jobs = new JobStore(clients.db, config.OBELM_TABLE);
   const queue = new JobQueue(clients.sqs, config.OBELM_JOBS_QUEUE_URL);
@@ -95,15 +94,25 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
       return;
     }
     const job = result.claimed;
-    const lease = new JobLease({ jobs, queue, message, jobId: job.id, workerId, heartbeatSeconds, log });
+    // Every line about the job, from here and from what runs it, carries its id and tenant.
+    const jobLog = log.child({ jobId: job.id, tenant: job.tenant });
+    const lease = new JobLease({
+      jobs,
+      queue,
+      message,
+      jobId: job.id,
+      workerId,
+      heartbeatSeconds,
+      log: jobLog,
+    });
     current = lease;
     protection.hold();
     // A stop that came while we were claiming applies to this job too.
     if (polling.signal.aborted) lease.abort('checkpoint');
-    log.info('job started', { jobId: job.id, kind: job.params.kind, attempt: job.attempts });
+    jobLog.info('job started', { kind: job.params.kind, attempt: job.attempts });
     try {
-      const outcome = await executeJob(executeDeps, job, message, lease);
-      log.info('job ended', { jobId: job.id, outcome });
+      const outcome = await executeJob({ ...executeDeps, log: jobLog }, job, message, lease);
+      jobLog.info('job ended', { outcome });
     } finally {
       current = undefined;
       await lease.close();

@@ -1,8 +1,8 @@
-import { conflict, isTerminal } from '@obelm/core';
+import { conflict, isTerminal, jobTransitions } from '@obelm/core';
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { authedRoute } from '../handler.ts';
 import { json } from '../http.ts';
-import { getTenantJob, transitionJob } from '../jobs/store.ts';
+import { applyTransition, endedTtl, getTenantJob } from '../jobs/store.ts';
 import { toJobView } from '../jobs/view.ts';
 import { jobIdParam } from './getJob.ts';
 
@@ -19,10 +19,11 @@ export const buildCancelJob = (deps: DepsProvider) =>
       if (isTerminal(job.status)) {
         throw conflict('job_finished', `Job '${jobId}' already ${job.status}`, { status: job.status });
       }
-      const updated =
+      const update =
         job.status === 'queued'
-          ? await transitionJob(d, jobId, 'queued', { status: 'canceled', finishedAt: d.now().toISOString() })
-          : await transitionJob(d, jobId, 'running', { cancelRequested: true });
+          ? jobTransitions.cancel(jobId, { status: 'queued' }, d.now(), { ttl: endedTtl(d) })
+          : jobTransitions.requestCancel(jobId, d.now());
+      const updated = await applyTransition(d, update);
       if (updated) return json(200, await toJobView(d, updated));
     }
     throw conflict('job_busy', `Job '${jobId}' changed state repeatedly; retry the cancel`);

@@ -1,12 +1,15 @@
 import middy from '@middy/core';
+import { createLogger } from '@obelm/core';
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { sweepJobs } from '../sweeper.ts';
+
+const log = createLogger('sweeper');
 
 /** Scheduled Lambda (e.g. every 5 minutes): re-enqueue lost jobs, recover stale ones, expire old ones. */
 export const buildSweeper = (deps: DepsProvider, staleAfterMs = 5 * 60_000) =>
   middy().handler(async () => {
     const report = await sweepJobs(deps(), { staleAfterMs });
-    console.log(JSON.stringify({ level: 'info', msg: 'sweep', ...report }));
+    log.info('sweep', { ...report });
     return report;
   });
 

@@ -1,6 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ApiError, type CreateJobRequest, conflict, type JobItem, newId } from '@obelm/core';
+import { ApiError, type CreateJobRequest, conflict, describeError, type JobItem, newId } from '@obelm/core';
 import type { Deps } from '../deps.ts';
+import { apiLog } from '../log.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
 import { planJob } from './plan.ts';
 import { enqueueJob } from './queue.ts';
@@ -78,7 +79,7 @@ export async function createJob(
   try {
     await enqueueJob(deps, job);
   } catch (err) {
-    console.error(JSON.stringify({ level: 'error', msg: 'enqueue failed', jobId, error: String(err) }));
+    apiLog.error('enqueue failed', { jobId, tenant, ...describeError(err) });
     await failQueuedJob(deps, jobId, { code: 'enqueue_failed', message: 'The job could not be queued' });
     throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
   }

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { badRequest, conflict, dbKeys, type IdempotencyItem } from '@obelm/core';
+import { badRequest, conflict, dbKeys, type IdempotencyItem, isConditionFailed } from '@obelm/core';
 import type { Deps } from '../deps.ts';
-import { isConditionFailed } from './store.ts';
 
 /** How long an Idempotency-Key is remembered. */
 const KEY_TTL_SECONDS = 24 * 3600;

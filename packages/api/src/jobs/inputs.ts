@@ -2,6 +2,9 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ApiError,
+  type ArtifactRule,
+  acceptedArtifacts,
+  artifactRule,
   badRequest,
   conflict,
   dbKeys,
@@ -98,41 +101,39 @@ export async function resolveImage(
 }
 
 /**
- * A noise artifact: the job must be the tenant's (else 404 `unknown_noise`, never revealing that it exists),
- * must have succeeded with a noise output, and must be of one of `kinds`.
- *
- * Where a noise artifact sits on the grid decides what it can start: an invert job stores (x_N, x_{N-1}) and an
- * edit job its partial inversion (x_{N-f}, x_{N-f-1}), both at the noisy end, to sample (or edit) from; a sample
- * job stores its final pair (x_1, x_0) at the clean end, to invert (or edit) that image from exactly.
+ * A noise artifact: the job must be the tenant's (else 404 `unknown_noise`, never revealing that it exists), of a
+ * kind whose artifact can start a job of kind `job` (core artifacts.ts; else 409 `incompatible_noise`), and must
+ * have succeeded with a noise output (else 409 `noise_not_ready`). Returns the job and the rule that applies.
  */
 export async function loadNoiseJob(
   deps: Deps,
   tenant: string,
   ref: NoiseRef,
   field: string,
-  kinds: readonly JobKind[],
-): Promise<JobItem> {
-  const job = await getJob(deps, ref.jobId);
-  if (!job || job.tenant !== tenant) throw notFound('unknown_noise', `${field}: no job '${ref.jobId}'`);
-  if (job.status !== 'succeeded' || !job.outputs?.noise) {
-    throw conflict(
-      'noise_not_ready',
-      `${field}: job '${ref.jobId}' has no noise artifact (status ${job.status})`,
-      {
-        field,
-        status: job.status,
-      },
-    );
-  }
-  if (!kinds.includes(job.params.kind)) {
+  job: JobKind,
+): Promise<{ source: JobItem; rule: ArtifactRule }> {
+  const source = await getJob(deps, ref.jobId);
+  if (!source || source.tenant !== tenant) throw notFound('unknown_noise', `${field}: no job '${ref.jobId}'`);
+  const rule = artifactRule(job, source.params.kind);
+  if (!rule) {
+    const accepted = acceptedArtifacts(job);
     throw conflict(
       'incompatible_noise',
-      `${field}: job '${ref.jobId}' is a ${job.params.kind} job; this needs the noise of ${kinds.map((k) => `${/^[aeiou]/.test(k) ? 'an' : 'a'} ${k}`).join(' or ')} job`,
-      { field, noiseKind: job.params.kind, accepted: kinds },
+      `${field}: job '${ref.jobId}' is ${article(source.params.kind)} job; ${article(job)} job starts from the noise of ${accepted.map(article).join(' or ')} job`,
+      { field, noiseKind: source.params.kind, accepted },
     );
   }
-  return job;
+  if (source.status !== 'succeeded' || !source.outputs?.noise) {
+    throw conflict(
+      'noise_not_ready',
+      `${field}: job '${ref.jobId}' has no noise artifact yet (status ${source.status})`,
+      { field, status: source.status },
+    );
+  }
+  return { source, rule };
 }
+
+const article = (kind: string): string => `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 
 export const noiseInput = (job: JobItem): JobInput => ({
   type: 'noise',

@@ -2,15 +2,14 @@ import {
   badRequest,
   type CreateJobRequest,
   type ImageRef,
-  type JobItem,
-  type JobKind,
   type JobParams,
+  type ModelEntry,
   type NoiseRef,
   s3Keys,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 import { loadNoiseJob, noiseInput, type ResolvedInput, resolveImage } from './inputs.ts';
-import { assertCompatible, resolveParams } from './resolve.ts';
+import { type ArtifactStart, assertFixed, modelIdOf, resolveParams } from './resolve.ts';
 
 /** A checked request: resolved parameters and inputs, nothing written yet. */
 export interface JobPlan {
@@ -18,9 +17,13 @@ export interface JobPlan {
   inputs: ResolvedInput[];
 }
 
+/** One input as the request gives it, with the field it came from (for error messages). */
+type InputRef = { field: string } & ({ image: ImageRef } | { noise: NoiseRef });
+
 /**
  * Checks everything a request refers to (uploads, inline images, noise jobs) and resolves its parameters.
- * Runs before anything is written, so a bad request leaves no trace.
+ * Runs before anything is written, so a bad request leaves no trace. Which artifact can start which job, and
+ * what it fixes, is core's artifact rules; this only gathers the inputs and applies them.
  */
 export async function planJob(
   deps: Deps,
@@ -28,83 +31,71 @@ export async function planJob(
   jobId: string,
   req: CreateJobRequest,
 ): Promise<JobPlan> {
-  const defaultModel = deps.config.OBELM_DEFAULT_MODEL;
-  const image = (ref: ImageRef, n: number, field: string) =>
-    resolveImage(deps, tenant, ref, s3Keys.jobInput(tenant, jobId, n), field);
-  // Sampling starts from an artifact at the noisy end; interpolation slerps full inversions only. A sample
-  // job's kept pair (x_1, x_0) sits at the clean end: inverting starts from it, and so may an edit.
-  const noisyEnd = ['invert', 'edit'] as const;
-  /** A job whose input is an image, or the noise artifact of an earlier job of one of `kinds`. */
-  const fromImageOrNoise = async (
-    req: CreateJobRequest,
-    start: { noise: NoiseRef } | { image: ImageRef },
-    kinds: readonly JobKind[],
-  ): Promise<JobPlan> => {
-    if ('image' in start) {
-      return {
-        params: resolveParams(req, deps.catalog, defaultModel),
-        inputs: [await image(start.image, 0, 'image')],
-      };
-    }
-    const noise = await loadNoiseJob(deps, tenant, start.noise, 'noise', kinds);
-    return {
-      params: resolveParams(req, deps.catalog, defaultModel, noise.params),
-      inputs: [{ input: noiseInput(noise) }],
-    };
-  };
+  const refs = inputRefs(req);
+  // Noise artifacts and the model first (table reads), so a bad setting is refused before any image is read.
+  const artifacts = new Map<number, ArtifactStart & { input: ResolvedInput }>();
+  for (const [n, ref] of refs.entries()) {
+    if (!('noise' in ref)) continue;
+    const { source, rule } = await loadNoiseJob(deps, tenant, ref.noise, ref.field, req.kind);
+    artifacts.set(n, { params: source.params, rule, input: { input: noiseInput(source) } });
+  }
+  const [first, ...rest] = artifacts.values();
+  const model = await modelEntry(deps, tenant, modelIdOf(req, first, deps.config.OBELM_DEFAULT_MODEL));
+  const params = resolveParams(req, model, first);
+  // Two artifacts (interpolation) must share the grid the first one fixed.
+  for (const other of rest) assertFixed(params, other);
 
+  const inputs: ResolvedInput[] = [];
+  for (const [n, ref] of refs.entries()) {
+    inputs.push(
+      'image' in ref
+        ? await resolveImage(deps, tenant, ref.image, s3Keys.jobInput(tenant, jobId, n), ref.field)
+        : artifacts.get(n)!.input,
+    );
+  }
+  return { params, inputs };
+}
+
+/** The catalog entry of a model the tenant may use; 400 `unknown_model` listing the ones it may. */
+async function modelEntry(deps: Deps, tenant: string, id: string): Promise<ModelEntry> {
+  const entry = await deps.catalog.get(id);
+  if (entry && (!entry.tenants || entry.tenants.includes(tenant))) return entry;
+  const allowed = (await deps.catalog.list(tenant)).map((m) => m.id);
+  throw badRequest('unknown_model', `Unknown model '${id}'`, { field: 'model', allowed });
+}
+
+/** The inputs of each kind, in order: invert and edit take an image or a noise artifact, never both. */
+function inputRefs(req: CreateJobRequest): InputRef[] {
   switch (req.kind) {
     case 'invert':
-      return fromImageOrNoise(req, startOf(req, 'An invert'), ['sample']);
-    case 'reconstruct':
-      return {
-        params: resolveParams(req, deps.catalog, defaultModel),
-        inputs: [await image(req.image, 0, 'image')],
-      };
-    case 'sample': {
-      const noise = req.noise ? await loadNoiseJob(deps, tenant, req.noise, 'noise', noisyEnd) : undefined;
-      return {
-        params: resolveParams(req, deps.catalog, defaultModel, noise?.params),
-        inputs: noise ? [{ input: noiseInput(noise) }] : [],
-      };
-    }
     case 'edit':
-      // An edit starts from a noise artifact when given (many edits per inversion, or a generated image
-      // inverted from its kept pair), else inverts the image.
-      return fromImageOrNoise(req, startOf(req, 'An edit'), [...noisyEnd, 'sample']);
-    case 'interpolate': {
-      const noiseJobs: JobItem[] = [];
-      const inputs: ResolvedInput[] = [];
-      for (const [n, ref] of req.images.entries()) {
-        const field = `images.${n}`;
-        if ('jobId' in ref) {
-          const job = await loadNoiseJob(deps, tenant, ref, field, ['invert']);
-          noiseJobs.push(job);
-          inputs.push({ input: noiseInput(job) });
-        } else {
-          inputs.push(await image(ref, n, field));
-        }
+      return [imageOrNoise(req, `${req.kind === 'invert' ? 'An invert' : 'An edit'}`)];
+    case 'reconstruct':
+      return [{ field: 'image', image: req.image }];
+    case 'sample':
+      if (req.noise && req.seed !== undefined) {
+        throw badRequest('conflicting_inputs', 'A sample takes `seed` or `noise`, not both', {
+          fields: ['seed', 'noise'],
+        });
       }
-      const [first, ...rest] = noiseJobs;
-      const params = resolveParams(req, deps.catalog, defaultModel, first?.params);
-      // Slerp between two noises only makes sense on one grid: every artifact must agree with the resolved one.
-      for (const job of rest) assertCompatible(params, job.params);
-      return { params, inputs };
-    }
+      return req.noise ? [{ field: 'noise', noise: req.noise }] : [];
+    case 'interpolate':
+      return req.images.map((ref, n) =>
+        'jobId' in ref ? { field: `images.${n}`, noise: ref } : { field: `images.${n}`, image: ref },
+      );
   }
 }
 
-/** Invert and edit start from exactly one of an image and a noise artifact. */
-function startOf(
+function imageOrNoise(
   req: { image?: ImageRef | undefined; noise?: NoiseRef | undefined },
   what: string,
-): { noise: NoiseRef } | { image: ImageRef } {
+): InputRef {
   if (req.noise && req.image) {
     throw badRequest('conflicting_inputs', `${what} takes \`image\` or \`noise\`, not both`, {
       fields: ['image', 'noise'],
     });
   }
-  if (req.noise) return { noise: req.noise };
-  if (req.image) return { image: req.image };
+  if (req.noise) return { field: 'noise', noise: req.noise };
+  if (req.image) return { field: 'image', image: req.image };
   throw badRequest('missing_image', `${what} needs \`image\` or \`noise\``, { field: 'image' });
 }

@@ -1,139 +1,138 @@
 import { randomInt } from 'node:crypto';
 import {
+  type ArtifactRule,
+  type ArtifactSetting,
+  artifactStrength,
   badRequest,
   type CreateJobRequest,
   conflict,
   type JobParams,
-  type ModelCatalog,
-  type SamplerParams,
+  limitViolation,
+  type ModelEntry,
 } from '@obelm/core';
 
+/** The artifact a job starts from, with the rule (core artifacts.ts) that says how. */
+export interface ArtifactStart {
+  params: JobParams;
+  rule: ArtifactRule;
+}
+
 /**
- * Turns a validated request into fully resolved JobParams: every default filled in from the model catalog,
- * every model-specific range checked, so the worker never guesses.
+ * Turns a validated request into fully resolved JobParams of its kind: every default filled in from the model's
+ * catalog entry, every model-specific range checked, so the worker never guesses.
  *
- * When the job starts from a noise artifact, the artifact fixes the model, the step count N and the sampler
- * (the state pair (x_N, x_{N-1}) only inverts exactly on the grid it was made on, spec §3): omitted
- * settings are inherited from it, and a setting that contradicts it is `incompatible_noise`.
- *
- * A sample job's artifact is its kept pair (x_1, x_0): inverting from it retraces that job's trajectory exactly
- * only under the same prompt, guidance and negative prompt (spec §5), so those are inherited too. An invert
- * must match them; an edit may change them (its source prompt, guidance), at the cost of that exactness.
+ * When the job starts from a noise artifact, its rule says which settings the artifact fixes (a different explicit
+ * value is `incompatible_noise`) and which ones it implies when the request omits them.
  */
-export function resolveParams(
-  req: CreateJobRequest,
-  catalog: ModelCatalog,
-  defaultModel: string,
-  noise?: JobParams,
-): JobParams {
-  if (noise) assertCompatible(req, noise);
-  // The sample job whose kept pair this job inverts from, if any.
-  const kept = noise?.kind === 'sample' ? noise : undefined;
-  if (kept && req.kind === 'invert') assertSameTrajectory(req, kept);
-  const model = req.model ?? noise?.model ?? defaultModel;
-  const limits = catalog.get(model);
-  if (!limits) {
-    throw badRequest('unknown_model', `Unknown model '${model}'`, { allowed: [...catalog.keys()] });
-  }
+export function resolveParams(req: CreateJobRequest, model: ModelEntry, from?: ArtifactStart): JobParams {
+  if (from) assertFixed(requestSettings(req), from);
+  const inherited = <T>(setting: ArtifactSetting): T | undefined =>
+    from?.rule.inherits.includes(setting)
+      ? (artifactSetting(from.params, setting) as T | undefined)
+      : undefined;
 
-  const steps = req.steps ?? noise?.steps ?? limits.defaultSteps;
-  if (steps < limits.minSteps || steps > limits.maxSteps) {
-    throw badRequest(
-      'steps_out_of_range',
-      `steps must be between ${limits.minSteps} and ${limits.maxSteps} for model '${model}'`,
-      { field: 'steps', min: limits.minSteps, max: limits.maxSteps },
-    );
-  }
-
+  const steps = req.steps ?? inherited<number>('steps') ?? model.defaults.steps;
   const guidance =
     req.guidance ??
-    kept?.guidance ??
-    (req.kind === 'edit' ? limits.defaultEditGuidance : limits.defaultGuidance);
-  if (guidance > limits.maxGuidance) {
+    inherited<number>('guidance') ??
+    (req.kind === 'edit' ? model.defaults.editGuidance : model.defaults.guidance);
+  const outside = limitViolation(model, { steps, guidance });
+  if (outside) {
     throw badRequest(
-      'guidance_out_of_range',
-      `guidance must be between 0 and ${limits.maxGuidance} for model '${model}'`,
-      { field: 'guidance', min: 0, max: limits.maxGuidance },
+      `${outside.field}_out_of_range`,
+      `${outside.field} must be between ${outside.min} and ${outside.max} for model '${model.id}'`,
+      outside,
     );
   }
 
-  const params: JobParams = {
-    kind: req.kind,
-    model,
+  const common = {
+    model: model.id,
     steps,
     guidance,
-    negativePrompt: req.negativePrompt ?? kept?.negativePrompt ?? '',
-    sampler: req.sampler ?? noise?.sampler ?? { name: 'obelm' },
+    negativePrompt: req.negativePrompt ?? inherited<string>('negativePrompt') ?? '',
+    sampler: req.sampler ?? inherited<JobParams['sampler']>('sampler') ?? { name: 'obelm' as const },
     outputFormat: req.output?.format ?? 'png',
   };
   switch (req.kind) {
     case 'invert':
-      return { ...params, prompt: req.prompt ?? kept?.prompt ?? '' };
+      return { kind: 'invert', ...common, prompt: req.prompt ?? inherited<string>('prompt') ?? '' };
     case 'reconstruct':
-      return { ...params, prompt: req.prompt ?? '' };
+      return { kind: 'reconstruct', ...common, prompt: req.prompt ?? '' };
     case 'sample':
-      // A fresh sample without noise needs a seed to be reproducible: pick one and record it.
+      // A fresh sample needs a seed to be reproducible: pick one and record it. From noise, there is none.
       return {
-        ...params,
+        kind: 'sample',
+        ...common,
         prompt: req.prompt ?? '',
-        ...(req.noise ? {} : { seed: req.seed ?? randomInt(2 ** 32) }),
+        ...(from ? {} : { seed: req.seed ?? randomInt(2 ** 32) }),
       };
     case 'edit':
       return {
-        ...params,
-        sourcePrompt: req.sourcePrompt ?? kept?.prompt ?? '',
+        kind: 'edit',
+        ...common,
+        sourcePrompt: req.sourcePrompt ?? inherited<string>('sourcePrompt') ?? '',
         targetPrompt: req.targetPrompt,
-        // From the clean end (an image, a kept pair) the edit inverts as far as asked; an artifact at the
-        // noisy end was already inverted to its strength.
-        strength: req.strength ?? (noise && !kept ? noiseStrength(noise) : limits.defaultStrength),
+        strength: req.strength ?? inherited<number>('strength') ?? model.defaults.editStrength,
       };
     case 'interpolate':
-      return { ...params, prompt: req.prompt ?? '', weights: req.weights };
+      return { kind: 'interpolate', ...common, prompt: req.prompt ?? '', weights: req.weights };
   }
 }
 
-/** The strength an artifact was inverted to: an edit's own, or 1 for a full inversion (invert job). */
-const noiseStrength = (noise: JobParams): number => noise.strength ?? 1;
+/** The model a request runs on: its own choice, else its artifact's, else the service default. */
+export const modelIdOf = (
+  req: CreateJobRequest,
+  from: ArtifactStart | undefined,
+  defaultModel: string,
+): string => req.model ?? from?.params.model ?? defaultModel;
 
-const samplerKey = (s: SamplerParams): string =>
-  JSON.stringify(Object.entries(s).sort(([a], [b]) => a.localeCompare(b)));
+/** The settings a request gives explicitly, by the names artifact rules use. */
+function requestSettings(req: CreateJobRequest): Partial<Record<ArtifactSetting, unknown>> {
+  return {
+    model: req.model,
+    steps: req.steps,
+    sampler: req.sampler,
+    guidance: req.guidance,
+    negativePrompt: req.negativePrompt,
+    ...('prompt' in req ? { prompt: req.prompt } : {}),
+    ...(req.kind === 'edit' ? { strength: req.strength, sourcePrompt: req.sourcePrompt } : {}),
+  };
+}
 
-const mismatch = (field: string, requested: unknown, artifact: unknown) =>
-  conflict(
-    'incompatible_noise',
-    `The noise artifact was made with ${field} ${JSON.stringify(artifact)}, the request asks for ${JSON.stringify(requested)}`,
-    { field, noise: artifact, request: requested },
-  );
-
-/** Every explicit setting must match the noise artifact's (409 `incompatible_noise` names the first field). */
-export function assertCompatible(
-  req: Pick<CreateJobRequest, 'model' | 'steps' | 'sampler'> & { strength?: number | undefined },
-  noise: JobParams,
-): void {
-  if (req.model !== undefined && req.model !== noise.model) throw mismatch('model', req.model, noise.model);
-  if (req.steps !== undefined && req.steps !== noise.steps) throw mismatch('steps', req.steps, noise.steps);
-  if (req.sampler !== undefined && samplerKey(req.sampler) !== samplerKey(noise.sampler)) {
-    throw mismatch('sampler', req.sampler, noise.sampler);
-  }
-  // An edit from an artifact at the noisy end re-samples what that artifact inverted: its strength is fixed by
-  // it. A sample job's kept pair sits at the clean end, so an edit from it picks its own strength.
-  if (noise.kind !== 'sample' && req.strength !== undefined && req.strength !== noiseStrength(noise)) {
-    throw mismatch('strength', req.strength, noiseStrength(noise));
+/** A setting's value in an artifact's job; an edit's source prompt is the prompt its artifact was made with. */
+function artifactSetting(params: JobParams, setting: ArtifactSetting): unknown {
+  switch (setting) {
+    case 'strength':
+      return artifactStrength(params);
+    case 'prompt':
+    case 'sourcePrompt':
+      return 'prompt' in params ? params.prompt : params.sourcePrompt;
+    default:
+      return params[setting];
   }
 }
 
-/** An exact inversion of a sample job's kept pair runs its trajectory backwards: same field, same eps. */
-function assertSameTrajectory(
-  req: Pick<CreateJobRequest, 'guidance' | 'negativePrompt'> & { prompt?: string | undefined },
-  sampled: JobParams,
-): void {
-  if (req.prompt !== undefined && req.prompt !== (sampled.prompt ?? '')) {
-    throw mismatch('prompt', req.prompt, sampled.prompt ?? '');
-  }
-  if (req.guidance !== undefined && req.guidance !== sampled.guidance) {
-    throw mismatch('guidance', req.guidance, sampled.guidance);
-  }
-  if (req.negativePrompt !== undefined && req.negativePrompt !== sampled.negativePrompt) {
-    throw mismatch('negativePrompt', req.negativePrompt, sampled.negativePrompt);
+/**
+ * Every setting the artifact fixes must match where `settings` gives one (409 `incompatible_noise` names the
+ * first). Also holds a second artifact (interpolation) to the params resolved from the first.
+ */
+export function assertFixed(settings: Partial<Record<ArtifactSetting, unknown>>, from: ArtifactStart): void {
+  for (const setting of from.rule.fixes) {
+    const requested = settings[setting];
+    const fixed = artifactSetting(from.params, setting);
+    if (requested !== undefined && !sameValue(requested, fixed)) {
+      throw conflict(
+        'incompatible_noise',
+        `The noise artifact was made with ${setting} ${JSON.stringify(fixed)}, the request asks for ${JSON.stringify(requested)}`,
+        { field: setting, noise: fixed, request: requested },
+      );
+    }
   }
 }
+
+/** Equality of setting values: sampler objects compare by their entries, whatever the key order. */
+const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+const canonical = (v: unknown): string =>
+  v !== null && typeof v === 'object'
+    ? JSON.stringify(Object.entries(v).sort(([x], [y]) => x.localeCompare(y)))
+    : JSON.stringify(v);

@@ -1,22 +1,19 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, type JobError, type JobItem, notFound } from '@obelm/core';
+import {
+  dbKeys,
+  isConditionFailed,
+  type JobError,
+  type JobItem,
+  type JobUpdate,
+  jobTransitions,
+  notFound,
+} from '@obelm/core';
 import type { Deps } from '../deps.ts';
 
-/** Job items in the single table: the JobItem plus its primary and gsi1 keys. */
-
-export const isConditionFailed = (err: unknown): boolean =>
-  err instanceof ConditionalCheckFailedException ||
-  (err as Error)?.name === 'ConditionalCheckFailedException';
+/** Job items in the single table: reads, and the writes of core's transitions (transitions.ts). */
 
 export async function putNewJob(deps: Deps, job: JobItem): Promise<void> {
-  await deps.db.send(
-    new PutCommand({
-      TableName: deps.config.OBELM_TABLE,
-      Item: { ...dbKeys.job(job.id), ...dbKeys.jobByTenant(job.tenant, job.createdAt, job.id), ...job },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  await deps.db.send(new PutCommand({ TableName: deps.config.OBELM_TABLE, ...jobTransitions.create(job) }));
 }
 
 export async function getJob(deps: Deps, jobId: string): Promise<JobItem | undefined> {
@@ -34,34 +31,14 @@ export async function getTenantJob(deps: Deps, tenant: string, jobId: string): P
 }
 
 /**
- * Conditional status change (state.ts): applies only while the job is still in `from`, so a racing worker
- * or API call never gets overwritten. Returns the new item, or undefined when the condition failed.
+ * Applies a transition: the new item, or undefined when its condition failed (the job moved meanwhile; the
+ * caller reads it again and decides).
  */
-export async function transitionJob(
-  deps: Deps,
-  jobId: string,
-  from: JobItem['status'],
-  set: Partial<Pick<JobItem, 'status' | 'cancelRequested' | 'finishedAt' | 'error'>>,
-): Promise<JobItem | undefined> {
-  const fields = { ...set, updatedAt: deps.now().toISOString() };
-  const names: Record<string, string> = { '#status': 'status' };
-  const values: Record<string, unknown> = { ':from': from };
-  const assignments = Object.entries(fields).map(([name, value]) => {
-    names[`#${name}`] = name;
-    values[`:${name}`] = value;
-    return `#${name} = :${name}`;
-  });
+export async function applyTransition(deps: Deps, update: JobUpdate): Promise<JobItem | undefined> {
+  const { from: _from, to: _to, ...input } = update;
   try {
     const { Attributes } = await deps.db.send(
-      new UpdateCommand({
-        TableName: deps.config.OBELM_TABLE,
-        Key: dbKeys.job(jobId),
-        UpdateExpression: `SET ${assignments.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk) AND #status = :from',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
+      new UpdateCommand({ TableName: deps.config.OBELM_TABLE, ReturnValues: 'ALL_NEW', ...input }),
     );
     return Attributes as JobItem;
   } catch (err) {
@@ -70,5 +47,12 @@ export async function transitionJob(
   }
 }
 
+/** Epoch seconds until which an ended job item is kept (DynamoDB TTL), from now. */
+export const endedTtl = (deps: Deps): number =>
+  Math.floor(deps.now().getTime() / 1000) + deps.config.OBELM_JOB_TTL_SECONDS;
+
 export const failQueuedJob = (deps: Deps, jobId: string, error: JobError) =>
-  transitionJob(deps, jobId, 'queued', { status: 'failed', error, finishedAt: deps.now().toISOString() });
+  applyTransition(
+    deps,
+    jobTransitions.fail(jobId, { status: 'queued' }, deps.now(), { error, ttl: endedTtl(deps) }),
+  );

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
-import { ApiError } from '@obelm/core';
+import { ApiError, describeError } from '@obelm/core';
 import { type HttpEvent, type HttpResult, json } from '../http.ts';
+import { apiLog } from '../log.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -28,7 +29,7 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       if (err instanceof ApiError) {
         return json(err.status, err.toBody(), { [REQUEST_ID_HEADER]: requestId });
       }
-      console.error(JSON.stringify({ level: 'error', requestId, error: String(err), stack: err?.stack }));
+      apiLog.error('unhandled error', { requestId, ...describeError(err, { stack: true }) });
       const internal = new ApiError(500, 'internal_error', 'Internal error', { requestId });
       return json(500, internal.toBody(), { [REQUEST_ID_HEADER]: requestId });
     },

@@ -2,7 +2,7 @@ import { sbar } from '../grid.ts';
 import type { ContinuousEps, GaussianData } from './predictors.ts';
 
 /**
- * The exact probability-flow ODE solution for Gaussian data (spec §9): in xbar = x/alpha,
+ * The exact probability-flow ODE solution for Gaussian data (docs/math.md §11.1): in xbar = x/alpha,
  * xbar(sbar) = mu + (xbar_from - mu) sqrt((s^2 + sbar^2) / (s^2 + sbar_from^2)).
  */
 export function gaussianFlow(
@@ -24,9 +24,9 @@ export function gaussianFlow(
 }
 
 /**
- * Reference ODE solver: classical RK4 on d xbar / d sbar = eps(alpha xbar, abar) (spec §2) in u = sqrt(sbar),
- * d xbar / du = 2u eps. The substitution smooths the flow near the data end, where sbar grows like sqrt(t)
- * (spec §1). 2000 steps converge to ~1e-12 on the spec's test data.
+ * Reference ODE solver: classical RK4 on d xbar / d sbar = eps(alpha xbar, abar) (docs/math.md §2) in
+ * u = sqrt(sbar), d xbar / du = 2u eps. The substitution smooths the flow near the data end, where sbar
+ * grows like sqrt(t) (docs/math.md §1.3). 2000 steps converge to ~1e-12 on the test data (docs/math.md §11).
  */
 export function solveFlowOde(
   eps: ContinuousEps,

@@ -18,7 +18,8 @@ export interface MixtureData {
 }
 
 /**
- * Exact eps of Gaussian data (spec §9): eps*(x, abar) = sqrt(1 - abar) (x - sqrt(abar) mu) / (abar s^2 + 1 - abar).
+ * Exact eps of Gaussian data (docs/math.md §11.1):
+ * eps*(x, abar) = sqrt(1 - abar) (x - sqrt(abar) mu) / (abar s^2 + 1 - abar).
  */
 export function gaussianEps({ mu, s }: GaussianData): ContinuousEps {
   if (mu.length === 0 || mu.length !== s.length) {
@@ -38,8 +39,8 @@ export function gaussianEps({ mu, s }: GaussianData): ContinuousEps {
 }
 
 /**
- * Exact eps of a diagonal Gaussian mixture (spec §9, the vectors' gmm_diag formula): with var_k = alpha^2 v_k
- * + sigma^2, r = softmax_k(log w_k - 1/2 sum_d[(x - alpha m_k)^2 / var_k + log var_k]),
+ * Exact eps of a diagonal Gaussian mixture (docs/math.md §11.2, the vectors' gmm_diag formula): with
+ * var_k = alpha^2 v_k + sigma^2, r = softmax_k(log w_k - 1/2 sum_d[(x - alpha m_k)^2 / var_k + log var_k]),
  * eps = sigma sum_k r_k (x - alpha m_k) / var_k.
  */
 export function mixtureEps({ weights, means, variances }: MixtureData): ContinuousEps {

@@ -2,15 +2,14 @@
  * `npm run golden -- <file.json>`: recomputes every case of a golden-vectors file with the engine, prints one line
  * per case with its worst relative deviation, then `N passed, M failed`; exits 1 if any field is out of tolerance.
  */
-import { readFile } from 'node:fs/promises';
-import { runGolden } from './runner.ts';
+import { runGoldenFile } from './file.ts';
 
 const path = process.argv[2];
 if (!path) {
   console.error('usage: npm run golden -- <vectors.json>');
   process.exit(2);
 }
-const results = await runGolden(JSON.parse(await readFile(path, 'utf8')));
+const results = await runGoldenFile(path);
 for (const r of results) {
   const worst = r.checks.reduce(
     (a, b) => (b.deviation / (b.tolerance || 1) > a.deviation / (a.tolerance || 1) ? b : a),

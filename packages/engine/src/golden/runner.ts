@@ -27,9 +27,9 @@ export interface CaseResult {
 type Json = Record<string, unknown>;
 
 /**
- * Recomputes every numeric field of a golden-vectors file (the format of shared/vectors/belm_vectors.json)
- * with the engine. Everything is derived from the file's own fields: schedule block, predictor, steps,
- * spacing, offset, sampler block names (bdia_gamma1 -> gamma 1, edict_p093 -> p 0.93).
+ * Recomputes every numeric field of a golden-vectors file (the format of test/fixtures/belm_vectors.json,
+ * docs/math.md §11.4) with the engine. Everything is derived from the file's own fields: schedule block,
+ * predictor, steps, spacing, offset, sampler block names (bdia_gamma1 -> gamma 1, edict_p093 -> p 0.93).
  */
 export async function runGolden(file: unknown): Promise<CaseResult[]> {
   const root = file as Json;
@@ -294,7 +294,7 @@ function concat(arrays: Float64Array[]): Float64Array {
   return out;
 }
 
-/** The O-BELM coefficient tables (spec §4), checked against the grid's own abar values. */
+/** The O-BELM coefficient tables (docs/math.md §3), checked against the grid's own abar values. */
 function coefficientChecks(path: string, rows: Json[], grid: Grid, tol: Tolerances): FieldCheck[] {
   const checks: FieldCheck[] = [];
   for (const row of rows) {

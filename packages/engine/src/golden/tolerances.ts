@@ -1,4 +1,4 @@
-/** Tolerances of a golden-vectors file: |diff| <= tol * (1 + |expected|) (spec §10). */
+/** Tolerances of a golden-vectors file: |diff| <= tol * (1 + |expected|) (docs/math.md §11.4). */
 export interface Tolerances {
   readonly sampling: number;
   readonly inversion: number;

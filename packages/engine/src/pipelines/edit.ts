@@ -8,8 +8,8 @@ import { runStages, setup } from './stages.ts';
 
 /**
  * Edit an image (pixels in [-1, 1], [B, 3, H, W]) or a kept clean-end state: a sample run's final pair
- * (x_1, x_0) inverts back along that run's own trajectory (spec §5), so a generated image is edited from the
- * states that made it.
+ * (x_1, x_0) inverts back along that run's own trajectory (docs/math.md §4), so a generated image is edited
+ * from the states that made it.
  */
 export type EditRequest = PipelineOptions &
   CleanStart & {
@@ -33,7 +33,7 @@ export interface EditResult {
 
 /**
  * Frozen steps f for an edit strength: f = round(N (1 - strength)), at most N - 1 so at least one step is
- * edited. strength 1 inverts all the way (f = 0); strength 0.5 is the demo's f = N/2 (research/demo-model.md).
+ * edited. strength 1 inverts all the way (f = 0); strength 0.5 is the demo's f = N/2 (docs/demo-model.md §5).
  */
 export function freezeSteps(steps: number, strength: number): number {
   if (!(strength > 0 && strength <= 1)) {
@@ -43,8 +43,8 @@ export function freezeSteps(steps: number, strength: number): number {
 }
 
 /**
- * Edit (spec §5 freeze, demo recipe): invert N - f steps with the source prompt to x_{N-f}, then sample back
- * with the target prompt, restarting from the stored pair or from x_{N-f} alone.
+ * Edit (docs/math.md §8: freeze, then a restart): invert N - f steps with the source prompt to x_{N-f},
+ * then sample back with the target prompt, restarting from the stored pair or from x_{N-f} alone.
  * Stages: 0 = invert (source prompt), 1 = sample (target prompt).
  */
 export async function edit(model: DiffusionModel, req: EditRequest): Promise<EditResult> {

@@ -66,7 +66,7 @@ export function stateBatch(model: DiffusionModel, state: SamplerState): number {
 /**
  * Where an inversion (invert, edit) starts: an image, whose latent x_0 is inverted with one DDIM step first, or
  * a kept state at the clean end, e.g. the pair (x_1, x_0) a sample run ends with. Inverting from that pair skips
- * the DDIM step and retraces the sampled trajectory exactly (spec §5, "invert(sample(x_N))").
+ * the DDIM step and retraces the sampled trajectory exactly (docs/math.md §4, "invert(sample(x_N))").
  */
 export type CleanStart =
   | { readonly image: Tensor; readonly state?: undefined }

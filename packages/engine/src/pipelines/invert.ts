@@ -6,7 +6,7 @@ import { runStages, setup } from './stages.ts';
 
 /**
  * Invert an image (pixels in [-1, 1], [B, 3, H, W]) or a kept clean-end state, e.g. a sample run's final pair
- * (x_1, x_0): from that pair the inversion returns the sample's starting noise exactly (spec §5).
+ * (x_1, x_0): from that pair the inversion returns the sample's starting noise exactly (docs/math.md §4).
  */
 export type InvertRequest = PipelineOptions &
   CleanStart & {

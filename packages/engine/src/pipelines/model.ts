@@ -1,6 +1,6 @@
 import type { ConditionalEpsPredictor, Embedding, Tensor } from '../types.ts';
 
-/** How the training noise schedule and the inference timesteps are built (spec §1). */
+/** How the training noise schedule and the inference timesteps are built (docs/math.md §1). */
 export interface ScheduleConfig {
   readonly betaSchedule: 'scaled_linear' | 'linear';
   readonly betaStart: number;

@@ -23,7 +23,7 @@ export interface PipelineOptions {
   readonly sampler?: SamplerSpec;
   /** Default: the model's `defaults.steps`. */
   readonly steps?: number;
-  /** CFG scale g (spec §7); default: the model's default for the task. */
+  /** CFG scale g (docs/math.md §7); default: the model's default for the task. */
   readonly guidance?: number;
   /** The unconditional prompt of CFG; default ''. */
   readonly negativePrompt?: string;

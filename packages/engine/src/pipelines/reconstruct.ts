@@ -21,8 +21,8 @@ export interface ReconstructResult {
 }
 
 /**
- * The exactness proof per job (spec §5): invert, then sample from the stored pair with the same prompt and
- * guidance. Stages: 0 = invert, 1 = sample.
+ * The exactness proof per job (docs/math.md §4): invert, then sample from the stored pair with the same
+ * prompt and guidance. Stages: 0 = invert, 1 = sample.
  */
 export async function reconstruct(
   model: DiffusionModel,

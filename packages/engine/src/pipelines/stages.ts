@@ -152,7 +152,7 @@ async function guided(
   guidance: number,
 ): Promise<EpsPredictor> {
   const cond = await embed(prompt);
-  // The unconditional embedding is only computed when CFG is active (spec §7).
+  // The unconditional embedding is only computed when CFG is active (docs/math.md §7).
   const uncond = guidance > 1 ? await embed(negative) : cond;
   return guidedEps(model.eps, cond, uncond, guidance);
 }

@@ -13,9 +13,9 @@ import { combine2, combine3 } from './kernels.ts';
 type TwoStepRule = (A: number, B: number, C: number) => TwoStepCoefficients;
 
 /**
- * A 2-step BELM sampler run exactly as the official code runs it (spec §5). From a single state the first step
- * is DDIM (one NFE); from a pair every step is the 2-step affine bijection, which is what makes the round trip
- * exact. eps is always taken at the middle state x_i, tau_i.
+ * A 2-step BELM sampler run exactly as the official code runs it (docs/math.md §4). From a single state the
+ * first step is DDIM (one NFE); from a pair every step is the 2-step affine bijection, which is what makes
+ * the round trip exact. eps is always taken at the middle state x_i, tau_i.
  */
 function twoStepSampler(forward: TwoStepRule, inverse: TwoStepRule): Sampler {
   return {
@@ -42,7 +42,7 @@ function twoStepSampler(forward: TwoStepRule, inverse: TwoStepRule): Sampler {
       const { abar } = ctx.grid;
       if (state.kind !== 'pair') {
         // Only x_i exists (x_0 officially): DDIM inversion to x_{i+1}; at i = 0 the model gets the
-        // configurable first-inversion timestep (spec §2, official 1).
+        // configurable first-inversion timestep (docs/math.md §2, official 1).
         const { index: i, x } = state;
         const eps = await predict(ctx, x, timestepAt(ctx, i));
         const c = ddimCoefficients(abar[i]!, abar[i + 1]!);
@@ -58,10 +58,10 @@ function twoStepSampler(forward: TwoStepRule, inverse: TwoStepRule): Sampler {
   };
 }
 
-/** O-BELM (spec §4): the second-order, exactly invertible member a2 = (h_i / h_{i+1})^2. */
+/** O-BELM (docs/math.md §3): the second-order, exactly invertible member a2 = (h_i / h_{i+1})^2. */
 export const obelm: Sampler = twoStepSampler(obelmForward, obelmInverse);
 
-/** BDIA(gamma) (spec §6.2): a2 = gamma alpha_{i+1} / alpha_{i-1}; gamma = 1 is time-reversible. */
+/** BDIA(gamma) (docs/math.md §5): a2 = gamma alpha_{i+1} / alpha_{i-1}; gamma = 1 is time-reversible. */
 export function bdia(gamma: number): Sampler {
   return twoStepSampler(
     (A, B, C) => bdiaForward(A, B, C, gamma),

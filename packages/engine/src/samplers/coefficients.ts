@@ -7,7 +7,8 @@ export interface OneStepCoefficients {
 }
 
 /**
- * A two-step BELM update (spec §3 eq. 15, in x): x_new = far * x_far + mid * x_mid + eps * eps_theta(x_mid).
+ * A two-step BELM update (docs/math.md §3.1, paper eq. 15, in x):
+ * x_new = far * x_far + mid * x_mid + eps * eps_theta(x_mid).
  * Sampling: far = x_{i+1}, mid = x_i, new = x_{i-1}. Inversion: far = x_{i-1}, mid = x_i, new = x_{i+1}.
  */
 export interface TwoStepCoefficients {
@@ -17,8 +18,8 @@ export interface TwoStepCoefficients {
 }
 
 /**
- * DDIM from abar `from` to abar `to` (spec §2, paper eqs. 7/8; the same formula serves both directions):
- * x_to = (alpha_to/alpha_from) x_from + (sigma_to - alpha_to sigma_from / alpha_from) eps.
+ * DDIM from abar `from` to abar `to` (docs/math.md §2, paper eqs. 7/8; the same formula serves both
+ * directions): x_to = (alpha_to/alpha_from) x_from + (sigma_to - alpha_to sigma_from / alpha_from) eps.
  */
 export function ddimCoefficients(from: number, to: number): OneStepCoefficients {
   const alphaFrom = Math.sqrt(from);
@@ -28,7 +29,7 @@ export function ddimCoefficients(from: number, to: number): OneStepCoefficients 
   return { x: alphaTo / alphaFrom, eps: sigmaTo - (alphaTo * sigmaFrom) / alphaFrom };
 }
 
-/** h_{i+1}, h_i and r = h_i / h_{i+1} for A = abar_{i+1}, B = abar_i, C = abar_{i-1} (spec §4). */
+/** h_{i+1}, h_i and r = h_i / h_{i+1} for A = abar_{i+1}, B = abar_i, C = abar_{i-1} (docs/math.md §3.2). */
 function stepSizes(A: number, B: number, C: number) {
   const hUpper = sbar(A) - sbar(B);
   const hLower = sbar(B) - sbar(C);
@@ -36,7 +37,7 @@ function stepSizes(A: number, B: number, C: number) {
 }
 
 /**
- * O-BELM sampling, paper eq. 18 (spec §4), a2 = r^2 kills the h^2 error term (Prop. 4):
+ * O-BELM sampling, paper eq. 18 (docs/math.md §3.2), a2 = r^2 kills the h^2 error term (Prop. 4):
  * x_{i-1} = r^2 sqrt(C/A) x_{i+1} + (1 - r^2) sqrt(C/B) x_i - sqrt(C) h_i (1 + r) eps_i.
  */
 export function obelmForward(A: number, B: number, C: number): TwoStepCoefficients {
@@ -50,7 +51,7 @@ export function obelmForward(A: number, B: number, C: number): TwoStepCoefficien
 }
 
 /**
- * O-BELM exact inversion, paper eq. 19 (spec §4):
+ * O-BELM exact inversion, paper eq. 19 (docs/math.md §3.3):
  * x_{i+1} = r^-2 sqrt(A/C) x_{i-1} + (1 - r^-2) sqrt(A/B) x_i + sqrt(A) h_{i+1} (1 + 1/r) eps_i.
  */
 export function obelmInverse(A: number, B: number, C: number): TwoStepCoefficients {
@@ -64,7 +65,7 @@ export function obelmInverse(A: number, B: number, C: number): TwoStepCoefficien
 }
 
 /**
- * BDIA(gamma) sampling, paper eq. 24 (spec §6.2):
+ * BDIA(gamma) sampling, paper eq. 24 (docs/math.md §5):
  * x_{i-1} = gamma x_{i+1} + (alpha_{i-1} - gamma alpha_{i+1})/alpha_i x_i
  *           + [(sigma_{i-1} - alpha_{i-1} sigma_i/alpha_i) - gamma (sigma_{i+1} - alpha_{i+1} sigma_i/alpha_i)] eps_i.
  */
@@ -79,7 +80,7 @@ export function bdiaForward(A: number, B: number, C: number, gamma: number): Two
 }
 
 /**
- * BDIA(gamma) inversion, paper eq. 25 (spec §6.2):
+ * BDIA(gamma) inversion, paper eq. 25 (docs/math.md §5):
  * x_{i+1} = x_{i-1}/gamma + (alpha_{i+1} - alpha_{i-1}/gamma)/alpha_i x_i
  *           + [(sigma_{i+1} - alpha_{i+1} sigma_i/alpha_i) - (sigma_{i-1} - alpha_{i-1} sigma_i/alpha_i)/gamma] eps_i.
  */

@@ -8,7 +8,7 @@ export interface StepContext {
   readonly grid: Grid;
   readonly eps: EpsPredictor;
   readonly shape: readonly number[];
-  /** Model timestep of the clean-end DDIM inversion call (spec §2: official 1). */
+  /** Model timestep of the clean-end DDIM inversion call (docs/math.md §2: official 1). */
   readonly firstInversionTimestep: number;
   readonly signal?: AbortSignal;
 }

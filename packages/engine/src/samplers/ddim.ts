@@ -3,7 +3,7 @@ import { predict, type Sampler, timestepAt } from './context.ts';
 import { combine2 } from './kernels.ts';
 import { frontierState } from './state.ts';
 
-/** DDIM: explicit Euler in sbar (spec §2, paper eq. 7), and its inexact inversion (paper eq. 8). */
+/** DDIM: explicit Euler in sbar (docs/math.md §2, paper eq. 7), and its inexact inversion (paper eq. 8). */
 export const ddim: Sampler = {
   callsPerStep: 1,
 

@@ -19,8 +19,9 @@ function mix(p: number, a: Float64Array, b: Float64Array): Float64Array {
 }
 
 /**
- * EDICT(p), the BELM-repo variant (spec §6.3, paper eq. 9 / 22): x is updated first every step, both model
- * calls at tau_i, a_i = alpha_{i-1}/alpha_i and b_i = sigma_{i-1} - a_i sigma_i (the DDIM coefficients).
+ * EDICT(p), the BELM-repo variant (docs/math.md §6, paper eq. 9 / 22): x is updated first every step, both
+ * model calls at tau_i, a_i = alpha_{i-1}/alpha_i and b_i = sigma_{i-1} - a_i sigma_i (the DDIM
+ * coefficients).
  */
 export function edict(p: number): Sampler {
   const tau = (ctx: StepContext, i: number) => ctx.grid.timesteps[i]!;

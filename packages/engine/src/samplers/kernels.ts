@@ -24,7 +24,7 @@ export function combine3(
   return out;
 }
 
-/** out = (x + b*e) / d: the undo of an update, divided last as the spec writes it. */
+/** out = (x + b*e) / d: the undo of an update, divided last as docs/math.md §6 writes it. */
 export function solve2(x: Float64Array, b: number, e: Float64Array, d: number): Float64Array {
   const out = new Float64Array(x.length);
   for (let j = 0; j < out.length; j++) out[j] = (x[j]! + b * e[j]!) / d;

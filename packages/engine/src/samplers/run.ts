@@ -15,7 +15,7 @@ export function samplerFor(spec: SamplerSpec): Sampler {
     case 'obelm':
       return obelm;
     case 'bdia':
-      // gamma = 0 degenerates to DDIM, which has no inverse (spec §6.2).
+      // gamma = 0 degenerates to DDIM, which has no inverse (docs/math.md §5).
       if (!(spec.gamma > 0 && spec.gamma <= 1)) {
         throw new EngineError('invalid_sampler', `bdia gamma must be in (0, 1], got ${spec.gamma}`);
       }
@@ -57,8 +57,9 @@ export function stepsBetween(state: SamplerState, direction: Direction, to: numb
  * resumes: every step is a pure function of the state, so a run split at any step and resumed from the state
  * reported by `onStep` gives bitwise the same result as an unsplit run.
  *
- * Sampling from a pair (x_i, x_{i-1}) skips the DDIM start (exact reconstruction, spec §5); inverting from the
- * pair (x_1, x_0) kept by sampling gives back the noise exactly. One-sequence starts follow the official code.
+ * Sampling from a pair (x_i, x_{i-1}) skips the DDIM start (exact reconstruction, docs/math.md §4); inverting
+ * from the pair (x_1, x_0) kept by sampling gives back the noise exactly. One-sequence starts follow the
+ * official code.
  */
 export async function runSampler(
   spec: SamplerSpec,

@@ -39,9 +39,9 @@ export function stateArrays(state: SamplerState): Float64Array[] {
 }
 
 /**
- * Where a restarted run begins (spec §5, research/demo-model.md §3c): 'pair' keeps the stored pair (official;
- * exact for reconstruction), 'single' keeps only the noisier state x_i so sampling restarts with one DDIM step
- * (far more reliable when the prompt changed).
+ * Where a restarted run begins (docs/math.md §8, docs/demo-model.md §5): 'pair' keeps the stored pair
+ * (official; exact for reconstruction), 'single' keeps only the noisier state x_i so sampling restarts with
+ * one DDIM step (far more reliable when the prompt changed).
  */
 export function restartState(state: SamplerState, mode: 'pair' | 'single'): SamplerState {
   if (mode === 'pair' || state.kind === 'single') return state;

@@ -9,6 +9,15 @@ export const MANIFEST_FILE = 'obelm.json';
 
 export type BundleKind = 'pixel' | 'sd';
 
+/**
+ * The step counts a job on this model may ask for. The guidance cap is `defaults.maxGuidance`. Optional: a
+ * manifest without it allows 2 to `schedule.trainTimesteps` steps (catalogEntry.ts).
+ */
+export interface StepLimits {
+  readonly minSteps: number;
+  readonly maxSteps: number;
+}
+
 /** How a pixel bundle turns prompts into `encoder_hidden_states`. */
 export type PixelConditioning = 'demo-labels' | 'none';
 
@@ -23,6 +32,7 @@ export interface BundleManifest {
   readonly latentShape: readonly number[];
   readonly schedule: ScheduleConfig;
   readonly defaults: ModelDefaults;
+  readonly limits?: StepLimits;
   /** Role -> file name inside the folder, e.g. { unet: 'unet.onnx' }. */
   readonly files: Readonly<Record<string, string>>;
   /** Optional file name -> sha256 (hex), checked on load. */
@@ -65,6 +75,20 @@ export function parseManifest(json: unknown, where: string): BundleManifest {
   }
   if (defaults.editRestart !== 'pair' && defaults.editRestart !== 'single') {
     fail('defaults.editRestart', "'pair' or 'single'");
+  }
+  if (m.limits !== undefined) {
+    const limits = record(m.limits) ?? fail('limits', 'an object');
+    const { minSteps, maxSteps } = limits;
+    if (!Number.isInteger(minSteps) || (minSteps as number) < 2) fail('limits.minSteps', 'an integer >= 2');
+    // A grid of N steps needs N distinct training timesteps.
+    const top = schedule.trainTimesteps as number;
+    if (
+      !Number.isInteger(maxSteps) ||
+      (maxSteps as number) < (minSteps as number) ||
+      (maxSteps as number) > top
+    ) {
+      fail('limits.maxSteps', 'an integer from limits.minSteps to schedule.trainTimesteps');
+    }
   }
   const files = record(m.files) ?? fail('files', 'an object of file names');
   for (const [role, name] of Object.entries(files)) {

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { alphasCumprod, type ModelDefaults, type ScheduleConfig, SD_SCHEDULE } from '@obelm/engine';
-import { type BundleManifest, MANIFEST_FILE } from '../bundle/manifest.ts';
+import { type BundleManifest, MANIFEST_FILE, type StepLimits } from '../bundle/manifest.ts';
 import { writeBundle } from '../bundle/write.ts';
 import { fileExists } from '../files.ts';
 import { demoDataset } from './dataset.ts';
@@ -17,14 +17,17 @@ import { centreMixture, mixtureTables } from './mixture.ts';
 
 export const DEMO_BUNDLE_ID = 'demo-v1';
 
-/** Mixture component std s on the [-1, 1] pixel scale (demo-model.md §4: 0.05; 0.1 shows grain). */
+/** Mixture component std s on the [-1, 1] pixel scale (docs/demo-model.md §6: 0.05; 0.1 shows grain). */
 export const DEMO_STD = 0.05;
 export const DEMO_SIZE = 32;
 
-/** SD's training schedule with the official BELM grid (linspace, abar_0 = 1): spec §1. */
+/** SD's training schedule with the official BELM grid (linspace, abar_0 = 1): docs/math.md §1. */
 export const DEMO_SCHEDULE: ScheduleConfig = SD_SCHEDULE;
 
-/** demo-model.md §4: N = 20; g = 1 (the conditional model is exact), capped at 3; edits g = 1, f = N/2, restart. */
+/**
+ * docs/demo-model.md §6: N = 20; g = 1 (the conditional model is exact), capped at 3; edits g = 1, f = N/2,
+ * restart 'single'.
+ */
 export const DEMO_DEFAULTS: ModelDefaults = {
   steps: 20,
   guidance: 1,
@@ -33,6 +36,9 @@ export const DEMO_DEFAULTS: ModelDefaults = {
   editGuidance: 1,
   editRestart: 'single',
 };
+
+/** Up to 200 steps (ten times the default N) keeps a demo job's CPU time bounded. */
+const DEMO_LIMITS: StepLimits = { minSteps: 2, maxSteps: 200 };
 
 export function demoManifest(): Omit<BundleManifest, 'sha256'> {
   return {
@@ -44,6 +50,7 @@ export function demoManifest(): Omit<BundleManifest, 'sha256'> {
     latentShape: [1, 3, DEMO_SIZE, DEMO_SIZE],
     schedule: DEMO_SCHEDULE,
     defaults: DEMO_DEFAULTS,
+    limits: DEMO_LIMITS,
     files: { unet: 'unet.onnx' },
     conditioning: 'demo-labels',
     options: { size: DEMO_SIZE, std: DEMO_STD },

@@ -1,11 +1,12 @@
 /**
- * The demo model's procedural, labelled image set (demo-model.md §1, palette v2): 6 shapes x 6 colours x
+ * The demo model's procedural, labelled images (docs/demo-model.md §1, palette v2): 6 shapes x 6 colours x
  * 2 backgrounds x 3 positions = 216 images of 32x32 RGB. Pixels are (1 - cov) bg + cov colour, mapped to
  * [-1, 1], laid out CHW; cov is the inside fraction of a 4x4 supersample. Coordinates are in units of the
  * image side, y pointing down.
  *
  * The palette is chosen so that single-attribute edits keep the other attributes: every colour lies on
- * the same side of both (dark, similar-luminance) backgrounds, and positions are far apart (§1 rules).
+ * the same side of both (dark, similar-luminance) backgrounds, and positions are far apart
+ * (docs/demo-model.md §1).
  */
 
 export const SHAPES = ['circle', 'square', 'triangle', 'ring', 'cross', 'star'] as const;

@@ -1,5 +1,5 @@
 /**
- * The analytic Gaussian model (spec §9, linear case): data N(mu, diag s^2) has the exact noise predictor
+ * The analytic Gaussian model (docs/math.md §11.1): data N(mu, diag s^2) has the exact noise predictor
  *
  *   eps*(x, abar) = sqrt(1 - abar) (x - sqrt(abar) mu) / (abar s^2 + 1 - abar)
  *

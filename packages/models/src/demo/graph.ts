@@ -1,6 +1,6 @@
 /**
  * The demo model's eps (mixture.ts) as an ONNX graph with Stable Diffusion's UNet I/O names, so it runs
- * through onnxruntime exactly like a UNet (demo-model.md §6):
+ * through onnxruntime exactly like a UNet (docs/demo-model.md §3):
  *   sample f32[B,3,H,W], timestep int64[B], encoder_hidden_states f32[B,1,K] (the log-prior) -> out_sample.
  *
  * The centred means are initializers (not an input): the model file is self-contained like a real UNet

@@ -1,6 +1,6 @@
 /**
  * The demo model's closed-form noise predictor: the exact eps of p0 = sum_k w_k N(mu_k, s^2 I) under the
- * VP forward process (demo-model.md §2, spec §9 "nonlinear case" with one shared isotropic variance).
+ * VP forward process (docs/demo-model.md §2; docs/math.md §11.2 with one shared isotropic variance).
  * With alpha = sqrt(abar_t), sigma = sqrt(1 - abar_t), v = alpha^2 s^2 + sigma^2, the mean image mubar,
  * mu_k^c = mu_k - mubar and x^c = x - alpha mubar (an exact re-centring that shrinks the logits):
  *
@@ -48,7 +48,10 @@ export function centreMixture(means: Float64Array, components: number): CentredM
   return { components, dim, mean, centred, norms2 };
 }
 
-/** The §2 coefficients for every training timestep, from alphas_cumprod and the component std s. */
+/**
+ * The coefficients above (docs/demo-model.md §2) for every training timestep, from alphas_cumprod and the
+ * component std s.
+ */
 export function mixtureTables(alphasCumprod: Float64Array, s: number): MixtureTables {
   const n = alphasCumprod.length;
   const tables = {

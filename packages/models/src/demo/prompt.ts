@@ -1,9 +1,9 @@
 /**
  * The demo bundle's "text encoder": a prompt selects the mixture components whose label contains every
- * known prompt word, and becomes their log-prior (demo-model.md §2 "Conditioning"):
+ * known prompt word, and becomes their log-prior (docs/demo-model.md §2 "Conditioning"):
  *   log w_k = -log n for the n matching components, -1e30 for the others.
  * -1e30 (not -1e4, not -inf): logits spread over ~1e5 across components, and -inf gives NaN when every
- * entry is -inf (demo-model.md §5.5).
+ * entry is -inf (docs/demo-model.md §2).
  */
 import type { Embedding } from '@obelm/engine';
 import { ModelError } from '../runtime/errors.ts';

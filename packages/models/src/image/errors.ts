@@ -1,4 +1,4 @@
-import { CodedError } from '../errors.ts';
+import { CodedError } from '@obelm/core';
 
 /** Why an image was refused; stable strings the API maps to a 400 response. */
 export type ImageErrorCode = 'invalid_image' | 'image_too_large' | 'unsupported_format' | 'invalid_pixels';

@@ -1,3 +1,4 @@
+import type { ArtifactRule } from '@obelm/core';
 import { NoiseFileError } from './errors.ts';
 import type { NoiseMetadata } from './metadata.ts';
 
@@ -35,6 +36,20 @@ export function checkCompatible(meta: NoiseMetadata, expected: NoiseExpectation)
       );
     }
   }
+}
+
+/**
+ * Refuses a noise artifact that does not suit the run it starts, by its rule (core artifacts.ts): exactly the
+ * metadata fields the rule says must match (the grid always; the trajectory's field where the run retraces it).
+ */
+export function checkArtifact(
+  meta: NoiseMetadata,
+  run: Omit<NoiseMetadata, 'freezeIndex'>,
+  rule: Pick<ArtifactRule, 'matches'>,
+): void {
+  const expected: Record<string, unknown> = {};
+  for (const field of rule.matches) expected[field] = run[field];
+  checkCompatible(meta, expected as NoiseExpectation);
 }
 
 /** The dotted path of the first difference between two JSON-like values (arrays compare whole), or undefined. */

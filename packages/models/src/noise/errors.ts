@@ -1,4 +1,4 @@
-import { CodedError } from '../errors.ts';
+import { CodedError } from '@obelm/core';
 
 /** Why a noise artifact was refused; stable strings the API maps to a 400 response. */
 export type NoiseErrorCode =

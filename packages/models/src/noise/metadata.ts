@@ -16,7 +16,7 @@ export interface NoiseMetadata {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly guidance: number;
-  /** Model timestep of the clean-end inversion call (spec §2; official 1). */
+  /** Model timestep of the clean-end inversion call (docs/math.md §2; official 1). */
   readonly firstInversionTimestep: number;
   /** Steps kept frozen by an edit (0 for a full inversion). The state's own grid index is in the state. */
   readonly freezeIndex: number;

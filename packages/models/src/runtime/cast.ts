@@ -1,7 +1,7 @@
 /**
  * The one place where host tensors change precision on their way into and out of onnxruntime.
  *
- * Precision rule (demo-model.md §5.1, spec §5 "where it is not bit-exact"): the engine keeps states in
+ * Precision rule (docs/math.md §10, docs/demo-model.md §4): the engine keeps states in
  * float64; a model input is rounded to the session's float type exactly once (round-to-nearest-even,
  * `Math.fround` semantics for float32), so identical float64 states always give identical model inputs.
  */

@@ -1,4 +1,4 @@
-import { CodedError } from '../errors.ts';
+import { CodedError } from '@obelm/core';
 
 /** Stable codes for everything that can go wrong while building, loading or running a model. */
 export type ModelErrorCode =
@@ -14,4 +14,11 @@ export type ModelErrorCode =
 /** A typed error of the models package: callers switch on `code`, people read `message`. */
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
+
+  /** Whether what the model was given is at fault (a prompt it cannot read), not the model itself. */
+  get inputAtFault(): boolean {
+    return inputCodes.has(this.code);
+  }
 }
+
+const inputCodes: ReadonlySet<ModelErrorCode> = new Set(['prompt_no_match', 'model_bad_input']);

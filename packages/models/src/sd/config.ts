@@ -6,10 +6,11 @@ import { ModelError } from '../runtime/errors.ts';
 
 /**
  * The SD-1.5 recipe of the BELM paper: the official scripts' DDIM schedule with linspace timesteps and a
- * final abar of 1 (spec §1), 50 steps (O-BELM inversion sensitivity 136 at N = 50 vs 553 at N = 20, spec §9.4),
- * guidance 3 and 20 % of the steps preserved as in the paper's editing setup (App. C.4, spec §7).
- * editRestart 'pair' is the official image_editing.py restart; the paper's SD editing results use it. (The demo
- * model's report prefers 'single', but that finding is about its stiff closed-form eps, not a UNet.)
+ * final abar of 1 (docs/math.md §1), 50 steps (O-BELM inversion sensitivity 136 at N = 50 vs 553 at N = 20,
+ * docs/math.md §10), guidance 3 and 20 % of the steps preserved as in the paper's editing setup (App. C.4,
+ * docs/math.md §8). editRestart 'pair' is the official image_editing.py restart; the paper's SD editing
+ * results use it. (The demo model's report prefers 'single', but that finding is about its stiff closed-form
+ * eps, not a UNet.)
  */
 export const sd15Schedule: ScheduleConfig = SD_SCHEDULE;
 

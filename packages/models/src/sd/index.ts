@@ -7,4 +7,3 @@ export {
   sdScalingFactor,
 } from './config.ts';
 export { openSdBundle, SdModel } from './model.ts';
-export { type TinySdOptions, tinySd, writeTinySdBundle } from './tiny.ts';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readJsonIfPresent } from '../files.ts';
-import { bosToken, clipTokenizerJson, eosToken, parseMerges } from './clip-json.ts';
+import { bosToken, clipTokenizerJson, eosToken, parseMerges } from './clipJson.ts';
 import { TokenizerError } from './errors.ts';
 
 /** CLIP's prompt tokenizer: a prompt -> exactly `maxLength` ids, [BOS, tokens..., EOS, pad...]. */

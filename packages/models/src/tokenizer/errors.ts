@@ -1,4 +1,4 @@
-import { CodedError } from '../errors.ts';
+import { CodedError } from '@obelm/core';
 
 export type TokenizerErrorCode = 'tokenizer_not_found' | 'tokenizer_invalid';
 

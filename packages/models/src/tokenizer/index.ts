@@ -1,5 +1,4 @@
-export { byteAlphabet } from './byte-alphabet.ts';
+export { byteAlphabet } from './byteAlphabet.ts';
 export { type ClipTokenizer, loadClipTokenizer } from './clip.ts';
-export { clipTokenizerJson, parseMerges } from './clip-json.ts';
+export { clipTokenizerJson, parseMerges } from './clipJson.ts';
 export { TokenizerError, type TokenizerErrorCode } from './errors.ts';
-export { type TinyTokenizerOptions, tinyTokenizerWords, writeTinyClipTokenizer } from './tiny.ts';

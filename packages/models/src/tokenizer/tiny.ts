@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byteAlphabet } from './byte-alphabet.ts';
-import { bosToken, clipTokenizerJson, eosToken } from './clip-json.ts';
+import { byteAlphabet } from './byteAlphabet.ts';
+import { bosToken, clipTokenizerJson, eosToken } from './clipJson.ts';
 
 /** The words the tiny tokenizer knows as single tokens; anything else falls apart into smaller pieces. */
 export const tinyTokenizerWords = [

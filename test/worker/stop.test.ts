@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { loadConfig, WorkerConfigSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
+import { startWorker } from '@obelm/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startWorker } from '../src/index.ts';
 
 let stack: LocalStack;
 let dataDir: string;

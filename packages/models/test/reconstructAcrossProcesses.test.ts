@@ -1,8 +1,8 @@
 /**
  * Exactness across processes: invert an image through a bundle (the tiny SD-layout bundle, and the demo bundle)
  * with O-BELM, store the float64 pair as a noise artifact, then sample it back in a fresh Node process (tsx) that
- * only sees the bundle folder and the file. The clean latent must come back within 1e-8 max-abs (spec §5: exact
- * given the stored pair).
+ * only sees the bundle folder and the file. The clean latent must come back within 1e-8 max-abs (exact given
+ * the stored pair, docs/math.md §4).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../src/bundle/load.ts';
 import { ensureDemoBundle } from '../src/demo/bundle.ts';
 import { writeNoiseArtifact, writeSafetensors } from '../src/noise/index.ts';
-import { writeTinySdBundle } from '../src/sd/index.ts';
+import { writeTinySdBundle } from '../src/testing.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 const stepCounts = [10, 20, 50];

@@ -12,10 +12,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { publishModel } from '@obelm/api';
 import { type JobView, loadConfig, type WorkerConfig, WorkerConfigSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
-import { ensureDemoBundle, MANIFEST_FILE, writeTinySdBundle } from '@obelm/models';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import {
+  catalogEntryOf,
+  ensureDemoBundle,
+  inferSdManifest,
+  MANIFEST_FILE,
+  readManifest,
+} from '@obelm/models';
+import { writeTinySdBundle } from '@obelm/models/testing';
 import {
   bundleSourceOf,
   createS3Client,
@@ -24,9 +31,10 @@ import {
   type RunningWorker,
   SOURCE_MARKER,
   startWorker,
-} from '../src/index.ts';
+} from '@obelm/worker';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 
-/** Model ids the API accepts (OBELM_MODELS): one uploaded to S3, one whose prefix stays empty. */
+/** Model ids published in the catalog: one uploaded to S3, one whose prefix stays empty. */
 const UPLOADED = 'shapes';
 const MISSING = 'nothing-here';
 /** Uploaded too, each fetched first while S3 answers the named command with a 503 once. */
@@ -43,7 +51,6 @@ let bundleS3: S3Client;
 const failNextUnderModels = new Set<string>();
 
 beforeAll(async () => {
-  process.env.OBELM_MODELS = [UPLOADED, MISSING, ...Object.values(FLAKY)].join(',');
   dataDir = mkdtempSync(join(tmpdir(), 'obelm-bundles-'));
   cacheDir = join(dataDir, 'models');
   stack = await startLocalStack({ dataDir, port: 0, worker: false });
@@ -51,6 +58,14 @@ beforeAll(async () => {
   // The demo bundle's files stand in for a real export: any bundle folder uploaded under models/<id>/.
   demoDir = await ensureDemoBundle(join(dataDir, 'built'));
   await Promise.all([UPLOADED, ...Object.values(FLAKY)].map((id) => uploadBundle(id)));
+  // Catalog entries before the first request (the API caches the catalog): the uploaded bundles' own, and for
+  // the empty prefix what an SD-1.5 export without configs would get, so only the worker can find it missing.
+  const uploaded = await readManifest(demoDir);
+  for (const id of [UPLOADED, ...Object.values(FLAKY)]) {
+    await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, catalogEntryOf(uploaded, { id }));
+  }
+  const sd15 = await inferSdManifest(join(dataDir, MISSING));
+  await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, catalogEntryOf(sd15, { id: MISSING }));
   config = loadConfig(WorkerConfigSchema, {
     ...stack.env,
     OBELM_HEARTBEAT_SECONDS: '1',

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type DiffusionModel, type Embedding, sample } from '@obelm/engine';
-import { ensureDemoBundle, type LoadedModel, loadBundle, writeTinySdBundle } from '../src/index.ts';
+import { ensureDemoBundle, type LoadedModel, loadBundle } from '../src/index.ts';
+import { writeTinySdBundle } from '../src/testing.ts';
 import { HeapPeak, median, mib, ms, peakRssBytes, timeMs } from './report.ts';
 
 export const bundleKinds = ['demo', 'tiny-sd-fp32', 'tiny-sd-fp16'] as const;

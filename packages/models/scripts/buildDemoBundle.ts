@@ -1,6 +1,6 @@
 /**
  * Writes the demo bundle folder (obelm.json + unet.onnx), e.g. to upload it as `models/demo-v1/`:
- *   npx tsx packages/models/scripts/build-demo-bundle.ts [outDir]   (default: the model cache)
+ *   npx tsx packages/models/scripts/buildDemoBundle.ts [outDir]   (default: the model cache)
  */
 import { ensureDemoBundle } from '../src/index.ts';
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the GPU worker image and pushes it to the stage's ECR repository (created by `sst deploy`).
-# Usage: scripts/push-worker-image.sh <stage>   (then: OBELM_WORKER_IMAGE_TAG=<printed tag> npx sst deploy --stage <stage>)
+# Usage: scripts/pushWorkerImage.sh <stage>   (then: OBELM_WORKER_IMAGE_TAG=<printed tag> npx sst deploy --stage <stage>)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stage="${1:?usage: scripts/push-worker-image.sh <stage>}"
+stage="${1:?usage: scripts/pushWorkerImage.sh <stage>}"
 
 # The repository name is fixed by stacks/index.ts: obelm-<stage>-worker.
 if ! repository="$(aws ecr describe-repositories --repository-names "obelm-${stage}-worker" \

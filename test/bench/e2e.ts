@@ -5,13 +5,14 @@
  *   both at 50 steps with the demo bundle (ratio; the issue's target is <= 1.15), and where the difference goes;
  * - time from enqueue (the POST's answer) to pick-up (the worker's claim, the job's startedAt);
  * - throughput (jobs per minute) with 1 worker, then 2.
- * Bounded: fixed job counts and a hard deadline. Run: npm run bench -w packages/worker (or npm run bench).
+ * Bounded: fixed job counts and a hard deadline. Run: npx tsx test/bench/e2e.ts (or npm run bench).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { JobView } from '@obelm/core';
 import { edit } from '@obelm/engine';
 import { type LocalStack, startLocalStack } from '@obelm/local';
@@ -25,7 +26,8 @@ const LATENCY_RUNS = 9;
 const THROUGHPUT_JOBS = 24;
 /** The issue's target for stack latency over in-process latency. */
 const TARGET_RATIO = 1.15;
-const REPO_ROOT = new URL('../../..', import.meta.url).pathname;
+/** The worker package's container program, through its `./main` export. */
+const WORKER_MAIN = fileURLToPath(import.meta.resolve('@obelm/worker/main'));
 
 const deadline = setTimeout(() => {
   console.error('bench: hard deadline (150 s) reached');
@@ -170,8 +172,7 @@ async function fetchReport(job: JobView): Promise<{ timings: { loadMs: number; c
 
 /** The container program as a child process; resolves once it polls the queue. */
 async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/worker/src/main.ts'], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });

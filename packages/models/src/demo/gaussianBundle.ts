@@ -17,7 +17,7 @@ export async function writeGaussianBundle(
       format: 1,
       id: 'gaussian-test',
       kind: 'pixel',
-      description: 'Analytic Gaussian model (spec §9): exact eps, closed-form flow',
+      description: 'Analytic Gaussian model (docs/math.md §11.1): exact eps, closed-form flow',
       imageSize: [height, width],
       latentShape: [1, channels, height, width],
       schedule,

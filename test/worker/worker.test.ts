@@ -5,8 +5,8 @@ import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-s
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, type JobItem, jobMessage, loadConfig, newId, WorkerConfigSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
+import { type RunningWorker, startWorker } from '@obelm/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type RunningWorker, startWorker } from '../src/index.ts';
 
 let stack: LocalStack;
 let dataDir: string;

@@ -1,21 +1,44 @@
+import { z } from 'zod';
 import {
-  CreateJobRequestSchema,
   CreateUploadRequestSchema,
   GetJobQuerySchema,
   JobListSchema,
   JobViewSchema,
   ListJobsQuerySchema,
   UploadResponseSchema,
-} from '@obelm/core';
-import { z } from 'zod';
+} from './api.ts';
+import { CreateJobRequestSchema } from './jobs.ts';
+import { ModelListSchema } from './models.ts';
 
-/** What the API offers, independent of how it is served: the OpenAPI document and the local router read it. */
+/**
+ * The Lambda handlers behind HTTP routes. Each name is a file, packages/api/src/handlers/<name>.ts, that
+ * exports a wrapped `handler`; the API package serves, and infra deploys, exactly these.
+ */
+export const HTTP_HANDLERS = [
+  'createJob',
+  'getJob',
+  'listJobs',
+  'cancelJob',
+  'createUpload',
+  'openapi',
+  'listModels',
+] as const;
+export type HandlerName = (typeof HTTP_HANDLERS)[number];
+
+/** Lambda handlers run on a schedule, not behind a route (same file convention). */
+export const SCHEDULED_HANDLERS = ['sweeper'] as const;
+export type ScheduledHandlerName = (typeof SCHEDULED_HANDLERS)[number];
+
+/** Every Lambda handler the cloud deploys. */
+export type LambdaHandlerName = HandlerName | ScheduledHandlerName;
+
+/** What the API offers, independent of how it is served: the OpenAPI document, the local router and infra read it. */
 export interface RouteSpec {
   method: 'GET' | 'POST';
   /** API Gateway path syntax: `/v1/jobs/{id}`. */
   path: string;
-  /** The Lambda handler file under src/handlers (the infra wires exactly these). */
-  handlerFile: string;
+  /** The handler serving it; also the route's OpenAPI operationId. */
+  handler: HandlerName;
   auth: boolean;
   summary: string;
   body?: z.ZodType;
@@ -26,11 +49,14 @@ export interface RouteSpec {
   errors: string[];
 }
 
+/** `METHOD /path`, as API Gateway's routeKey. */
+export const routeKey = (spec: Pick<RouteSpec, 'method' | 'path'>) => `${spec.method} ${spec.path}`;
+
 export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     method: 'POST',
     path: '/v1/jobs',
-    handlerFile: 'createJob.ts',
+    handler: 'createJob',
     auth: true,
     summary:
       'Create a job (invert, sample, edit, reconstruct, interpolate). Honours an Idempotency-Key header.',
@@ -62,7 +88,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     method: 'GET',
     path: '/v1/jobs',
-    handlerFile: 'listJobs.ts',
+    handler: 'listJobs',
     auth: true,
     summary: "List the caller's jobs, newest first.",
     query: ListJobsQuerySchema,
@@ -73,7 +99,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     method: 'GET',
     path: '/v1/jobs/{id}',
-    handlerFile: 'getJob.ts',
+    handler: 'getJob',
     auth: true,
     summary:
       'Get a job: status, progress, metrics and fresh presigned URLs of its outputs. With `wait`, a long-poll ' +
@@ -86,7 +112,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     method: 'POST',
     path: '/v1/jobs/{id}/cancel',
-    handlerFile: 'cancelJob.ts',
+    handler: 'cancelJob',
     auth: true,
     summary: 'Cancel a job: queued jobs at once, running jobs at their next step.',
     status: 200,
@@ -96,7 +122,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     method: 'POST',
     path: '/v1/uploads',
-    handlerFile: 'createUpload.ts',
+    handler: 'createUpload',
     auth: true,
     summary: 'Get a presigned POST form to upload one image, then name its uploadId in a job.',
     body: CreateUploadRequestSchema,
@@ -106,8 +132,18 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   },
   {
     method: 'GET',
+    path: '/v1/models',
+    handler: 'listModels',
+    auth: true,
+    summary: 'The models the caller may use, with their limits and defaults.',
+    status: 200,
+    response: ModelListSchema,
+    errors: [],
+  },
+  {
+    method: 'GET',
     path: '/v1/openapi.json',
-    handlerFile: 'openapi.ts',
+    handler: 'openapi',
     auth: false,
     summary: 'This document.',
     status: 200,

@@ -41,8 +41,8 @@ describe('demo dataset', () => {
     expect(images.reduce((a, b) => a + b, 0)).toMatchInlineSnapshot(`-435666.99999933946`);
   });
 
-  // demo-model.md §1: an edit keeps the other attributes iff the attribute-preserving member of the target
-  // class is the L2-nearest one. Edit prompts name colour and shape (and the background for background
+  // docs/demo-model.md §1: an edit keeps the other attributes iff the attribute-preserving member of the
+  // target class is the L2-nearest one. Edit prompts name colour and shape (and the background for background
   // edits), so the target class is every item matching those words after one attribute changes.
   it('makes the attribute-preserving image the nearest member of every single-attribute edit target', () => {
     let edits = 0;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type JobView, loadConfig, WorkerConfigSchema } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
+import { type RunningWorker, startWorker } from '@obelm/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type RunningWorker, startWorker } from '../src/index.ts';
 
 /** What the fake ECS agent received. */
 interface AgentRequest {

@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyTransition } from '@obelm/api';
+import { endEventId, type JobItem, jobTransitions as t } from '@obelm/core';
+import { type LocalStack, startLocalStack } from '@obelm/local';
+import { JobStore } from '@obelm/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The transitions against a real DynamoDB protocol server (dynalite): the conditions that make each one atomic,
+ * sent through both the API's and the worker's clients.
+ */
+describe('job transitions on the table', () => {
+  let stack: LocalStack;
+  let dir: string;
+  let worker: JobStore;
+  let n = 0;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'obelm-transitions-'));
+    stack = await startLocalStack({ dataDir: dir, port: 0, worker: false });
+    worker = new JobStore(stack.deps.db, stack.deps.config.OBELM_TABLE);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function queuedJob(): Promise<JobItem> {
+    const now = new Date();
+    const job: JobItem = {
+      id: `job_transitions_${++n}`,
+      tenant: 'dev',
+      status: 'queued',
+      params: {
+        kind: 'sample',
+        model: 'demo',
+        steps: 4,
+        guidance: 1,
+        negativePrompt: '',
+        sampler: { name: 'obelm' },
+        outputFormat: 'png',
+        prompt: '',
+        seed: 1,
+      },
+      inputs: [],
+      attempts: 0,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      ttl: Math.floor(now.getTime() / 1000) + 3600,
+    };
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    await stack.deps.db.send(new PutCommand({ TableName: stack.deps.config.OBELM_TABLE, ...t.create(job) }));
+    return job;
+  }
+
+  it('claims a job once; only its owner may write it; it ends once with one event', async () => {
+    const job = await queuedJob();
+    const claimed = await worker.apply(t.claim(job.id, 'w1', new Date()));
+    expect(claimed).toMatchObject({ status: 'running', workerId: 'w1', attempts: 1 });
+    expect(await worker.apply(t.claim(job.id, 'w2', new Date()))).toBeUndefined();
+    expect(await worker.apply(t.progress(job.id, 'w2', new Date(), { step: 1, of: 4 }))).toBeUndefined();
+    expect(await worker.apply(t.progress(job.id, 'w1', new Date(), { step: 1, of: 4 }))).toMatchObject({
+      progress: { step: 1, of: 4 },
+    });
+
+    const done = await worker.apply(
+      t.succeed(job.id, 'w1', new Date(), { outputs: {}, metrics: {}, ttl: 1 }),
+    );
+    expect(done?.status).toBe('succeeded');
+    expect(done?.endEvent).toMatchObject({ id: endEventId(job.id, 'succeeded'), type: 'job.succeeded' });
+    // A retried end (a duplicate message, a second worker, a crash and retry) changes nothing.
+    expect(
+      await worker.apply(t.succeed(job.id, 'w1', new Date(), { outputs: {}, metrics: {}, ttl: 2 })),
+    ).toBe(undefined);
+    expect(
+      await applyTransition(stack.deps, t.cancel(job.id, { status: 'queued' }, new Date(), { ttl: 1 })),
+    ).toBe(undefined);
+  });
+
+  it("re-queues a stale job only while its heartbeat is the one seen, by the API's sweep or a worker alike", async () => {
+    const job = await queuedJob();
+    const claimed = (await worker.apply(t.claim(job.id, 'w1', new Date())))!;
+    const other = '2000-01-01T00:00:00.000Z';
+    expect(await applyTransition(stack.deps, t.requeue(job.id, new Date(), { seenHeartbeatAt: other }))).toBe(
+      undefined,
+    );
+    expect(await worker.apply(t.requeue(job.id, new Date(), { seenHeartbeatAt: null }))).toBeUndefined();
+    const requeued = await applyTransition(
+      stack.deps,
+      t.requeue(job.id, new Date(), { seenHeartbeatAt: claimed.heartbeatAt! }),
+    );
+    expect(requeued).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(requeued?.workerId).toBeUndefined();
+  });
+
+  it('cancels a running job through its request, then its worker; a checkpoint gives the attempt back', async () => {
+    const job = await queuedJob();
+    await worker.apply(t.claim(job.id, 'w1', new Date()));
+    expect(await applyTransition(stack.deps, t.requestCancel(job.id, new Date()))).toMatchObject({
+      status: 'running',
+      cancelRequested: true,
+    });
+    const canceled = await worker.apply(
+      t.cancel(job.id, { status: 'running', workerId: 'w1' }, new Date(), { ttl: 1, metrics: { gpuMs: 5 } }),
+    );
+    expect(canceled).toMatchObject({ status: 'canceled', metrics: { gpuMs: 5 } });
+    expect(canceled?.endEvent?.id).toBe(endEventId(job.id, 'canceled'));
+
+    const second = await queuedJob();
+    await worker.apply(t.claim(second.id, 'w1', new Date()));
+    const checkpoint = { key: 'k', completedKeys: [], stage: 0, step: 2, savedAt: new Date().toISOString() };
+    const back = await worker.apply(t.checkpoint(second.id, 'w1', new Date(), checkpoint));
+    expect(back).toMatchObject({ status: 'queued', attempts: 0, checkpoint });
+  });
+});
