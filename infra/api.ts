@@ -86,5 +86,5 @@ export function createHttpApi(args: HttpApiArgs) {
   return { api, functionArgs };
 }
 
-/** How often the sweeper runs; a job is stale after 5 minutes without a heartbeat (handlers/sweeper.ts). */
+/** How often the sweeper runs; a job is stale after two missed heartbeats (core queues.ts `staleAfterMs`). */
 export const SWEEP_MINUTES = 5;

@@ -49,6 +49,16 @@ describe('package boundaries', () => {
     });
   }
 
+  it('keeps the engine free of I/O: of core it takes only the error base', () => {
+    for (const file of files('packages/engine/src')) {
+      const fromCore = importsOf(file).filter((i) => i.startsWith('@obelm/core'));
+      expect(
+        fromCore.filter((i) => i !== '@obelm/core/errors'),
+        file,
+      ).toEqual([]);
+    }
+  });
+
   it('keeps the AWS SDK out of core, engine and models, and onnxruntime inside models', () => {
     for (const pkg of ['core', 'engine', 'models']) {
       for (const file of files(`packages/${pkg}/src`)) {
@@ -75,7 +85,7 @@ describe('one home for each fact', () => {
       /UpdateExpression|new UpdateCommand/.test(source(f)),
     );
     expect(writers.sort()).toEqual(
-      ['packages/api/src/jobs/store.ts', 'packages/worker/src/jobStore.ts'].sort(),
+      ['packages/api/src/jobs/store.ts', 'packages/worker/src/aws/jobStore.ts'].sort(),
     );
     for (const file of writers) expect(source(file), file).not.toMatch(/UpdateExpression:\s*['`]/);
   });

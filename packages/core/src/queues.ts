@@ -10,6 +10,13 @@ export const WORKER_HEARTBEAT_SECONDS = 30;
 /** Claims of one job before the worker fails it instead of retrying it: crash loops end here (OBELM_MAX_ATTEMPTS). */
 export const WORKER_MAX_ATTEMPTS = 3;
 
+/**
+ * A running job whose worker missed two heartbeats is taken back (the conditional requeue in transitions.ts
+ * keeps a worker that is merely slow). The worker's claim and the sweeper use the same rule.
+ */
+export const staleAfterMs = (heartbeatSeconds: number = WORKER_HEARTBEAT_SECONDS): number =>
+  2 * heartbeatSeconds * 1000;
+
 /** The webhook dispatcher Lambda's timeout (infra/api.ts); the webhooks queue's visibility is derived from it. */
 export const WEBHOOK_DISPATCH_TIMEOUT_SECONDS = 30;
 

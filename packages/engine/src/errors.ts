@@ -1,4 +1,4 @@
-import { CodedError } from '@obelm/core';
+import { CodedError } from '@obelm/core/errors';
 
 /** Stable codes for every way a caller can misuse the engine (or stop it). */
 export type EngineErrorCode =

@@ -5,14 +5,19 @@
  */
 
 export type { Logger } from '@obelm/core';
-export { type AwsClients, createAwsClients, createS3Client } from './aws.ts';
-export { type FetchBundleOptions, fetchBundle, type S3BundleSource, SOURCE_MARKER } from './bundleFetch.ts';
-export { type BundleSource, bundleSourceOf, configuredBundleId } from './bundleSource.ts';
-export { loadModelBundle } from './bundles.ts';
+export { type AwsClients, createAwsClients, createS3Client } from './aws/clients.ts';
+export { JobStore } from './aws/jobStore.ts';
+export { TaskProtection } from './aws/taskProtection.ts';
+export {
+  type FetchBundleOptions,
+  fetchBundle,
+  type S3BundleSource,
+  SOURCE_MARKER,
+} from './bundles/bundleFetch.ts';
+export { type BundleSource, bundleSourceOf, configuredBundleId } from './bundles/bundleSource.ts';
+export { loadModelBundle } from './bundles/bundles.ts';
+export type { ModelLoader } from './bundles/modelCache.ts';
 export { WorkerError, type WorkerErrorCode } from './errors.ts';
-export { JobStore } from './jobStore.ts';
-export type { ModelLoader } from './modelCache.ts';
-export { pipelineRunner } from './pipelines.ts';
-export type { JobRunner, RunInput, RunRequest, RunResult } from './runner.ts';
-export { TaskProtection } from './taskProtection.ts';
+export { pipelineRunner } from './job/pipelines.ts';
+export type { JobRunner, RunInput, RunRequest, RunResult } from './job/runner.ts';
 export { preloadModel, type RunningWorker, startWorker, type WorkerOptions } from './worker.ts';

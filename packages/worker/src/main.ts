@@ -3,7 +3,7 @@
  * SIGTERM (ECS stop, spot interruption) or SIGINT, then finishes or checkpoints its job and exits 0.
  */
 import { createLogger, describeError, loadConfig, WorkerConfigSchema } from '@obelm/core';
-import { configuredBundleId } from './bundleSource.ts';
+import { configuredBundleId } from './bundles/bundleSource.ts';
 import { preloadModel, startWorker } from './worker.ts';
 
 const config = loadConfig(WorkerConfigSchema);

@@ -1,17 +1,17 @@
 import { hostname } from 'node:os';
 import { createLogger, describeError, type Logger, newId, type WorkerConfig } from '@obelm/core';
-import { type AwsClients, createAwsClients, destroyAwsClients } from './aws.ts';
-import { BlobStore } from './blobs.ts';
-import { loadModelBundle } from './bundles.ts';
-import { claimFromMessage } from './claim.ts';
-import { executeJob } from './execute.ts';
-import { JobStore } from './jobStore.ts';
-import { JobLease } from './lease.ts';
-import { ModelCache, type ModelLoader } from './modelCache.ts';
-import { pipelineRunner } from './pipelines.ts';
-import { JobQueue, type ReceivedMessage } from './queue.ts';
-import type { JobRunner } from './runner.ts';
-import { TaskProtection } from './taskProtection.ts';
+import { BlobStore } from './aws/blobs.ts';
+import { type AwsClients, createAwsClients, destroyAwsClients } from './aws/clients.ts';
+import { JobStore } from './aws/jobStore.ts';
+import { TaskProtection } from './aws/taskProtection.ts';
+import { loadModelBundle } from './bundles/bundles.ts';
+import { ModelCache, type ModelLoader } from './bundles/modelCache.ts';
+import { executeJob } from './job/execute.ts';
+import { pipelineRunner } from './job/pipelines.ts';
+import type { JobRunner } from './job/runner.ts';
+import { claimFromMessage } from './queue/claim.ts';
+import { JobLease } from './queue/lease.ts';
+import { JobQueue, type ReceivedMessage } from './queue/queue.ts';
 
 export interface WorkerOptions {
   /** Loads a model bundle by id; by default the models package's loader with the configured provider. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { withFileLock } from '../src/fileLock.ts';
+import { withFileLock } from '../src/bundles/fileLock.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'obelm-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,14 +1,17 @@
 import middy from '@middy/core';
-import { createLogger } from '@obelm/core';
+import { createLogger, staleAfterMs } from '@obelm/core';
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { sweepJobs } from '../sweeper.ts';
 
 const log = createLogger('sweeper');
 
-/** Scheduled Lambda (e.g. every 5 minutes): re-enqueue lost jobs, recover stale ones, expire old ones. */
-export const buildSweeper = (deps: DepsProvider, staleAfterMs = 5 * 60_000) =>
+/**
+ * Scheduled Lambda (every few minutes): re-enqueue lost jobs, recover stale ones (the worker's own rule: two
+ * missed heartbeats, core queues.ts), expire old ones.
+ */
+export const buildSweeper = (deps: DepsProvider, staleMs = staleAfterMs()) =>
   middy().handler(async () => {
-    const report = await sweepJobs(deps(), { staleAfterMs });
+    const report = await sweepJobs(deps(), { staleAfterMs: staleMs });
     log.info('sweep', { ...report });
     return report;
   });

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLogger, describeError, type Logger } from '@obelm/core';
+import { WorkerError } from '../errors.ts';
 import type { BundleSource } from './bundleSource.ts';
-import { WorkerError } from './errors.ts';
 import { type FileLockOptions, withFileLock } from './fileLock.ts';
 
 export type S3BundleSource = Extract<BundleSource, { type: 's3' }>;

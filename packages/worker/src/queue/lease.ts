@@ -1,5 +1,5 @@
 import { describeError, jobTransitions, type Logger } from '@obelm/core';
-import type { JobStore } from './jobStore.ts';
+import type { JobStore } from '../aws/jobStore.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 /** Why a running job was interrupted: the user canceled it, another worker owns it now, or we are stopping. */

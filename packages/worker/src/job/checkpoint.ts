@@ -1,7 +1,7 @@
 import { describeError, type JobCheckpoint, type JobItem, type Logger, s3Keys } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from '../aws/blobs.ts';
 import { runMeta } from './pipelines.ts';
 
 /**

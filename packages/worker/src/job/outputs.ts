@@ -1,6 +1,6 @@
 import { type JobItem, type JobOutputs, s3Keys } from '@obelm/core';
 import { encodeImage, writeNoiseArtifact } from '@obelm/models';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from '../aws/blobs.ts';
 import type { RunResult } from './runner.ts';
 
 const contentTypes = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' } as const;

@@ -14,7 +14,7 @@ import {
   type Tensor,
 } from '@obelm/engine';
 import { checkArtifact, type NoiseArtifact, type NoiseMetadata } from '@obelm/models';
-import { WorkerError } from './errors.ts';
+import { WorkerError } from '../errors.ts';
 import type { JobRunner, RunRequest, RunResult } from './runner.ts';
 
 /** Model timestep of the clean-end inversion call: the official 1 (docs/math.md §2), the same for every job. */

@@ -5,8 +5,9 @@ import {
   JobMessageSchema,
   jobTransitions,
   type Logger,
+  staleAfterMs,
 } from '@obelm/core';
-import type { JobStore } from './jobStore.ts';
+import type { JobStore } from '../aws/jobStore.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 export interface ClaimDeps {
@@ -87,7 +88,7 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
       continue;
     }
     // running: stale after two missed heartbeats (visibility covers three, so redelivery implies stale).
-    if (isStale(job, now, 2 * deps.heartbeatSeconds * 1000)) {
+    if (isStale(job, now, staleAfterMs(deps.heartbeatSeconds))) {
       log.warn('job has a stale heartbeat; re-queuing it', {
         jobId,
         tenant: job.tenant,

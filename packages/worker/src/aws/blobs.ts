@@ -5,7 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { WorkerError } from './errors.ts';
+import { WorkerError } from '../errors.ts';
 
 /** The job bucket: whole-object reads and writes (inputs and outputs are small: images, noise, reports). */
 export class BlobStore {

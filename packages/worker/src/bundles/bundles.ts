@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { WorkerConfig } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { defaultModelCacheDir, loadBundle } from '@obelm/models';
-import { createS3Client } from './aws.ts';
+import { createS3Client } from '../aws/clients.ts';
 import { fetchBundle } from './bundleFetch.ts';
 import { bundleSourceOf } from './bundleSource.ts';
 

@@ -1,7 +1,7 @@
 import type { JobInput } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { decodeImage, readNoiseArtifact } from '@obelm/models';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from '../aws/blobs.ts';
 import type { RunInput } from './runner.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { type DiffusionModel, EngineError } from '@obelm/engine';
 import { ModelError } from '@obelm/models';
-import { WorkerError } from './errors.ts';
+import { WorkerError } from '../errors.ts';
 
 /** A model wrapped for one job: counts the time spent inside model calls and types its failures. */
 export interface MeteredModel {

@@ -1,6 +1,6 @@
 import { IdSchema, s3Keys, type WorkerConfig } from '@obelm/core';
 import { DEMO_BUNDLE_ID } from '@obelm/models';
-import { WorkerError } from './errors.ts';
+import { WorkerError } from '../errors.ts';
 
 /** Where a model bundle comes from: generated in-process, or an S3 prefix copied into the cache. */
 export type BundleSource =

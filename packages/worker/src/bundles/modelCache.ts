@@ -1,6 +1,6 @@
 import { classify } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
-import { WorkerError } from './errors.ts';
+import { WorkerError } from '../errors.ts';
 
 export type ModelLoader = (bundleId: string) => Promise<DiffusionModel>;
 

@@ -1,0 +1,26 @@
+import type { Logger } from '@obelm/core';
+import type { BlobStore } from '../aws/blobs.ts';
+import type { JobStore } from '../aws/jobStore.ts';
+import type { ModelCache } from '../bundles/modelCache.ts';
+import type { JobQueue } from '../queue/queue.ts';
+import type { JobRunner } from './runner.ts';
+
+/** What running a claimed job needs: the stores, the queue, the models, the pipeline runner and its settings. */
+export interface ExecuteDeps {
+  readonly jobs: JobStore;
+  readonly queue: JobQueue;
+  readonly blobs: BlobStore;
+  readonly models: ModelCache;
+  readonly runner: JobRunner;
+  readonly workerId: string;
+  readonly heartbeatSeconds: number;
+  readonly jobTtlSeconds: number;
+  readonly stepDelayMs: number;
+  readonly log: Logger;
+}
+
+/** What happened to a claimed job; the consumer only logs it. */
+export type JobOutcome = 'succeeded' | 'failed' | 'canceled' | 'checkpointed' | 'lost' | 'retry';
+
+/** Epoch seconds until which an ended job item is kept (DynamoDB TTL). */
+export const ttlFromNow = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;

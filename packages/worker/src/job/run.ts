@@ -1,0 +1,94 @@
+import { type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
+import { meterModel } from '../bundles/meteredModel.ts';
+import type { JobLease } from '../queue/lease.ts';
+import type { ReceivedMessage } from '../queue/queue.ts';
+import { deleteCheckpoint, loadCheckpoint } from './checkpoint.ts';
+import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
+import { loadInputs } from './inputs.ts';
+import { writeOutputs, writeReport } from './outputs.ts';
+import type { RunTrace } from './trace.ts';
+
+/**
+ * The happy path of a claimed job: model and inputs (and the checkpoint it resumes from), the pipeline with
+ * progress on every step, outputs and report.json in S3, then the `succeed` transition and the message deleted.
+ * Whatever stops it early throws; `trace` keeps what was done for the caller to settle the job with.
+ */
+export async function runToEnd(
+  deps: ExecuteDeps,
+  job: JobItem,
+  message: ReceivedMessage,
+  lease: JobLease,
+  trace: RunTrace,
+): Promise<JobOutcome> {
+  const { blobs } = deps;
+  const model = await deps.models.get(job.params.model);
+  const metered = meterModel(model, lease.signal);
+  const loadStart = performance.now();
+  const inputs = await loadInputs(blobs, job.inputs, model, lease.signal);
+  const resume = job.checkpoint ? await loadCheckpoint(blobs, model, job, job.checkpoint) : undefined;
+  const loadMs = performance.now() - loadStart;
+
+  const runStart = performance.now();
+  trace.start(metered);
+  const result = await deps.runner({
+    params: job.params,
+    model: metered.model,
+    inputs,
+    signal: lease.signal,
+    resume,
+    onStep: async (step) => {
+      trace.step(step);
+      await lease.progress(step.step, step.total);
+      if (deps.stepDelayMs > 0) await sleep(deps.stepDelayMs);
+      trace.resume();
+    },
+  });
+  const computeMs = performance.now() - runStart;
+
+  const metrics: JobMetrics = {
+    queueMs: job.startedAt ? Date.parse(job.startedAt) - Date.parse(job.createdAt) : undefined,
+    runMs: Math.round(performance.now() - trace.claimedAt),
+    gpuMs: Math.round(trace.modelMs()),
+    ...result.metrics,
+  };
+  // The report does not depend on the outputs' writes, so all of them go to S3 at once.
+  const [outputs, report] = await Promise.all([
+    writeOutputs(blobs, job, result),
+    writeReport(blobs, job, {
+      jobId: job.id,
+      kind: job.params.kind,
+      model: job.params.model,
+      workerId: deps.workerId,
+      attempt: job.attempts,
+      params: job.params,
+      settings: result.settings,
+      ...(job.checkpoint ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } } : {}),
+      metrics,
+      timings: { loadMs: round(loadMs), computeMs: round(computeMs), modelMs: round(trace.modelMs()) },
+      steps: trace.steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
+    }),
+  ]);
+  outputs.report = report;
+  metrics.runMs = Math.round(performance.now() - trace.claimedAt);
+
+  const last = trace.lastStep;
+  const finished = await deps.jobs.apply(
+    jobTransitions.succeed(job.id, deps.workerId, new Date(), {
+      outputs,
+      metrics,
+      ...(last ? { progress: { step: last.total, of: last.total } } : {}),
+      ttl: ttlFromNow(deps.jobTtlSeconds),
+    }),
+  );
+  if (!finished) {
+    // Canceled or taken over while the outputs were being written: the item says what happened.
+    deps.log.warn('job changed hands before it could finish');
+    return 'lost';
+  }
+  await deps.queue.delete(message);
+  if (job.checkpoint) await deleteCheckpoint(blobs, job.checkpoint, deps.log);
+  return 'succeeded';
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,67 @@
+import { classify, describeError, type JobItem, jobTransitions } from '@obelm/core';
+import type { JobLease } from '../queue/lease.ts';
+import type { ReceivedMessage } from '../queue/queue.ts';
+import { saveCheckpoint } from './checkpoint.ts';
+import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
+import type { RunTrace } from './trace.ts';
+
+/**
+ * Settles a run that stopped before its end, from why it stopped (the lease's reason) or what it threw:
+ * - lost: another worker took the job over; nothing is written;
+ * - canceled: a cancel request seen during the run; the job pays for the model time it used; message deleted;
+ * - checkpointed: stopped by `lease.abort('checkpoint')`, state saved, job re-queued, message visible again;
+ * - failed: a typed error (bad input, model failure; core `classify`) recorded on the item, message deleted;
+ * - retry: a transient fault or a bug; the job is re-queued with the attempt counted and the message comes back
+ *   after one heartbeat (OBELM_MAX_ATTEMPTS ends one that never gets through).
+ */
+export async function settleStoppedRun(
+  deps: ExecuteDeps,
+  job: JobItem,
+  message: ReceivedMessage,
+  lease: JobLease,
+  trace: RunTrace,
+  error: unknown,
+): Promise<JobOutcome> {
+  const { jobs, queue, log, workerId } = deps;
+  const owner = { status: 'running', workerId } as const;
+  const reason = lease.stopReason;
+  if (reason === 'lost') return 'lost';
+  if (reason === 'canceled') {
+    await jobs.apply(
+      jobTransitions.cancel(job.id, owner, new Date(), {
+        ttl: ttlFromNow(deps.jobTtlSeconds),
+        metrics: trace.metered ? { gpuMs: Math.round(trace.modelMs()) } : undefined,
+      }),
+    );
+    await queue.delete(message);
+    return 'canceled';
+  }
+  if (reason === 'checkpoint') {
+    const { model, lastStep } = trace;
+    const checkpoint =
+      model && lastStep ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date()) : job.checkpoint;
+    await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), checkpoint));
+    await queue.setVisibility(message, 0);
+    log.info('job checkpointed', { stage: checkpoint?.stage, step: checkpoint?.step });
+    return 'checkpointed';
+  }
+  const verdict = classify(error);
+  if (verdict.kind === 'job') {
+    await jobs.apply(
+      jobTransitions.fail(job.id, owner, new Date(), {
+        error: verdict.error,
+        ttl: ttlFromNow(deps.jobTtlSeconds),
+      }),
+    );
+    await queue.delete(message);
+    log.warn('job failed', { code: verdict.error.code, error: verdict.error.message });
+    return 'failed';
+  }
+  const unexpected = verdict.kind === 'unexpected';
+  const retried = { attempt: job.attempts, ...describeError(error, { stack: unexpected }) };
+  if (unexpected) log.error('job crashed; it will be retried', retried);
+  else log.warn('job hit a transient fault; it will be retried', retried);
+  await jobs.apply(jobTransitions.requeue(job.id, new Date(), { workerId }));
+  await queue.setVisibility(message, deps.heartbeatSeconds);
+  return 'retry';
+}
