@@ -1,24 +1,15 @@
-import type { ArtifactRule } from '@obelm/core';
+import { type ArtifactRule, GRID_FIELDS, TRAJECTORY_FIELDS } from '@obelm/core';
 import { NoiseFileError } from './errors.ts';
 import type { NoiseMetadata } from './metadata.ts';
 
 /** The fields a caller requires to match; omit the ones that may differ (e.g. `prompt` when editing). */
 export type NoiseExpectation = Partial<NoiseMetadata>;
 
-/** Checked in this order, so the error names the most fundamental mismatch first. */
-const fieldOrder: ReadonlyArray<keyof NoiseMetadata> = [
-  'bundleId',
-  'latentShape',
-  'imageSize',
-  'schedule',
-  'steps',
-  'sampler',
-  'firstInversionTimestep',
-  'guidance',
-  'negativePrompt',
-  'prompt',
-  'freezeIndex',
-];
+/**
+ * Checked in this order, so the error names the most fundamental mismatch first: the grid, then the field a
+ * trajectory was sampled in (core artifacts.ts), then the freeze index.
+ */
+const fieldOrder: ReadonlyArray<keyof NoiseMetadata> = [...GRID_FIELDS, ...TRAJECTORY_FIELDS, 'freezeIndex'];
 
 /**
  * Refuses a noise artifact made under different settings than the run it is offered to: a silently mismatched
