@@ -173,6 +173,20 @@ function checkpoint(
 }
 
 /**
+ * save checkpoint: a running job records where it can resume while it keeps running (periodic checkpoints), so
+ * a worker that dies without a word (SIGKILL, a lost instance) costs only the steps since. Owner only.
+ */
+function saveCheckpoint(jobId: string, workerId: string, now: Date, checkpoint: JobCheckpoint): JobUpdate {
+  const at = now.toISOString();
+  return build(jobId, {
+    from: 'running',
+    to: 'running',
+    workerId,
+    set: { checkpoint, heartbeatAt: at, updatedAt: at },
+  });
+}
+
+/**
  * requeue: running -> queued, the dead run's progress dropped. By the owner after an unexpected error (the
  * attempt stays counted, so a job that keeps crashing ends `too_many_attempts`), or by anyone who found the
  * job's heartbeat stale (`seenHeartbeatAt`: only if the heartbeat is still the stale one seen, so a worker that
@@ -271,6 +285,7 @@ export const jobTransitions = {
   claim,
   progress,
   checkpoint,
+  saveCheckpoint,
   requeue,
   requestCancel,
   succeed,

@@ -19,6 +19,13 @@ const updates: Record<string, JobUpdate> = {
   progress: t.progress('j', 'w1', now, { step: 3, of: 10 }),
   heartbeat: t.progress('j', 'w1', now),
   checkpoint: t.checkpoint('j', 'w1', now, undefined),
+  saveCheckpoint: t.saveCheckpoint('j', 'w1', now, {
+    key: 'k',
+    completedKeys: [],
+    stage: 0,
+    step: 1,
+    savedAt: '',
+  }),
   requeueByOwner: t.requeue('j', now, { workerId: 'w1' }),
   requeueStale: t.requeue('j', now, { seenHeartbeatAt: '2026-01-01T00:00:00.000Z' }),
   requeueNeverBeat: t.requeue('j', now, { seenHeartbeatAt: null }),
