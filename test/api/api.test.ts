@@ -96,7 +96,7 @@ describe('OpenAPI document', () => {
       ].sort(),
     );
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);
+    expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message', 'details']);
     expect(doc.paths['/v1/openapi.json'].get.security).toEqual([]);
     // The request schema is the validating zod schema: one variant per job kind.
     const create = doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema;
@@ -191,11 +191,64 @@ describe('bad requests', () => {
     ],
     ['an unknown upload', { kind: 'invert', image: { uploadId: 'upl_missing' } }, 404, 'unknown_upload'],
     ['an unknown noise job', { kind: 'sample', noise: { jobId: 'job_missing' } }, 404, 'unknown_noise'],
+    [
+      'a seed with noise',
+      { kind: 'sample', seed: 3, noise: { jobId: 'job_missing' } },
+      400,
+      'conflicting_inputs',
+    ],
+    [
+      'an inline image over 4 MiB, though within the body limit',
+      { kind: 'invert', image: { base64: 'A'.repeat(Math.ceil((4.2 * 1024 * 1024 * 4) / 3)) } },
+      413,
+      'image_too_large',
+    ],
   ])('%s', async (_name, body, status, code) => {
     const res = await createJob(body);
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(typeof res.body.error.message).toBe('string');
+    expect(res.body.error.details, 'every error says what was wrong').toBeTypeOf('object');
+  });
+
+  it('gives every error details: the field or the values at fault', async () => {
+    const seeded = await createJob({ kind: 'sample', seed: 3, noise: { jobId: 'job_missing' } });
+    expect(seeded.body.error.details).toEqual({ fields: ['seed', 'noise'] });
+    const large = await createJob({
+      kind: 'invert',
+      image: { base64: 'A'.repeat(Math.ceil((4.2 * 1024 * 1024 * 4) / 3)) },
+    });
+    expect(large.body.error.details).toEqual({ field: 'image', maxBytes: 4 * 1024 * 1024 });
+    const missing = await call(stack, 'GET', '/v1/jobs/job_nope');
+    expect(missing.body.error).toMatchObject({ code: 'job_not_found', details: { jobId: 'job_nope' } });
+    const noKey = await call(stack, 'GET', '/v1/jobs', { key: null });
+    expect(noKey.body.error.details).toEqual({ header: 'Authorization', reason: 'missing' });
+    const badKey = await call(stack, 'GET', '/v1/jobs', { key: 'not-a-real-key-0123456789' });
+    expect(badKey.body.error.details).toEqual({ header: 'Authorization', reason: 'unknown' });
+    const json = await createJob('{"kind":');
+    expect(json.body.error.details.reason).toEqual(expect.any(String));
+    const idem = await createJob({ kind: 'sample' }, { 'idempotency-key': 'k'.repeat(300) });
+    expect(idem.body.error).toMatchObject({
+      code: 'invalid_idempotency_key',
+      details: { header: 'Idempotency-Key' },
+    });
+    const upload = await createJob({ kind: 'invert', image: { uploadId: 'upl_missing' } });
+    expect(upload.body.error.details).toEqual({ field: 'image', uploadId: 'upl_missing' });
+    const route = await call(stack, 'GET', '/v1/nothing');
+    expect(route.body.error.details).toEqual({ method: 'GET', path: '/v1/nothing' });
+  });
+
+  it('answers a path with malformed percent-encoding with 400, as API Gateway does, not 500', async () => {
+    for (const path of ['/v1/jobs/%ZZ', '/v1/jobs/%E0%A4%A/cancel', '/v1/jobs/%']) {
+      const method = path.endsWith('cancel') ? 'POST' : 'GET';
+      const res = await call(stack, method, path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'malformed_path', details: { path } });
+    }
+    // Well-formed escapes still reach the handler: a decoded id that is no id is an unknown job.
+    const escaped = await call(stack, 'GET', '/v1/jobs/%41bc%20d');
+    expect(escaped.status).toBe(404);
+    expect(escaped.body.error).toMatchObject({ code: 'job_not_found', details: { jobId: 'Abc d' } });
   });
 
   it('names the unknown field and gives zod issue paths', async () => {
@@ -379,6 +432,24 @@ describe('jobs', () => {
     });
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.code).toBe('unknown_noise');
+  });
+
+  it('refuses noise of a kind that never has any as incompatible, not as not ready, in plain words', async () => {
+    const reconstruct = await createJob({ kind: 'reconstruct', image: { base64: PNG_BASE64 } });
+    expect(reconstruct.status).toBe(202);
+    for (const kind of ['sample', 'invert', 'edit'] as const) {
+      const res = await createJob({
+        kind,
+        noise: { jobId: reconstruct.body.id },
+        ...(kind === 'edit' ? { targetPrompt: 'x' } : {}),
+      });
+      expect(res.status, kind).toBe(409);
+      expect(res.body.error.code, kind).toBe('incompatible_noise');
+      expect(res.body.error.details).toMatchObject({ field: 'noise', noiseKind: 'reconstruct' });
+      expect(res.body.error.message).not.toMatch(/\ba (invert|edit|interpolate)\b/);
+    }
+    const invert = await createJob({ kind: 'invert', noise: { jobId: reconstruct.body.id } });
+    expect(invert.body.error.message).toContain('an invert job starts from the noise of a sample job');
   });
 
   it('takes noise only from where it sits on the grid: invert/edit artifacts start, sample artifacts invert', async () => {

@@ -153,7 +153,7 @@ test('the base keeps code, message, cause and details', () => {
     cause,
     details: { field: 'x' },
   });
-  expect(new ApiError(404, 'job_not_found', 'no such job').toBody()).toEqual({
-    error: { code: 'job_not_found', message: 'no such job' },
+  expect(new ApiError(404, 'job_not_found', 'no such job', { jobId: 'j' }).toBody()).toEqual({
+    error: { code: 'job_not_found', message: 'no such job', details: { jobId: 'j' } },
   });
 });

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -132,18 +133,17 @@ describe('every sampler', () => {
 });
 
 test('an image the worker cannot decode fails the job with invalid_image', async () => {
-  // A PNG signature (enough for the API's format sniffing) followed by garbage.
-  const png = Uint8Array.from([
-    0x89,
-    0x50,
-    0x4e,
-    0x47,
-    0x0d,
-    0x0a,
-    0x1a,
-    0x0a,
-    ...new TextEncoder().encode('garbage'),
-  ]);
+  // A PNG whose chunks are well formed (it passes the API's header check: format, size, IEND at the end) but
+  // whose compressed pixel data is garbage: only decoding finds that, in the worker.
+  const png = Buffer.from(
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c33' } })
+      .png()
+      .toBuffer(),
+  );
+  const idat = png.indexOf('IDAT');
+  const length = png.readUInt32BE(idat - 4);
+  png.fill(0x55, idat + 4, idat + 4 + length);
+  png.writeUInt32BE(crc32(png.subarray(idat, idat + 4 + length)), idat + 4 + length);
   const job = await createJob(t.stack, { kind: 'invert', image: { base64: base64(png) } });
   const done = await waitForJob(t.stack, job.id);
   expect(done.status).toBe('failed');

@@ -256,7 +256,8 @@ test.each(Object.entries(FLAKY))(
     expect(failNextUnderModels.has(command)).toBe(false); // the fault did strike
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
     const report = (await (await fetch(job.outputs!.report!.url)).json()) as { attempt: number };
-    expect(report.attempt).toBe(2);
+    // Retried with the attempt given back: a passing S3 fault is not the job's (job/stopped.ts).
+    expect(report.attempt).toBe(1);
     expect(existsSync(join(cacheDir, id, SOURCE_MARKER))).toBe(true);
   },
 );

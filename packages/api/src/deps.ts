@@ -18,6 +18,35 @@ export interface Deps {
 
 export type Env = Record<string, string | undefined>;
 
+/** Time to open a connection, and for a request's response, before the SDK counts an attempt as failed. */
+const CONNECT_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+const SERVICE = Symbol('obelm.service');
+
+/** The service ('S3', 'SQS', 'DynamoDB') whose client threw `err`, for a 503's details. */
+export const serviceOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null ? (err as { [SERVICE]?: string })[SERVICE] : undefined;
+
+/**
+ * Marks every error the client throws (after its retries) with the service's name: a refused connection
+ * says nothing of where it was going.
+ */
+function namingErrors<C extends S3Client | SQSClient | DynamoDBClient>(client: C, service: string): C {
+  (client as S3Client).middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (typeof err === 'object' && err !== null) Object.assign(err, { [SERVICE]: service });
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'obelmServiceName' },
+  );
+  return client;
+}
+
 /**
  * Builds clients from an environment record. In Lambda that is `process.env` (the SDK's own defaults apply);
  * the local stack passes its own record, so several stacks can live in one process without touching
@@ -30,25 +59,37 @@ export function createDeps(env: Env = process.env): Deps {
   const common = {
     ...(region ? { region } : {}),
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    // Without these a blackholed endpoint holds a request until the Lambda times out; with them it fails
+    // (after the SDK's retries) as a 503 the client can retry.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
   };
   const s3Endpoint = env['AWS_ENDPOINT_URL_S3'];
   const sqsEndpoint = env['AWS_ENDPOINT_URL_SQS'];
   const dbEndpoint = env['AWS_ENDPOINT_URL_DYNAMODB'];
   const config = loadConfig(ServiceConfigSchema, env);
   const db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ ...common, ...(dbEndpoint ? { endpoint: dbEndpoint } : {}) }),
+    namingErrors(
+      new DynamoDBClient({ ...common, ...(dbEndpoint ? { endpoint: dbEndpoint } : {}) }),
+      'DynamoDB',
+    ),
     { marshallOptions: { removeUndefinedValues: true } },
   );
   return {
     config,
     catalog: createModelCatalog(db, config.OBELM_TABLE),
     // Stand-ins serve buckets by path, not by virtual host (docs/local-stack.md §2).
-    s3: new S3Client({ ...common, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) }),
+    s3: namingErrors(
+      new S3Client({ ...common, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) }),
+      'S3',
+    ),
     // Local queue URLs name a host that does not resolve: send to the endpoint (docs/local-stack.md §3).
-    sqs: new SQSClient({
-      ...common,
-      ...(sqsEndpoint ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
-    }),
+    sqs: namingErrors(
+      new SQSClient({
+        ...common,
+        ...(sqsEndpoint ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
+      }),
+      'SQS',
+    ),
     db,
     now: () => new Date(),
   };

@@ -1,4 +1,11 @@
-import { ErrorBodySchema, ROUTE_SPECS, type RouteSpec } from '@obelm/core';
+import {
+  API_ERRORS,
+  type ApiErrorCode,
+  COMMON_API_ERRORS,
+  ErrorBodySchema,
+  ROUTE_SPECS,
+  type RouteSpec,
+} from '@obelm/core';
 import { z } from 'zod';
 
 /** Schemas as OpenAPI 3.1 (JSON Schema 2020-12) from the same zod schemas that validate requests. */
@@ -11,10 +18,44 @@ const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => {
 };
 
 const ERROR_REF = { $ref: '#/components/schemas/Error' };
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: ERROR_REF } },
-});
+
+/** Every code a route may answer with: its own, then the ones every (authenticated) route may. */
+export const routeErrors = (spec: RouteSpec): ApiErrorCode[] => [
+  ...new Set<ApiErrorCode>([
+    ...spec.errors,
+    ...(spec.auth ? COMMON_API_ERRORS.auth : []),
+    ...COMMON_API_ERRORS.all,
+  ]),
+];
+
+/**
+ * One response per status, from the error catalog: its codes (as an enum on `error.code`) and what each
+ * means. A client can tell from the document which codes a status may carry.
+ */
+function errorResponses(spec: RouteSpec): Record<string, object> {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const code of routeErrors(spec)) {
+    const status = API_ERRORS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, object> = {};
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[status] = {
+      description: codes.map((code) => `\`${code}\`: ${API_ERRORS[code].description}`).join('\n'),
+      content: {
+        'application/json': {
+          schema: {
+            allOf: [
+              ERROR_REF,
+              { properties: { error: { properties: { code: { type: 'string', enum: codes } } } } },
+            ],
+          },
+        },
+      },
+    };
+  }
+  return responses;
+}
 
 /** Query parameters of a route, one per property of its (object) query schema. */
 function queryParameters(spec: RouteSpec) {
@@ -69,12 +110,11 @@ function operation(spec: RouteSpec) {
         description: 'Success',
         content: { 'application/json': { schema: schemaOf(spec.response, 'output') } },
       },
-      ...(spec.errors.length ? { 400: errorResponse(`Bad request: ${spec.errors.join(', ')}`) } : {}),
-      ...(spec.auth ? { 401: errorResponse('Missing or unknown API key (`unauthorized`)') } : {}),
-      ...(spec.path.includes('{id}')
-        ? { 404: errorResponse('No such job of the caller (`job_not_found`)') }
-        : {}),
-      default: errorResponse('Any other error, same shape'),
+      ...errorResponses(spec),
+      default: {
+        description: 'Any other error (e.g. of the gateway), same shape',
+        content: { 'application/json': { schema: ERROR_REF } },
+      },
     },
   };
 }

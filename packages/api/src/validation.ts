@@ -14,12 +14,13 @@ export function readJsonBody(event: HttpEvent, { optional = false } = {}): unkno
   const text = bytes.toString('utf8');
   if (text.trim() === '') {
     if (optional) return {};
-    throw badRequest('malformed_json', 'Request body must be a JSON object');
+    throw badRequest('malformed_json', 'Request body must be a JSON object', { reason: 'empty' });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw badRequest('malformed_json', `Request body is not valid JSON: ${(err as Error).message}`);
+    const reason = (err as Error).message;
+    throw badRequest('malformed_json', `Request body is not valid JSON: ${reason}`, { reason });
   }
 }
 

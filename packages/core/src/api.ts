@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IMAGE_CONTENT_TYPES } from './images.ts';
 import {
   IdSchema,
   JOB_KINDS,
@@ -14,10 +15,8 @@ import {
  * API owns. The response schemas exist for the OpenAPI document; the handlers build the same shapes.
  */
 
-export const UPLOAD_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
-
 export const CreateUploadRequestSchema = z.strictObject({
-  contentType: z.enum(UPLOAD_CONTENT_TYPES).default('image/png').describe('Content-Type the form must send.'),
+  contentType: z.enum(IMAGE_CONTENT_TYPES).default('image/png').describe('Content-Type the form must send.'),
 });
 export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
 
@@ -59,7 +58,11 @@ export const ErrorBodySchema = z
     error: z.object({
       code: z.string().describe('Stable machine-readable code, e.g. `invalid_request`.'),
       message: z.string(),
-      details: z.unknown().optional(),
+      details: z
+        .union([z.record(z.string(), z.unknown()), z.array(z.unknown())])
+        .describe(
+          'What was wrong: the field or the values at fault (`invalid_request`: the list of issues).',
+        ),
     }),
   })
   .describe('Every 4xx/5xx response.');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_IMAGE_BYTES } from './images.ts';
 import { WORKER_HEARTBEAT_SECONDS, WORKER_MAX_ATTEMPTS } from './queues.ts';
 
 /**
@@ -19,7 +20,7 @@ export const ServiceConfigSchema = z.object({
   OBELM_JOB_TTL_SECONDS: int(24 * 3600),
   /** Lifetime of presigned URLs. */
   OBELM_PRESIGN_SECONDS: int(3600),
-  OBELM_UPLOAD_MAX_BYTES: int(20 * 1024 * 1024),
+  OBELM_UPLOAD_MAX_BYTES: int(MAX_IMAGE_BYTES),
   /** Local stack only: the single API key accepted until key management exists. */
   OBELM_DEV_API_KEY: z.string().min(16).optional(),
   OBELM_DEV_TENANT: z.string().default('dev'),
@@ -46,6 +47,11 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   OBELM_STOP_GRACE_SECONDS: z.coerce.number().min(0).default(90),
   /** Claims of one job before it is failed instead of retried (crash loops end here). */
   OBELM_MAX_ATTEMPTS: int(WORKER_MAX_ATTEMPTS),
+  /**
+   * A running job saves a checkpoint after every this many seconds of model time, so a worker that dies without
+   * a word (SIGKILL, a lost instance) costs at most that much work; 0 saves none (a SIGTERM still checkpoints).
+   */
+  OBELM_CHECKPOINT_SECONDS: z.coerce.number().min(0).default(10),
   /** Tests only: sleep this long after every sampler step, to make a job slow enough to cancel or stop. */
   OBELM_TEST_STEP_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });

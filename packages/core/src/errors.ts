@@ -1,3 +1,5 @@
+import { API_ERRORS, type ApiErrorCode, type ApiErrorCodeOf, type ApiErrorStatus } from './errorCatalog.ts';
+
 /**
  * The base of every typed error of every package: callers switch on `code`, a stable snake_case string, and
  * people read `message`. Each package narrows `code` to its own union; classify() (classify.ts) decides what
@@ -19,32 +21,30 @@ export class CodedError<Code extends string = string> extends Error {
 
 /**
  * The one error type the API shows to callers: an HTTP status, a stable machine-readable code, a human message
- * and optional details. Everything else that escapes a handler is a 500 `internal_error`.
+ * and details (at least the field or the values at fault). The status must be the code's in the catalog
+ * (errorCatalog.ts); the type-check refuses another. Everything else that escapes a handler is a 500
+ * `internal_error`, or a 503 `service_unavailable` when a backing service failed for a while.
  */
-export class ApiError extends CodedError {
+export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends CodedError<C> {
   override readonly name = 'ApiError';
+  declare readonly details: object;
   constructor(
-    readonly status: number,
-    code: string,
+    readonly status: ApiErrorStatus<C>,
+    code: C,
     message: string,
-    details?: unknown,
+    details: object,
   ) {
     super(code, message, { details });
   }
 
-  toBody(): { error: { code: string; message: string; details?: unknown } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-      },
-    };
+  toBody(): { error: { code: C; message: string; details: object } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }
 
-export const badRequest = (code: string, message: string, details?: unknown) =>
-  new ApiError(400, code, message, details);
-export const notFound = (code: string, message: string) => new ApiError(404, code, message);
-export const conflict = (code: string, message: string, details?: unknown) =>
-  new ApiError(409, code, message, details);
+export const badRequest = <C extends ApiErrorCodeOf<400>>(code: C, message: string, details: object) =>
+  new ApiError<C>(API_ERRORS[code].status as ApiErrorStatus<C>, code, message, details);
+export const notFound = <C extends ApiErrorCodeOf<404>>(code: C, message: string, details: object) =>
+  new ApiError<C>(API_ERRORS[code].status as ApiErrorStatus<C>, code, message, details);
+export const conflict = <C extends ApiErrorCodeOf<409>>(code: C, message: string, details: object) =>
+  new ApiError<C>(API_ERRORS[code].status as ApiErrorStatus<C>, code, message, details);

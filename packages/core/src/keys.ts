@@ -30,6 +30,13 @@ export const s3Keys = {
   jobNoise: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}noise.safetensors`,
   jobReport: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}report.json`,
   jobCheckpoint: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}checkpoint.safetensors`,
+  /**
+   * The state a job reached after `step` sampler steps (periodic and stop checkpoints). One key per step: a run
+   * is deterministic, so whoever writes it writes the same bytes, and a newer checkpoint never overwrites the
+   * one the item still points to.
+   */
+  jobCheckpointAt: (tenant: string, jobId: string, step: number) =>
+    `${jobPrefix(tenant, jobId)}checkpoint-step-${step}.safetensors`,
   /** End state of an earlier pipeline stage, saved with a checkpoint (n = stage index). */
   jobCheckpointStage: (tenant: string, jobId: string, n: number) =>
     `${jobPrefix(tenant, jobId)}checkpoint-stage-${n}.safetensors`,

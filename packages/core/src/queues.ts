@@ -33,8 +33,8 @@ export const QUEUES = {
     // covers a consumer that does not. Four heartbeats: one late beat never hands a running job to a second
     // worker, and a crashed worker's job still returns within two minutes.
     visibilityTimeoutSeconds: 4 * WORKER_HEARTBEAT_SECONDS,
-    // Above the worker's own limit, so the worker records the failure on the job first and the DLQ only
-    // catches poison messages it could not even parse or claim.
+    // Above the worker's own limit, so the worker records the failure on the job first; the message of a job
+    // failed `too_many_attempts` is then left visible and lands in the DLQ, as does one it cannot parse.
     maxReceiveCount: WORKER_MAX_ATTEMPTS + 2,
   },
   webhooks: {

@@ -7,6 +7,7 @@ import {
   ListJobsQuerySchema,
   UploadResponseSchema,
 } from './api.ts';
+import type { ApiErrorCode } from './errorCatalog.ts';
 import { CreateJobRequestSchema } from './jobs.ts';
 import { ModelListSchema } from './models.ts';
 
@@ -45,8 +46,8 @@ export interface RouteSpec {
   query?: z.ZodType;
   status: number;
   response: z.ZodType;
-  /** Error codes this route may answer with, beyond the common ones. */
-  errors: string[];
+  /** Error codes this route may answer with, beyond the common ones (errorCatalog.ts: COMMON_API_ERRORS). */
+  errors: ApiErrorCode[];
 }
 
 /** `METHOD /path`, as API Gateway's routeKey. */
@@ -71,6 +72,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
       'steps_out_of_range',
       'guidance_out_of_range',
       'missing_image',
+      'conflicting_inputs',
       'invalid_image',
       'image_too_large',
       'unknown_upload',
@@ -107,7 +109,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     query: GetJobQuerySchema,
     status: 200,
     response: JobViewSchema,
-    errors: ['job_not_found', 'unknown_field', 'invalid_request'],
+    errors: ['malformed_path', 'job_not_found', 'unknown_field', 'invalid_request'],
   },
   {
     method: 'POST',
@@ -117,7 +119,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     summary: 'Cancel a job: queued jobs at once, running jobs at their next step.',
     status: 200,
     response: JobViewSchema,
-    errors: ['job_not_found', 'job_finished'],
+    errors: ['malformed_path', 'job_not_found', 'job_finished', 'job_busy'],
   },
   {
     method: 'POST',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HttpEvent, HttpHandler, HttpResult } from '@obelm/api';
+import type { ApiErrorCode } from '@obelm/core';
 import type { Context } from 'aws-lambda';
 
 /** API Gateway's own payload limit (10 MB): larger bodies never reach a handler. */
@@ -30,7 +31,19 @@ const compile = (route: AdapterRoute): CompiledRoute => {
   return { ...route, pattern: new RegExp(`^${source}$`), params };
 };
 
-const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+/** The gateway's own refusals, in the API's error shape with codes of its catalog. */
+const errorBody = (code: ApiErrorCode, message: string, details: object) =>
+  JSON.stringify({ error: { code, message, details } });
+
+/** Whether every percent-escape of the path decodes; API Gateway refuses the request with a 400 if not. */
+function decodablePath(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function send(res: ServerResponse, result: HttpResult, requestId: string): void {
   const body = result.body ?? '';
@@ -125,8 +138,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 
 /**
  * A small stand-in for API Gateway (HTTP API): routes `METHOD /path/{param}` to the same Lambda handler
- * functions, built as payload 2.0 events. Unknown paths are 404 `not_found`, a known path with another
- * method 405 `method_not_allowed`, bodies over 10 MB 413, as the gateway would answer.
+ * functions, built as payload 2.0 events. A path with malformed percent-encoding (`%ZZ`) is 400
+ * `malformed_path`, unknown paths 404 `not_found`, a known path with another method 405
+ * `method_not_allowed`, bodies over 10 MB 413, as the gateway would answer (in its own words).
  */
 export function createApiServer(routes: readonly AdapterRoute[]): Server {
   const compiled = routes.map(compile);
@@ -134,19 +148,33 @@ export function createApiServer(routes: readonly AdapterRoute[]): Server {
     const requestId = randomUUID();
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!decodablePath(url.pathname)) {
+        res.writeHead(400, { 'content-type': 'application/json', 'x-request-id': requestId });
+        return void res.end(
+          errorBody('malformed_path', `The path has malformed percent-encoding`, { path: url.pathname }),
+        );
+      }
       const byPath = compiled
         .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
         .filter((m) => m.match);
       if (byPath.length === 0) {
         res.writeHead(404, { 'content-type': 'application/json', 'x-request-id': requestId });
-        return void res.end(errorBody('not_found', `No route ${req.method} ${url.pathname}`));
+        return void res.end(
+          errorBody('not_found', `No route ${req.method} ${url.pathname}`, {
+            method: req.method,
+            path: url.pathname,
+          }),
+        );
       }
       const found = byPath.find((m) => m.route.method === req.method);
       if (!found?.match) {
         const allow = byPath.map((m) => m.route.method).join(', ');
         res.writeHead(405, { 'content-type': 'application/json', allow, 'x-request-id': requestId });
         return void res.end(
-          errorBody('method_not_allowed', `${req.method} is not allowed here; use ${allow}`),
+          errorBody('method_not_allowed', `${req.method} is not allowed here; use ${allow}`, {
+            method: req.method,
+            allowed: byPath.map((m) => m.route.method),
+          }),
         );
       }
       const body = await readBody(req);
@@ -156,7 +184,9 @@ export function createApiServer(routes: readonly AdapterRoute[]): Server {
           connection: 'close',
           'x-request-id': requestId,
         });
-        return void res.end(errorBody('payload_too_large', 'Request body exceeds 10 MB'));
+        return void res.end(
+          errorBody('payload_too_large', 'Request body exceeds 10 MB', { maxBytes: GATEWAY_MAX_BODY }),
+        );
       }
       const { route, match } = found;
       const pathParameters = route.params.length
@@ -174,7 +204,7 @@ export function createApiServer(routes: readonly AdapterRoute[]): Server {
       console.error(err);
       if (!res.headersSent)
         res.writeHead(500, { 'content-type': 'application/json', 'x-request-id': requestId });
-      res.end(errorBody('internal_error', 'Internal error'));
+      res.end(errorBody('internal_error', 'Internal error', { requestId }));
     }
   });
 }

@@ -13,8 +13,13 @@ export const LocalConfigSchema = z.object({
   OBELM_DEV_TENANT: IdSchema.default('dev'),
   /** Worker processes to run (0: API only). */
   OBELM_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
-  /** A running job without a heartbeat for this long is re-queued at start. */
-  OBELM_STALE_SECONDS: z.coerce.number().int().positive().default(120),
+  /**
+   * A running job without a heartbeat for this long is re-queued by the sweeps. Default: core's rule, two
+   * missed heartbeats (packages/core/src/queues.ts).
+   */
+  OBELM_STALE_SECONDS: z.coerce.number().int().positive().optional(),
+  /** Seconds between sweeps after the one at start (0: only at start). */
+  OBELM_SWEEP_SECONDS: z.coerce.number().int().min(0).default(30),
 });
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
 

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '@obelm/core';
 import { dataDirOf, LocalConfigSchema } from './config.ts';
+import { PortInUseError } from './listen.ts';
 import { AlreadyRunningError } from './lock.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -15,7 +16,8 @@ async function main(): Promise<void> {
     host: config.OBELM_HOST,
     worker: config.OBELM_WORKERS,
     tenant: config.OBELM_DEV_TENANT,
-    staleAfterMs: config.OBELM_STALE_SECONDS * 1000,
+    ...(config.OBELM_STALE_SECONDS ? { staleAfterMs: config.OBELM_STALE_SECONDS * 1000 } : {}),
+    sweepEverySeconds: config.OBELM_SWEEP_SECONDS,
     ...(config.OBELM_DEV_API_KEY ? { devApiKey: config.OBELM_DEV_API_KEY } : {}),
   });
   const { requeued, recovered, expired } = stack.swept;
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
       `obelm is running (data in ${stack.dataDir})`,
       `  API:      ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
       `  API key:  ${stack.devKey}  (tenant ${stack.tenant})`,
-      `  workers:  ${stack.workers}`,
+      `  workers:  ${stack.workers}${stack.workers ? ' (restarted if they exit)' : ''}`,
       ...(requeued.length + recovered.length + expired.length
         ? [
             `  resumed:  ${requeued.length} queued, ${recovered.length} stale running; expired ${expired.length}`,
@@ -56,10 +58,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** Exit codes of the start-up failures a user can fix, each told in one line: the rest is a bug, with its stack. */
+const EXIT_CODES = [
+  [ConfigError, 2],
+  [AlreadyRunningError, 3],
+  [PortInUseError, 4],
+] as const;
+
 main().catch((err: unknown) => {
-  if (err instanceof AlreadyRunningError || err instanceof ConfigError) {
+  const known = EXIT_CODES.find(([type]) => err instanceof type);
+  if (known && err instanceof Error) {
     console.error(`obelm: ${err.message}`);
-    process.exit(err instanceof AlreadyRunningError ? 3 : 2);
+    process.exit(known[1]);
   }
   console.error('obelm: failed to start:', err);
   process.exit(1);

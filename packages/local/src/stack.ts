@@ -1,16 +1,19 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDeps, type Deps, publishModel, ROUTES, type SweepReport, sweepJobs } from '@obelm/api';
-import { QUEUES } from '@obelm/core';
+import { staleAfterMs as coreStaleAfterMs, createLogger, QUEUES } from '@obelm/core';
 import { catalogEntryOf, demoManifest } from '@obelm/models';
 import { createApiServer } from './adapter.ts';
 import { devApiKey } from './devKey.ts';
+import { listen } from './listen.ts';
 import { acquireLock } from './lock.ts';
+import { startPeriodicSweep } from './periodicSweep.ts';
 import { ensureBucket, ensureQueueWithDlq, ensureTable, seedApiKey } from './provision.ts';
-import { closeServer, type StandIn, startDynamo, startS3, startSqs } from './standins.ts';
+import { type RestartableStandIn, restartable } from './restartable.ts';
+import { closeServer, startDynamo, startS3, startSqs } from './standins.ts';
 import { startWorkerProcesses } from './workers.ts';
 
 export interface LocalStackOptions {
@@ -23,8 +26,13 @@ export interface LocalStackOptions {
   worker?: boolean | number;
   devApiKey?: string;
   tenant?: string;
-  /** A running job without a heartbeat for this long is re-queued at start. Default 120 s. */
+  /**
+   * A running job without a heartbeat for this long is re-queued (at start and by the periodic sweep).
+   * Default: core's rule (two missed heartbeats) at the workers' OBELM_HEARTBEAT_SECONDS.
+   */
   staleAfterMs?: number;
+  /** Seconds between sweeps after the start-up one (as the cloud's cron); 0: none. Default 30. */
+  sweepEverySeconds?: number;
   /** Extra variables for the worker processes (e.g. OBELM_TEST_STEP_DELAY_MS). */
   workerEnv?: Record<string, string>;
 }
@@ -40,7 +48,18 @@ export interface LocalStack {
   deps: Deps;
   /** What the start-up reconciliation re-enqueued, recovered or expired. */
   swept: SweepReport;
+  /** Worker slots (each restarted when its process exits). */
   workers: number;
+  /** Pids of the worker processes alive now. */
+  workerPids(): number[];
+  /** Worker processes restarted after an exit, so far. */
+  workerRestarts(): number;
+  /**
+   * The stand-ins, to stop and start again on the same endpoint (outage tests). S3 and DynamoDB keep their data
+   * on disk; SQS is in memory, so its start re-creates the queues and re-sends every queued job's message.
+   */
+  standIns: Record<'s3' | 'sqs' | 'dynamo', RestartableStandIn>;
+  /** Stops the periodic sweep and worker supervision, then the workers, the API and the stand-ins. */
   stop(): Promise<void>;
 }
 
@@ -48,8 +67,9 @@ const NAMES = { bucket: 'obelm-local', table: 'obelm-local', jobs: 'obelm-jobs',
 
 /**
  * The whole service on one machine: S3, SQS and DynamoDB stand-ins on 127.0.0.1, the API handlers behind an
- * API Gateway-like HTTP adapter, and worker processes. Everything but the queues persists under `dataDir`;
- * queued and stale running jobs are re-enqueued at start (sweeper.ts). One stack per data folder (lock file).
+ * API Gateway-like HTTP adapter, and supervised worker processes (workers.ts). Everything but the queues
+ * persists under `dataDir`; queued and stale running jobs are re-enqueued at start and then periodically, as the
+ * cloud's sweeper does (sweeper.ts). One stack per data folder (lock file).
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dataDir = resolve(options.dataDir ?? '.obelm');
@@ -61,16 +81,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch((err) => console.error(err));
   };
-  const started = async (standIn: Promise<StandIn>) => {
+  const started = async (standIn: Promise<RestartableStandIn>) => {
     const s = await standIn;
     stops.push(() => s.stop());
     return s;
   };
+  const log = createLogger('local');
 
   try {
-    const s3 = await started(startS3(join(dataDir, 's3')));
-    const sqs = await started(startSqs());
-    const dynamo = await started(startDynamo(join(dataDir, 'dynamodb')));
+    const s3 = await started(restartable((port) => startS3(join(dataDir, 's3'), port)));
+    const sqs = await started(restartable(startSqs));
+    const dynamo = await started(restartable((port) => startDynamo(join(dataDir, 'dynamodb'), port)));
     const devKey = devApiKey(dataDir, options.devApiKey);
     const tenant = options.tenant ?? 'dev';
 
@@ -95,11 +116,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       credentials: { accessKeyId: awsEnv.AWS_ACCESS_KEY_ID, secretAccessKey: awsEnv.AWS_SECRET_ACCESS_KEY },
     });
     stops.push(async () => tableAdmin.destroy());
-    // The cloud's queue settings (packages/core/src/queues.ts), so messages behave as they do there.
-    const [, jobsQueueUrl, webhooksQueueUrl] = await Promise.all([
+    const [, [jobsQueueUrl, webhooksQueueUrl]] = await Promise.all([
       ensureBucket(bootstrap.s3, NAMES.bucket),
-      ensureQueueWithDlq(bootstrap.sqs, NAMES.jobs, QUEUES.jobs),
-      ensureQueueWithDlq(bootstrap.sqs, NAMES.webhooks, QUEUES.webhooks),
+      ensureQueues(bootstrap.sqs),
       ensureTable(tableAdmin, NAMES.table),
     ]);
     const env: Record<string, string> = {
@@ -122,7 +141,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await seedApiKey(deps.db, NAMES.table, devKey, tenant);
     // The built-in demo's catalog entry, from its manifest; jobs name it 'demo' (its alias, as in loadBundle).
     await publishModel(deps.db, NAMES.table, catalogEntryOf(demoManifest(), { id: 'demo' }));
-    const swept = await sweepJobs(deps, { staleAfterMs: options.staleAfterMs ?? 120_000 });
+    const workerEnv = { ...env, ...options.workerEnv };
+    const staleAfterMs = options.staleAfterMs ?? defaultStaleAfterMs({ ...process.env, ...workerEnv });
+    const swept = await sweepJobs(deps, { staleAfterMs });
 
     const server = createApiServer(ROUTES.map((route) => ({ ...route, handler: route.build(() => deps) })));
     await listen(server, options.port ?? 8787, host);
@@ -130,23 +151,65 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const { port } = server.address() as AddressInfo;
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+    const sweepEverySeconds = options.sweepEverySeconds ?? 30;
+    if (sweepEverySeconds > 0) {
+      const sweeps = startPeriodicSweep(deps, { everyMs: sweepEverySeconds * 1000, staleAfterMs, log });
+      stops.push(() => sweeps.stop());
+    }
     const workerCount = options.worker === true ? 1 : options.worker === false ? 0 : (options.worker ?? 0);
-    const workers = startWorkerProcesses(workerCount, { ...env, ...options.workerEnv });
+    const workers = startWorkerProcesses(workerCount, workerEnv, log);
+    // Stopped first, and its supervision at once (synchronously): a worker that exits on the same Ctrl-C is
+    // not restarted.
     stops.push(() => workers.stop());
 
-    return { apiUrl, devKey, tenant, dataDir, env, deps, swept, workers: workers.count, stop: stopAll };
+    const standIns = {
+      s3,
+      dynamo,
+      sqs: {
+        endpoint: sqs.endpoint,
+        stop: () => sqs.stop(),
+        // The queues were in the stopped process's memory: the same names give the same URLs back, and a
+        // sweep sends every queued job's message again (running jobs are taken back once their heartbeat is stale).
+        start: async () => {
+          await sqs.start();
+          const urls = await ensureQueues(deps.sqs);
+          if (urls[0] !== jobsQueueUrl || urls[1] !== webhooksQueueUrl) {
+            throw new Error(`the restarted SQS stand-in gave other queue URLs: ${urls.join(', ')}`);
+          }
+          await sweepJobs(deps, { staleAfterMs });
+        },
+      },
+    };
+
+    return {
+      apiUrl,
+      devKey,
+      tenant,
+      dataDir,
+      env,
+      deps,
+      swept,
+      workers: workers.count,
+      workerPids: () => workers.pids(),
+      workerRestarts: () => workers.restarts(),
+      standIns,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
   }
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+/** The jobs and webhooks queues with the cloud's settings (packages/core/src/queues.ts): [jobs URL, webhooks URL]. */
+const ensureQueues = (sqs: SQSClient): Promise<[string, string]> =>
+  Promise.all([
+    ensureQueueWithDlq(sqs, NAMES.jobs, QUEUES.jobs),
+    ensureQueueWithDlq(sqs, NAMES.webhooks, QUEUES.webhooks),
+  ]);
+
+/** Core's stale rule (two missed heartbeats) at the heartbeat the stack's workers run with. */
+function defaultStaleAfterMs(workerEnv: Record<string, string | undefined>): number {
+  const heartbeatSeconds = Number(workerEnv['OBELM_HEARTBEAT_SECONDS']);
+  return heartbeatSeconds > 0 ? coreStaleAfterMs(heartbeatSeconds) : coreStaleAfterMs();
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
+import { startS3Gateway } from './s3auth/gateway.ts';
 
 /** A running stand-in: the endpoint the AWS SDK talks to, and how to stop it. */
 export interface StandIn {
@@ -13,6 +14,8 @@ export interface StandIn {
 }
 
 const LOOPBACK = '127.0.0.1';
+/** s3rver's one account, which the stack's clients use. */
+const S3RVER_ACCOUNT = { S3RVER: 'S3RVER' };
 
 /** Closes a node:http server, dropping idle keep-alive sockets so close does not wait for them. */
 export function closeServer(server: Server): Promise<void> {
@@ -23,14 +26,30 @@ export function closeServer(server: Server): Promise<void> {
   return closed;
 }
 
-/** S3: s3rver, objects as files under `dir` (persists across restarts). */
-export async function startS3(dir: string): Promise<StandIn> {
+/**
+ * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures
+ * and POST policies as S3 does (s3auth/gateway.ts); the endpoint is the gateway's. `port`: the endpoint's; 0 picks one.
+ */
+export async function startS3(dir: string, port = 0): Promise<StandIn> {
   mkdirSync(dir, { recursive: true });
   const s3rver = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir });
-  const { port } = await s3rver.run();
+  const address = await s3rver.run();
+  const stopS3rver = () => (s3rver.httpServer ? closeServer(s3rver.httpServer) : Promise.resolve());
+  const gateway = await startS3Gateway({
+    upstream: { host: LOOPBACK, port: address.port },
+    accounts: S3RVER_ACCOUNT,
+    host: LOOPBACK,
+    port,
+  }).catch(async (err: unknown) => {
+    await stopS3rver();
+    throw err;
+  });
   return {
-    endpoint: `http://${LOOPBACK}:${port}`,
-    stop: () => (s3rver.httpServer ? closeServer(s3rver.httpServer) : Promise.resolve()),
+    endpoint: gateway.endpoint,
+    stop: async () => {
+      await closeServer(gateway.server);
+      await stopS3rver();
+    },
   };
 }
 
@@ -38,20 +57,20 @@ export async function startS3(dir: string): Promise<StandIn> {
  * SQS: fauxqs, in memory. Built with `buildApp` rather than `startFauxqs` because the latter always binds
  * 0.0.0.0; queue URLs then name the host the client used, i.e. 127.0.0.1:port.
  */
-export async function startSqs(): Promise<StandIn> {
+export async function startSqs(port = 0): Promise<StandIn> {
   const app = buildApp({ logger: false });
-  const address = await app.listen({ port: 0, host: LOOPBACK });
+  const address = await app.listen({ port, host: LOOPBACK });
   return { endpoint: address, stop: () => app.close() };
 }
 
 /** DynamoDB: dynalite, a LevelDB store under `dir` (persists across restarts). */
-export async function startDynamo(dir: string): Promise<StandIn> {
+export async function startDynamo(dir: string, port = 0): Promise<StandIn> {
   mkdirSync(dir, { recursive: true });
   const server = dynalite({ path: join(dir), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
+    server.listen(port, LOOPBACK, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
-  return { endpoint: `http://${LOOPBACK}:${port}`, stop: () => closeServer(server) };
+  const address = server.address() as AddressInfo;
+  return { endpoint: `http://${LOOPBACK}:${address.port}`, stop: () => closeServer(server) };
 }

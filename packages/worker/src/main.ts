@@ -1,6 +1,7 @@
 /**
  * The worker container's program: reads WorkerConfig from the environment and consumes the jobs queue until
- * SIGTERM (ECS stop, spot interruption) or SIGINT, then finishes or checkpoints its job and exits 0.
+ * SIGTERM (ECS stop, spot interruption) or SIGINT, then finishes or checkpoints its job and exits 0. Under the
+ * local stack, it also exits when the stack's process is gone.
  */
 import { createLogger, describeError, loadConfig, WorkerConfigSchema } from '@obelm/core';
 import { configuredBundleId } from './bundles/bundleSource.ts';
@@ -24,6 +25,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       () => process.exit(1),
     );
   });
+}
+
+// Started by the local stack (spawned with an IPC channel; the cloud container has none): the queue, table and
+// bucket live in that parent, so once it is gone there is nothing to finish a job or checkpoint into. Exit now
+// rather than loop on connection errors; the job's stale heartbeat returns it to the queue.
+if (process.send) {
+  const parentGone = () => {
+    log.warn('parent process gone; exiting');
+    process.exit(1);
+  };
+  if (!process.connected) parentGone(); // it went while this program was loading
+  process.channel?.unref(); // the channel only watches the parent; it must not keep this process alive
+  process.once('disconnect', parentGone);
 }
 
 worker.done.catch((error: unknown) => {

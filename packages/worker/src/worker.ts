@@ -80,6 +80,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     blobs,
     models,
     runner: options.runner ?? pipelineRunner,
+    checkpointSeconds: config.OBELM_CHECKPOINT_SECONDS,
     stepDelayMs: config.OBELM_TEST_STEP_DELAY_MS,
   };
 
@@ -122,6 +123,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
 
   async function loop(): Promise<void> {
     log.info('worker started', { queue: config.OBELM_JOBS_QUEUE_URL });
+    let failures = 0;
     while (!polling.signal.aborted) {
       try {
         // stop() lets a poll in progress end (within OBELM_POLL_SECONDS) rather than abort it: an abandoned
@@ -130,10 +132,16 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
         const message = await queue.receive(config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
         if (message && polling.signal.aborted) await queue.setVisibility(message, 0);
         else if (message) await handle(message);
+        failures = 0;
       } catch (error) {
-        // AWS unreachable or throttled: wait a little, keep going; the job (if any) is retried via its message.
-        log.error('worker loop error', describeError(error));
-        await sleep(1000, polling.signal);
+        // AWS unreachable or throttled: back off and keep going; the job (if any) is retried via its message.
+        const retryInMs = loopBackoffMs(++failures);
+        log.error('worker loop error', {
+          ...describeError(error),
+          failures,
+          retryInMs: Math.round(retryInMs),
+        });
+        await sleep(retryInMs, polling.signal);
       }
     }
     if (!options.clients) destroyAwsClients(clients);
@@ -168,6 +176,18 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   }
 
   return { workerId, stop, done };
+}
+
+/** The consumer loop's retry delay after consecutive errors: doubling from 250 ms up to 5 s. */
+const LOOP_BACKOFF = { firstMs: 250, maxMs: 5000 };
+
+/**
+ * The delay before retry `failures` (1, 2, ...), with equal jitter (half fixed, half random), so the workers
+ * that lost a service together do not all come back to it at the same instant.
+ */
+function loopBackoffMs(failures: number): number {
+  const ceiling = Math.min(LOOP_BACKOFF.maxMs, LOOP_BACKOFF.firstMs * 2 ** (failures - 1));
+  return ceiling / 2 + (Math.random() * ceiling) / 2;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

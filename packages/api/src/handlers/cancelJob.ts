@@ -26,7 +26,9 @@ export const buildCancelJob = (deps: DepsProvider) =>
       const updated = await applyTransition(d, update);
       if (updated) return json(200, await toJobView(d, updated));
     }
-    throw conflict('job_busy', `Job '${jobId}' changed state repeatedly; retry the cancel`);
+    throw conflict('job_busy', `Job '${jobId}' changed state repeatedly; retry the cancel`, {
+      jobId,
+    });
   });
 
 export const handler = buildCancelJob(lambdaDepsProvider);

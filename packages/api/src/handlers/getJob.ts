@@ -13,7 +13,7 @@ const RESPONSE_RESERVE_MS = 1000;
 /** The `{id}` path parameter; a malformed id cannot name a job, so it is a 404 like any unknown one. */
 export function jobIdParam(event: HttpEvent): string {
   const id = event.pathParameters?.['id'] ?? '';
-  if (!IdSchema.safeParse(id).success) throw notFound('job_not_found', `No job '${id}'`);
+  if (!IdSchema.safeParse(id).success) throw notFound('job_not_found', `No job '${id}'`, { jobId: id });
   return id;
 }
 

@@ -17,7 +17,9 @@ async function replay(deps: Deps, jobId: string): Promise<CreateOutcome> {
   const job = await getJob(deps, jobId);
   // The first request holds the key but has not written its job yet (or died doing so).
   if (!job)
-    throw conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress');
+    throw conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress', {
+      header: 'Idempotency-Key',
+    });
   return { job, replayed: true };
 }
 

@@ -11,7 +11,9 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export function checkIdempotencyKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (!KEY_PATTERN.test(key)) {
-    throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 visible ASCII characters');
+    throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 visible ASCII characters', {
+      header: 'Idempotency-Key',
+    });
   }
   return key;
 }
@@ -46,7 +48,10 @@ export async function findReplay(
   const item = Item as IdempotencyItem | undefined;
   if (!item || item.ttl < deps.now().getTime() / 1000) return undefined;
   if (item.requestHash !== hash) {
-    throw conflict('idempotency_conflict', 'This Idempotency-Key was used with a different request body');
+    throw conflict('idempotency_conflict', 'This Idempotency-Key was used with a different request body', {
+      header: 'Idempotency-Key',
+      jobId: item.jobId,
+    });
   }
   return item.jobId;
 }

@@ -26,7 +26,7 @@ export async function getJob(deps: Deps, jobId: string): Promise<JobItem | undef
 /** A job of this tenant, or 404: another tenant's job is indistinguishable from a missing one. */
 export async function getTenantJob(deps: Deps, tenant: string, jobId: string): Promise<JobItem> {
   const job = await getJob(deps, jobId);
-  if (!job || job.tenant !== tenant) throw notFound('job_not_found', `No job '${jobId}'`);
+  if (!job || job.tenant !== tenant) throw notFound('job_not_found', `No job '${jobId}'`, { jobId });
   return job;
 }
 

@@ -10,7 +10,9 @@ const CACHE_MS = 60_000;
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
 
-const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message);
+/** `details.reason`: `missing` (no bearer key sent) or `unknown` (not a key, or a revoked one). */
+const unauthorized = (reason: 'missing' | 'unknown', message: string) =>
+  new ApiError(401, 'unauthorized', message, { header: 'Authorization', reason });
 
 /** The authenticated caller, attached to the event by the auth middleware. */
 export interface Caller {
@@ -29,7 +31,7 @@ export function apiKeyAuth(deps: DepsProvider): MiddlewareObj<HttpEvent, HttpRes
     name: 'apiKeyAuth',
     before: async (request) => {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header(request.event, 'authorization') ?? '');
-      if (!match?.[1]) throw unauthorized('Missing API key: send Authorization: Bearer <key>');
+      if (!match?.[1]) throw unauthorized('missing', 'Missing API key: send Authorization: Bearer <key>');
       const hash = hashApiKey(match[1]);
       const now = Date.now();
       let hit = cache.get(hash);
@@ -41,7 +43,7 @@ export function apiKeyAuth(deps: DepsProvider): MiddlewareObj<HttpEvent, HttpRes
         const item = Item as ApiKeyItem | undefined;
         if (item?.status !== 'active') {
           cache.delete(hash);
-          throw unauthorized('Unknown or revoked API key');
+          throw unauthorized('unknown', 'Unknown or revoked API key');
         }
         hit = { caller: { tenant: item.tenant }, until: now + CACHE_MS };
         cache.set(hash, hit);

@@ -1,10 +1,11 @@
+import { IMAGE_FORMATS } from '@obelm/core';
 import type { Tensor } from '@obelm/engine';
 import sharp from 'sharp';
 import { ImageError } from './errors.ts';
 import { defaultImageLimits, type ImageLimits } from './limits.ts';
 
 /** Input formats we accept; everything else sharp can read (SVG, TIFF, GIF, PDF...) is refused. */
-const acceptedFormats = new Set(['png', 'jpeg', 'webp']);
+const acceptedFormats = new Set<string>(IMAGE_FORMATS);
 
 export interface DecodeOptions {
   /** Target size [height, width]: the image is resized to cover it and centre-cropped. */

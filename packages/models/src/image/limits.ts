@@ -1,3 +1,5 @@
+import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS } from '@obelm/core';
+
 /** Caps on untrusted input images: checked before any pixel is decoded. */
 export interface ImageLimits {
   /** Largest accepted encoded size in bytes. */
@@ -6,8 +8,5 @@ export interface ImageLimits {
   readonly maxPixels: number;
 }
 
-export const defaultImageLimits: ImageLimits = {
-  maxBytes: 20 * 1024 * 1024,
-  // 64 megapixels: far above any photo we would resize down to 512x512, far below a bomb.
-  maxPixels: 8192 * 8192,
-};
+/** Core's limits, the ones the API checks image headers against. */
+export const defaultImageLimits: ImageLimits = { maxBytes: MAX_IMAGE_BYTES, maxPixels: MAX_IMAGE_PIXELS };

@@ -1,16 +1,39 @@
-import { describeError, type JobCheckpoint, type JobItem, type Logger, s3Keys } from '@obelm/core';
+import {
+  describeError,
+  type JobCheckpoint,
+  type JobItem,
+  jobTransitions,
+  type Logger,
+  s3Keys,
+} from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from '../aws/blobs.ts';
+import type { JobLease } from '../queue/lease.ts';
+import type { ExecuteDeps } from './context.ts';
 import { runMeta } from './pipelines.ts';
+import { checkpointKeys, type RunTrace } from './trace.ts';
 
 /**
- * Checkpoints are noise-artifact files (float64 safetensors): the state a stopped run reached, plus the end
- * state of every stage before it. The stage and step live on the job item. The metadata pins the model and
- * grid, so a checkpoint is never resumed under other settings (e.g. after the bundle behind an id changed).
+ * Checkpoints are noise-artifact files (float64 safetensors): the state a run reached, plus the end state of
+ * every stage before it. The stage and step live on the job item. The metadata pins the model and grid, so a
+ * checkpoint is never resumed under other settings (e.g. after the bundle behind an id changed).
+ *
+ * Keys are written once per content: the state at step n has its own key (core `jobCheckpointAt`), and a
+ * stage's end state is the same whichever checkpoint saves it. Since a run is deterministic, a late or repeated
+ * write (a retried save, a worker that lost the job) puts the same bytes under a key, so the item always points
+ * at the state it names; superseded keys are deleted once the item no longer points at them.
  */
 function checkpointMeta(model: DiffusionModel, job: JobItem, stage: number): NoiseMetadata {
   return { ...runMeta(model, job.params), prompt: `checkpoint of ${job.id}, stage ${stage}`, freezeIndex: 0 };
+}
+
+/** The keys a checkpoint at `at` is saved under. */
+function keysAt(job: JobItem, at: PipelineProgress) {
+  return {
+    key: s3Keys.jobCheckpointAt(job.tenant, job.id, at.step),
+    completedKeys: at.completed.map((_, n) => s3Keys.jobCheckpointStage(job.tenant, job.id, n)),
+  };
 }
 
 export async function saveCheckpoint(
@@ -20,19 +43,56 @@ export async function saveCheckpoint(
   at: PipelineProgress,
   now: Date,
 ): Promise<JobCheckpoint> {
-  const save = async (key: string, state: SamplerState, stage: number) => {
-    await blobs.put(
+  const save = (key: string, state: SamplerState, stage: number) =>
+    blobs.put(
       key,
       writeNoiseArtifact({ state, meta: checkpointMeta(model, job, stage) }),
       'application/octet-stream',
     );
-    return key;
-  };
-  const completedKeys = await Promise.all(
-    at.completed.map((state, n) => save(s3Keys.jobCheckpointStage(job.tenant, job.id, n), state, n)),
-  );
-  const key = await save(s3Keys.jobCheckpoint(job.tenant, job.id), at.state, at.stage);
+  const { key, completedKeys } = keysAt(job, at);
+  await Promise.all([
+    ...at.completed.map((state, n) => save(completedKeys[n]!, state, n)),
+    save(key, at.state, at.stage),
+  ]);
   return { key, completedKeys, stage: at.stage, step: at.step, savedAt: now.toISOString() };
+}
+
+/**
+ * A periodic checkpoint of a running job (OBELM_CHECKPOINT_SECONDS): the last step's state saved, recorded on the
+ * item (`saveCheckpoint`, owner only), and the checkpoint it supersedes deleted. It is taken between two steps,
+ * so it is exactly the state a SIGTERM checkpoint would save there, and the resumed run is bitwise the same.
+ * A failed save is logged and the run goes on: the item still points at the previous checkpoint, whose objects
+ * no newer save overwrites; what the failed save may have written is deleted later (stray keys).
+ */
+export async function checkpointRunningJob(
+  deps: ExecuteDeps,
+  job: JobItem,
+  trace: RunTrace,
+  lease: JobLease,
+): Promise<void> {
+  const { model, lastStep } = trace;
+  if (!model || !lastStep || lease.signal.aborted) return;
+  trace.checkpointTried();
+  const { key, completedKeys } = keysAt(job, lastStep);
+  for (const written of [key, ...completedKeys]) trace.strayCheckpointKeys.add(written);
+  try {
+    const checkpoint = await saveCheckpoint(deps.blobs, model, job, lastStep, new Date());
+    const recorded = await deps.jobs.apply(
+      jobTransitions.saveCheckpoint(job.id, deps.workerId, new Date(), checkpoint),
+    );
+    if (!recorded) {
+      // Taken over: the new owner may point at these very keys, and this run will not finish to delete them.
+      lease.abort('lost');
+      return;
+    }
+    trace.recordCheckpoint(checkpoint);
+    await deleteStrayCheckpoints(deps.blobs, trace, deps.log);
+  } catch (error) {
+    deps.log.warn('periodic checkpoint failed; the job goes on', {
+      step: lastStep.step,
+      ...describeError(error),
+    });
+  }
 }
 
 export async function loadCheckpoint(
@@ -54,16 +114,27 @@ export async function loadCheckpoint(
 }
 
 /**
- * Removes a finished job's checkpoint objects: they are useless once the job succeeded. Best effort (the
- * bucket's lifecycle rule removes them with the job's folder anyway), so a failure is only logged.
+ * Deletes the run's stray checkpoint objects (superseded, or saved but not recorded) and, once the job succeeded
+ * (`finished`), the recorded checkpoint's too: useless from then on. Best effort (the bucket's lifecycle rule
+ * removes them with the job's folder anyway): a key that could not be deleted stays stray and is tried again.
  */
-export async function deleteCheckpoint(
+export async function deleteStrayCheckpoints(
   blobs: BlobStore,
-  checkpoint: JobCheckpoint,
+  trace: RunTrace,
   log: Logger,
+  finished = false,
 ): Promise<void> {
-  const keys = [checkpoint.key, ...checkpoint.completedKeys];
+  if (finished && trace.checkpoint)
+    for (const key of checkpointKeys(trace.checkpoint)) trace.strayCheckpointKeys.add(key);
+  const keys = [...trace.strayCheckpointKeys];
   const results = await Promise.allSettled(keys.map((key) => blobs.delete(key)));
+  results.forEach((result, n) => {
+    if (result.status === 'fulfilled') trace.strayCheckpointKeys.delete(keys[n]!);
+  });
   const failed = results.find((r) => r.status === 'rejected');
-  if (failed) log.warn('checkpoint cleanup failed', { keys, ...describeError(failed.reason) });
+  if (failed)
+    log.warn('checkpoint cleanup failed', {
+      keys: [...trace.strayCheckpointKeys],
+      ...describeError(failed.reason),
+    });
 }

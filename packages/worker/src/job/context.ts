@@ -15,6 +15,8 @@ export interface ExecuteDeps {
   readonly workerId: string;
   readonly heartbeatSeconds: number;
   readonly jobTtlSeconds: number;
+  /** Model time between periodic checkpoints of a running job; 0: none (OBELM_CHECKPOINT_SECONDS). */
+  readonly checkpointSeconds: number;
   readonly stepDelayMs: number;
   readonly log: Logger;
 }

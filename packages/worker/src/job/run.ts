@@ -1,8 +1,8 @@
-import { type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
+import { describeError, type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
 import { meterModel } from '../bundles/meteredModel.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
-import { deleteCheckpoint, loadCheckpoint } from './checkpoint.ts';
+import { checkpointRunningJob, deleteStrayCheckpoints, loadCheckpoint } from './checkpoint.ts';
 import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
 import { loadInputs } from './inputs.ts';
 import { writeOutputs, writeReport } from './outputs.ts';
@@ -10,8 +10,9 @@ import type { RunTrace } from './trace.ts';
 
 /**
  * The happy path of a claimed job: model and inputs (and the checkpoint it resumes from), the pipeline with
- * progress on every step, outputs and report.json in S3, then the `succeed` transition and the message deleted.
- * Whatever stops it early throws; `trace` keeps what was done for the caller to settle the job with.
+ * progress on every step and a checkpoint every OBELM_CHECKPOINT_SECONDS of model time, outputs and report.json
+ * in S3, then the `succeed` transition and the message deleted. Whatever stops it early throws; `trace` keeps
+ * what was done for the caller to settle the job with.
  */
 export async function runToEnd(
   deps: ExecuteDeps,
@@ -21,6 +22,7 @@ export async function runToEnd(
   trace: RunTrace,
 ): Promise<JobOutcome> {
   const { blobs } = deps;
+  trace.checkpoint = job.checkpoint;
   const model = await deps.models.get(job.params.model);
   const metered = meterModel(model, lease.signal);
   const loadStart = performance.now();
@@ -39,6 +41,8 @@ export async function runToEnd(
     onStep: async (step) => {
       trace.step(step);
       await lease.progress(step.step, step.total);
+      if (trace.checkpointDue(deps.checkpointSeconds * 1000))
+        await checkpointRunningJob(deps, job, trace, lease);
       if (deps.stepDelayMs > 0) await sleep(deps.stepDelayMs);
       trace.resume();
     },
@@ -85,8 +89,13 @@ export async function runToEnd(
     deps.log.warn('job changed hands before it could finish');
     return 'lost';
   }
-  await deps.queue.delete(message);
-  if (job.checkpoint) await deleteCheckpoint(blobs, job.checkpoint, deps.log);
+  try {
+    await deps.queue.delete(message);
+  } catch (error) {
+    // The job has ended; its message, when it comes back, is settled as already done.
+    deps.log.warn('finished job message not deleted', describeError(error));
+  }
+  await deleteStrayCheckpoints(blobs, trace, deps.log, true);
   return 'succeeded';
 }
 

@@ -1,7 +1,7 @@
 import { classify, describeError, type JobItem, jobTransitions } from '@obelm/core';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
-import { saveCheckpoint } from './checkpoint.ts';
+import { deleteStrayCheckpoints, saveCheckpoint } from './checkpoint.ts';
 import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
 import type { RunTrace } from './trace.ts';
 
@@ -11,8 +11,9 @@ import type { RunTrace } from './trace.ts';
  * - canceled: a cancel request seen during the run; the job pays for the model time it used; message deleted;
  * - checkpointed: stopped by `lease.abort('checkpoint')`, state saved, job re-queued, message visible again;
  * - failed: a typed error (bad input, model failure; core `classify`) recorded on the item, message deleted;
- * - retry: a transient fault or a bug; the job is re-queued with the attempt counted and the message comes back
- *   after one heartbeat (OBELM_MAX_ATTEMPTS ends one that never gets through).
+ * - retry: a transient fault (re-queued at its last checkpoint, the attempt given back) or a bug (re-queued with
+ *   the attempt counted: OBELM_MAX_ATTEMPTS ends one that never gets through); the message comes back after
+ *   one heartbeat.
  */
 export async function settleStoppedRun(
   deps: ExecuteDeps,
@@ -39,9 +40,16 @@ export async function settleStoppedRun(
   if (reason === 'checkpoint') {
     const { model, lastStep } = trace;
     const checkpoint =
-      model && lastStep ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date()) : job.checkpoint;
-    await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), checkpoint));
+      model && lastStep
+        ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date())
+        : trace.checkpoint;
+    const parked = await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), checkpoint));
     await queue.setVisibility(message, 0);
+    if (parked && checkpoint) {
+      // The periodic checkpoint this one supersedes (if a step ran since) and any stray objects go.
+      trace.recordCheckpoint(checkpoint);
+      await deleteStrayCheckpoints(deps.blobs, trace, log);
+    }
     log.info('job checkpointed', { stage: checkpoint?.stage, step: checkpoint?.step });
     return 'checkpointed';
   }
@@ -57,11 +65,19 @@ export async function settleStoppedRun(
     log.warn('job failed', { code: verdict.error.code, error: verdict.error.message });
     return 'failed';
   }
-  const unexpected = verdict.kind === 'unexpected';
-  const retried = { attempt: job.attempts, ...describeError(error, { stack: unexpected }) };
-  if (unexpected) log.error('job crashed; it will be retried', retried);
-  else log.warn('job hit a transient fault; it will be retried', retried);
-  await jobs.apply(jobTransitions.requeue(job.id, new Date(), { workerId }));
+  const retried = {
+    attempt: job.attempts,
+    ...describeError(error, { stack: verdict.kind === 'unexpected' }),
+  };
+  if (verdict.kind === 'transient') {
+    // Not the job's fault (an outage of S3, SQS or DynamoDB): parked at its last checkpoint with the attempt
+    // given back, as a stop is, so an outage longer than a few retries does not fail good jobs.
+    log.warn('job hit a transient fault; it will be retried', retried);
+    await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), trace.checkpoint));
+  } else {
+    log.error('job crashed; it will be retried', retried);
+    await jobs.apply(jobTransitions.requeue(job.id, new Date(), { workerId }));
+  }
   await queue.setVisibility(message, deps.heartbeatSeconds);
   return 'retry';
 }

@@ -38,10 +38,12 @@ export type ClaimResult =
 /**
  * Turns a received message into a claimed job, settling everything that needs no run:
  * - a malformed message is logged and left alone, so SQS redrives it to the DLQ after maxReceiveCount;
- * - a job already terminal (or gone) just has its message deleted;
+ * - a job already terminal (or gone) just has its message deleted, but for a poison job's: a job that failed
+ *   `too_many_attempts` keeps its message visible, so SQS moves it to the DLQ (where the operators' alarm is);
  * - a queued job past its TTL expires, one with a cancel request is canceled, one out of attempts fails;
  * - a running job whose heartbeat went stale (its worker died) is put back to queued and claimed again;
- *   one with a fresh heartbeat belongs to a live worker, and the duplicate message is left to expire.
+ *   one with a fresh heartbeat belongs to a live worker, and the duplicate message is deleted (the sweeper
+ *   recovers the job should that worker die).
  */
 export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage): Promise<ClaimResult> {
   const { jobs, queue, log } = deps;
@@ -73,6 +75,10 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
       return { outcome: 'bad_message' };
     }
     if (isTerminal(job.status)) {
+      if (isPoison(job)) {
+        await queue.setVisibility(message, 0);
+        return { outcome: 'too_many_attempts' };
+      }
       await queue.delete(message);
       return { outcome: 'already_done' };
     }
@@ -80,7 +86,9 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
     if (job.status === 'queued') {
       const settled = await settleUnrunnable(deps, job, now);
       if (settled) {
-        await queue.delete(message);
+        // A poison job's message is left for SQS to dead-letter after its receive limit; others are done.
+        if (settled === 'too_many_attempts') await queue.setVisibility(message, 0);
+        else await queue.delete(message);
         return { outcome: settled };
       }
       const claimed = await jobs.apply(jobTransitions.claim(jobId, deps.workerId, now));
@@ -98,6 +106,9 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
       await jobs.apply(jobTransitions.requeue(jobId, now, { seenHeartbeatAt: job.heartbeatAt ?? null }));
       continue;
     }
+    // A live worker owns it: this message is a duplicate (a sweep's re-send). The owner holds its own message,
+    // and a dead owner's job comes back through its stale heartbeat, so the duplicate can go.
+    await queue.delete(message);
     break;
   }
   return { outcome: 'held_elsewhere' };
@@ -133,6 +144,10 @@ async function settleUnrunnable(
   }
   return undefined;
 }
+
+/** A job that crashed its workers until it was failed: its message belongs in the dead-letter queue. */
+const isPoison = (job: JobItem): boolean =>
+  job.status === 'failed' && job.error?.code === 'too_many_attempts';
 
 function parseMessage(body: string) {
   try {

@@ -85,9 +85,14 @@ export class JobLease {
   }
 
   private async heartbeat(): Promise<void> {
-    // Visibility covers three heartbeats, so one late timer tick does not hand the job to another worker.
-    await this.o.queue.setVisibility(this.o.message, this.o.heartbeatSeconds * 3);
+    // The item's heartbeat is what proves this worker alive (staleness is judged on it), so it is written even
+    // when the queue is unreachable or has lost the message (an SQS outage): only the DynamoDB write may fail
+    // the beat. Visibility covers three heartbeats, so one late tick does not hand the message to another worker.
+    const visibility = this.o.queue
+      .setVisibility(this.o.message, this.o.heartbeatSeconds * 3)
+      .catch((error: unknown) => this.o.log.warn('message visibility not extended', describeError(error)));
     this.observe(await this.o.jobs.apply(jobTransitions.progress(this.o.jobId, this.o.workerId, new Date())));
+    await visibility;
   }
 
   private observe(item: { cancelRequested?: boolean } | undefined): void {

@@ -1,0 +1,56 @@
+import { ApiError, badRequest, type ImageFormat, MAX_IMAGE_PIXELS } from '@obelm/core';
+import { endFault, IMAGE_END_BYTES, ImageFaultError, type ImageHeader, readImageHeader } from './header.ts';
+
+/** Bytes [start, end) of an image. */
+export type ReadRange = (start: number, end: number) => Promise<Uint8Array>;
+
+/** The first read of an upload: a JPEG's header segments (EXIF, ICC) almost always fit; more is read if not. */
+export const HEAD_BYTES = 64 * 1024;
+
+/**
+ * Checks an image of `length` bytes, read through `read`: its header (format, dimensions, the structure in
+ * the first `headBytes`), its end, and its pixel count. Returns the header, or throws 400 `invalid_image`
+ * with `{field, reason}` or 413 `image_too_large` with `{field, maxPixels}`.
+ */
+export async function inspectImage(
+  field: string,
+  length: number,
+  read: ReadRange,
+  headBytes = HEAD_BYTES,
+): Promise<ImageHeader> {
+  try {
+    let head = await read(0, Math.min(length, headBytes));
+    let header = readImageHeader(head, length);
+    while (!header) {
+      const more = await read(head.length, Math.min(length, head.length * 4));
+      head = Buffer.concat([head, more]);
+      header = readImageHeader(head, length);
+    }
+    const pixels = header.width * header.height;
+    if (pixels > MAX_IMAGE_PIXELS) {
+      throw new ApiError(
+        413,
+        'image_too_large',
+        `${field} is ${header.width}x${header.height} pixels; the limit is ${MAX_IMAGE_PIXELS}`,
+        { field, maxPixels: MAX_IMAGE_PIXELS, width: header.width, height: header.height },
+      );
+    }
+    const tail = head.length === length ? head : await read(Math.max(0, length - IMAGE_END_BYTES), length);
+    const wrongEnd = endFault(header.format, tail);
+    if (wrongEnd) throw wrongEnd;
+    return header;
+  } catch (err) {
+    if (err instanceof ImageFaultError) throw invalidImage(field, err.reason, err.message);
+    throw err;
+  }
+}
+
+export const invalidImage = (field: string, reason: string, message: string, extra: object = {}) =>
+  badRequest('invalid_image', `${field}: ${message}`, { field, reason, ...extra });
+
+/** The format an image must have for the Content-Type it was declared with. */
+export const formatMismatch = (field: string, format: ImageFormat, contentType: string) =>
+  invalidImage(field, 'format_mismatch', `the upload was declared ${contentType} but is a ${format}`, {
+    contentType,
+    format,
+  });

@@ -1,0 +1,60 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { type Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { Admitted } from './admit.ts';
+import { S3Refusal, sendS3Error } from './errors.ts';
+
+export interface Upstream {
+  host: string;
+  port: number;
+  agent: Agent;
+}
+
+/** Passes an admitted request to s3rver and its answer back, streaming both ways. */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  admitted: Admitted,
+  upstream: Upstream,
+): void {
+  const headers = { ...req.headers };
+  if (admitted.body !== 'stream') {
+    delete headers['transfer-encoding'];
+    headers['content-length'] = String(
+      admitted.body === 'buffered' ? admitted.bytes.length : admitted.spooled.size,
+    );
+  }
+  const out = request(
+    {
+      host: upstream.host,
+      port: upstream.port,
+      agent: upstream.agent,
+      method: req.method,
+      path: req.url,
+      headers,
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  out.on('error', () => {
+    if (!res.headersSent)
+      sendS3Error(
+        res,
+        req.method,
+        new S3Refusal(503, 'ServiceUnavailable', 'Please reduce your request rate.'),
+      );
+    else res.destroy();
+  });
+  // A client that goes away mid-upload aborts the upstream request too, rather than completing a short object.
+  req.on('close', () => {
+    if (!req.complete) out.destroy();
+  });
+  if (admitted.body === 'buffered') out.end(admitted.bytes);
+  else if (admitted.body === 'spooled') {
+    const { path } = admitted.spooled;
+    out.on('close', () => void rm(path, { force: true }));
+    createReadStream(path).pipe(out);
+  } else req.pipe(out);
+}

@@ -1,0 +1,60 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Refusal } from './errors.ts';
+
+/** A request body received in full and checked against its signed hash, kept in a file until forwarded. */
+export interface SpooledBody {
+  path: string;
+  size: number;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+const mismatch = () =>
+  new S3Refusal(
+    400,
+    'XAmzContentSHA256Mismatch',
+    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+  );
+
+/**
+ * For a header-signed request whose x-amz-content-sha256 is a hex digest (the SDK's choice for in-memory bodies),
+ * S3 stores nothing unless the body has that digest. s3rver writes straight to the object's file, so the body is
+ * received into `dir` first and forwarded only once it matches: memory stays bounded and a mismatched or cut-off
+ * upload never replaces an object. Returns undefined for a request without a body.
+ */
+export async function spoolSignedPayload(
+  req: IncomingMessage,
+  expected: string,
+  dir: string,
+): Promise<SpooledBody | undefined> {
+  const hasBody =
+    Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) {
+    if (expected !== EMPTY_SHA256) throw mismatch();
+    return undefined;
+  }
+  const path = join(dir, randomUUID());
+  const hash = createHash('sha256');
+  let size = 0;
+  const digest = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(req, digest, createWriteStream(path));
+    if (hash.digest('hex') !== expected) throw mismatch();
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  return { path, size };
+}

@@ -1,0 +1,262 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { type LocalStack, startLocalStack } from '@obelm/local';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, PNG_BASE64 } from '../api/helpers.ts';
+
+/** The local S3 (s3rver behind the signature-checking gateway) refuses what real S3 refuses. */
+let stack: LocalStack;
+let dataDir: string;
+let bucket: string;
+const PNG = Buffer.from(PNG_BASE64, 'base64');
+const OUTPUT = 'jobs/dev/job_1/image.png';
+const OTHER_TENANT = 'jobs/other/job_1/image.png';
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'obelm-s3auth-'));
+  stack = await startLocalStack({ dataDir, port: 0 });
+  bucket = stack.env['OBELM_BUCKET']!;
+  for (const key of [OUTPUT, OTHER_TENANT])
+    await stack.deps.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: PNG, ContentType: 'image/png' }),
+    );
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A presigned GET, as the API hands out for a job's outputs (jobs/view.ts). */
+const presignGet = (key: string, options: { expiresIn?: number; signingDate?: Date } = {}) =>
+  getSignedUrl(stack.deps.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+    expiresIn: 3600,
+    ...options,
+  });
+
+/** The S3 error code of a refused answer. */
+async function refusal(res: Response): Promise<{ status: number; code: string; message: string }> {
+  const text = await res.text();
+  return {
+    status: res.status,
+    code: text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? '',
+    message: text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? '',
+  };
+}
+
+/** Runs `use` with an S3 client of the stack's endpoint signing with the given key pair. */
+async function withS3(
+  accessKeyId: string,
+  secretAccessKey: string,
+  use: (client: S3Client) => Promise<void>,
+): Promise<void> {
+  const client = new S3Client({
+    region: stack.env['AWS_REGION']!,
+    endpoint: stack.env['AWS_ENDPOINT_URL_S3']!,
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  });
+  try {
+    await use(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The finished job's output still holds what was stored first. */
+async function expectOutputIntact(): Promise<void> {
+  const res = await fetch(await presignGet(OUTPUT));
+  expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+}
+
+describe('presigned URLs', () => {
+  it('serves a valid presigned GET', async () => {
+    const res = await fetch(await presignGet(OUTPUT));
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+
+  it('refuses a URL whose key, tenant or expiry was changed', async () => {
+    const url = await presignGet(OUTPUT);
+    const tampered = [
+      url.replace('image.png', 'noise.safetensors'),
+      url.replace('/jobs/dev/', '/jobs/other/'),
+      url.replace('X-Amz-Expires=3600', 'X-Amz-Expires=7200'),
+      url.replace(/X-Amz-Signature=[0-9a-f]{4}/, 'X-Amz-Signature=0000'),
+    ];
+    for (const link of tampered) {
+      expect(link).not.toBe(url);
+      expect(await refusal(await fetch(link)), link).toMatchObject({
+        status: 403,
+        code: 'SignatureDoesNotMatch',
+      });
+    }
+  });
+
+  it('refuses an expired URL', async () => {
+    const url = await presignGet(OUTPUT, { expiresIn: 60, signingDate: new Date(Date.now() - 120_000) });
+    expect(await refusal(await fetch(url))).toEqual({
+      status: 403,
+      code: 'AccessDenied',
+      message: 'Request has expired',
+    });
+  });
+
+  it("does not let a finished job's GET link overwrite the output", async () => {
+    const url = await presignGet(OUTPUT);
+    const put = await fetch(url, { method: 'PUT', body: 'overwritten' });
+    expect(await refusal(put)).toMatchObject({ status: 403, code: 'SignatureDoesNotMatch' });
+    const del = await fetch(url, { method: 'DELETE' });
+    expect(del.status).toBe(403);
+    await expectOutputIntact();
+  });
+});
+
+describe('requests without a valid signature', () => {
+  it('refuses anonymous reads, listings and writes', async () => {
+    const endpoint = stack.env['AWS_ENDPOINT_URL_S3']!;
+    for (const [method, path] of [
+      ['GET', `/${bucket}/${OUTPUT}`],
+      ['GET', `/${bucket}?list-type=2`],
+      ['GET', '/'],
+      ['PUT', `/${bucket}/${OUTPUT}`],
+    ] as const) {
+      const res = await fetch(`${endpoint}${path}`, { method, ...(method === 'PUT' ? { body: 'x' } : {}) });
+      expect(await refusal(res), `${method} ${path}`).toMatchObject({ status: 403, code: 'AccessDenied' });
+    }
+  });
+
+  it('refuses a header-signed PutObject with a wrong secret or an unknown key id', async () => {
+    const put = new PutObjectCommand({ Bucket: bucket, Key: OUTPUT, Body: 'overwritten' });
+    for (const [accessKeyId, secret, name] of [
+      ['S3RVER', 'not-the-secret', 'SignatureDoesNotMatch'],
+      ['NOSUCHKEY', 'S3RVER', 'InvalidAccessKeyId'],
+    ] as const)
+      await withS3(accessKeyId, secret, (client) =>
+        expect(client.send(put)).rejects.toMatchObject({ name, $metadata: { httpStatusCode: 403 } }),
+      );
+    await expectOutputIntact();
+  });
+
+  it('refuses a signed PutObject whose body was changed after signing, and keeps the object', async () => {
+    await withS3('S3RVER', 'S3RVER', async (client) => {
+      // Last in the finalize step: after the SDK signed the request, before it is sent.
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          (args.request as { body: unknown }).body = Buffer.from('overwritten');
+          return next(args);
+        },
+        { step: 'finalizeRequest', priority: 'low' },
+      );
+      await expect(
+        client.send(new PutObjectCommand({ Bucket: bucket, Key: OUTPUT, Body: Buffer.from('signed-body') })),
+      ).rejects.toMatchObject({ name: 'XAmzContentSHA256Mismatch', $metadata: { httpStatusCode: 400 } });
+    });
+    await expectOutputIntact();
+  });
+
+  it('accepts header-signed requests from the right account', async () => {
+    await withS3('S3RVER', 'S3RVER', async (client) => {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: OUTPUT }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(PNG)).toBe(true);
+    });
+  });
+});
+
+describe('presigned POST uploads', () => {
+  /** The API's upload form (handlers/createUpload.ts), filled with `file` after applying `edit` to its fields. */
+  async function postUpload(
+    file: Blob,
+    edit: (fields: Record<string, string>) => void = () => {},
+  ): Promise<{ res: Response; key: string; maxBytes: number }> {
+    const upload = await call(stack, 'POST', '/v1/uploads', { body: { contentType: 'image/png' } });
+    expect(upload.status).toBe(201);
+    const fields = { ...(upload.body.fields as Record<string, string>) };
+    const key = fields['key']!;
+    edit(fields);
+    return { res: await postForm(upload.body.url, fields, file), key, maxBytes: upload.body.maxBytes };
+  }
+  async function postForm(url: string, fields: Record<string, string>, file: Blob): Promise<Response> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append('file', file, 'in.png');
+    return fetch(url, { method: 'POST', body: form });
+  }
+  const objectStatus = async (key: string) => (await fetch(await presignGet(key))).status;
+
+  it('stores a valid upload', async () => {
+    const { res, key } = await postUpload(new Blob([PNG], { type: 'image/png' }));
+    expect(res.status).toBe(204);
+    expect(await objectStatus(key)).toBe(200);
+  });
+
+  it('refuses a file over the size limit', async () => {
+    const upload = await call(stack, 'POST', '/v1/uploads', { body: { contentType: 'image/png' } });
+    const maxBytes = upload.body.maxBytes as number;
+    const res = await postForm(upload.body.url, upload.body.fields, new Blob([Buffer.alloc(maxBytes + 1)]));
+    expect(await refusal(res)).toMatchObject({ status: 400, code: 'EntityTooLarge' });
+    expect(await objectStatus(upload.body.fields.key)).toBe(404);
+  });
+
+  it('refuses a body far over the limit before reading it all, and answers', async () => {
+    const key = 'uploads/dev/small';
+    const { url, fields } = await createPresignedPost(stack.deps.s3, {
+      Bucket: bucket,
+      Key: key,
+      Conditions: [['content-length-range', 1, 100]],
+    });
+    const res = await postForm(url, fields, new Blob([Buffer.alloc(1024 * 1024)]));
+    expect(await refusal(res)).toMatchObject({ status: 400, code: 'EntityTooLarge' });
+    const empty = await postForm(url, fields, new Blob([]));
+    expect(await refusal(empty)).toMatchObject({ status: 400, code: 'EntityTooSmall' });
+    expect(await objectStatus(key)).toBe(404);
+  });
+
+  it('refuses a form whose Content-Type, key or policy differs from what was signed', async () => {
+    const png = new Blob([PNG], { type: 'image/png' });
+    const wrongType = await postUpload(png, (f) => {
+      f['Content-Type'] = 'text/html';
+    });
+    expect(await refusal(wrongType.res)).toMatchObject({ status: 403, code: 'AccessDenied' });
+    expect(await objectStatus(wrongType.key)).toBe(404);
+
+    const otherKey = await postUpload(png, (f) => {
+      f['key'] = OUTPUT;
+    });
+    expect(await refusal(otherKey.res)).toMatchObject({ status: 403, code: 'AccessDenied' });
+
+    const widened = await postUpload(png, (f) => {
+      const policy = JSON.parse(Buffer.from(f['Policy']!, 'base64').toString());
+      policy.conditions = policy.conditions.filter((c: unknown) => !Array.isArray(c) || c[0] !== 'eq');
+      f['Policy'] = Buffer.from(JSON.stringify(policy)).toString('base64');
+      f['Content-Type'] = 'text/html';
+    });
+    expect(await refusal(widened.res)).toMatchObject({ status: 403, code: 'SignatureDoesNotMatch' });
+
+    const extraField = await postUpload(png, (f) => {
+      f['acl'] = 'public-read';
+    });
+    expect(await refusal(extraField.res)).toMatchObject({ status: 403, code: 'AccessDenied' });
+    expect(await objectStatus(extraField.key)).toBe(404);
+    // The output another upload tried to overwrite is intact.
+    await expectOutputIntact();
+  });
+
+  it('refuses an expired policy', async () => {
+    const { url, fields } = await createPresignedPost(stack.deps.s3, {
+      Bucket: bucket,
+      Key: 'uploads/dev/late',
+      Expires: -60,
+    });
+    const res = await postForm(url, fields, new Blob([PNG]));
+    expect(await refusal(res)).toEqual({
+      status: 403,
+      code: 'AccessDenied',
+      message: 'Invalid according to Policy: Policy expired.',
+    });
+  });
+});
