@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { HANDLER_FACTORIES, type HttpEvent } from '@obelm/api';
 import {
   dbKeys,
   type JobItem,
@@ -12,6 +13,7 @@ import {
   ROUTE_SPECS,
 } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { addApiKey, call, PNG_BASE64 } from './helpers.ts';
@@ -654,5 +656,35 @@ describe('idempotency', () => {
     expect(different.body.error.code).toBe('idempotency_conflict');
     const bad = await createJob(body, { 'idempotency-key': 'has spaces' });
     expect(bad.body.error.code).toBe('invalid_idempotency_key');
+  });
+
+  it('never creates a job its key does not name, even in the second its claim expires', async () => {
+    const key = `boundary-${Date.now()}`;
+    const second = Math.floor(Date.now() / 1000);
+    const Key = dbKeys.idempotency(stack.tenant, key);
+    await stack.deps.db.send(
+      new PutCommand({
+        TableName: stack.env['OBELM_TABLE'],
+        Item: { ...Key, jobId: 'job_other', requestHash: 'x', createdAt: '', ttl: second },
+      }),
+    );
+    // Half-way through the claim's last second.
+    const deps = { ...stack.deps, now: () => new Date(second * 1000 + 500) };
+    const event = {
+      version: '2.0',
+      rawPath: '/v1/jobs',
+      rawQueryString: '',
+      headers: { authorization: `Bearer ${stack.devKey}`, 'idempotency-key': key },
+      requestContext: { requestId: 'req-boundary' },
+      body: JSON.stringify({ kind: 'sample', seed: 1 }),
+      isBase64Encoded: false,
+    } as unknown as HttpEvent;
+    const context = { getRemainingTimeInMillis: () => 30_000 } as Context;
+    const res = await HANDLER_FACTORIES.createJob(() => deps)(event, context);
+    const { Item } = await stack.deps.db.send(
+      new GetCommand({ TableName: stack.env['OBELM_TABLE'], Key, ConsistentRead: true }),
+    );
+    if (res.statusCode === 202) expect(Item?.['jobId']).toBe(JSON.parse(res.body as string).id);
+    else expect(res.statusCode).toBe(409);
   });
 });

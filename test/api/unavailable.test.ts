@@ -7,7 +7,7 @@ import type { HandlerName } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PNG_BASE64 } from './helpers.ts';
+import { call, PNG_BASE64 } from './helpers.ts';
 
 /**
  * A backing service that does not answer (here: a closed port) is a 503 with a code naming it and a
@@ -36,14 +36,14 @@ afterAll(async () => {
 const context = { getRemainingTimeInMillis: () => 30_000 } as Context;
 
 /** One call of a handler whose deps reach the stack, except `dead` (an AWS_ENDPOINT_URL_* variable). */
-async function callWith(dead: string, handler: HandlerName, body?: unknown) {
+async function callWith(dead: string, handler: HandlerName, body?: unknown, headers: object = {}) {
   const deps = createDeps({ ...stack.env, [dead]: deadUrl });
   const event = {
     version: '2.0',
     routeKey: handler,
     rawPath: '/',
     rawQueryString: '',
-    headers: { authorization: `Bearer ${stack.devKey}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${stack.devKey}`, 'content-type': 'application/json', ...headers },
     requestContext: { requestId: `req-${dead}` },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     isBase64Encoded: false,
@@ -81,5 +81,16 @@ describe('a backing service that does not answer', () => {
     expect(res.json.error.code).toBe('queue_unavailable');
     const list = await callWith('AWS_ENDPOINT_URL_SQS', 'listJobs');
     expect(list.json.jobs.map((j: { status: string }) => j.status)).toEqual(['failed']);
+  });
+
+  it('SQS: a retry with the same Idempotency-Key creates the job, not a replay of the one never queued', async () => {
+    const body = { kind: 'sample', seed: 2 };
+    const headers = { 'idempotency-key': 'enqueue-failed' };
+    const res = await callWith('AWS_ENDPOINT_URL_SQS', 'createJob', body, headers);
+    expect(res.statusCode).toBe(503);
+    const retry = await call(stack, 'POST', '/v1/jobs', { body, headers });
+    expect(retry.status).toBe(202);
+    expect(retry.body.id).not.toBe(res.json.error.details.jobId);
+    expect(retry.body.status).toBe('queued');
   });
 });

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { type LocalStack, startLocalStack } from '@obelm/local';
@@ -159,6 +166,70 @@ describe('requests without a valid signature', () => {
     await expectOutputIntact();
   });
 
+  it('refuses an x-amz-* header added after signing (S3 requires them signed)', async () => {
+    // A PUT turned into a copy of another tenant's object by a header the signature does not cover.
+    const copySource = { 'x-amz-copy-source': `${bucket}/${OTHER_TENANT}` };
+    await withS3('S3RVER', 'S3RVER', async (client) => {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          Object.assign((args.request as { headers: Record<string, string> }).headers, copySource);
+          return next(args);
+        },
+        { step: 'finalizeRequest', priority: 'low' },
+      );
+      await expect(
+        client.send(new PutObjectCommand({ Bucket: bucket, Key: OUTPUT, Body: Buffer.alloc(0) })),
+      ).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    });
+    const url = await getSignedUrl(stack.deps.s3, new PutObjectCommand({ Bucket: bucket, Key: OUTPUT }), {
+      expiresIn: 60,
+    });
+    const put = await fetch(url, { method: 'PUT', headers: copySource });
+    expect(await refusal(put)).toMatchObject({ status: 403, code: 'AccessDenied' });
+    await expectOutputIntact();
+  });
+
+  it('serves SDK requests for keys with spaces, unicode, + and %, ranges, heads, listings and batch deletes', async () => {
+    const keys = ['uploads/odd/a b+c%d.png', 'uploads/odd/ünï/çødé ✓.png', 'uploads/odd/x%2Fy=z&w?.png'];
+    await withS3('S3RVER', 'S3RVER', async (client) => {
+      for (const key of keys) {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: PNG }));
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        expect(head.ContentLength, key).toBe(PNG.length);
+        const range = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=1-3' }),
+        );
+        expect(Buffer.from(await range.Body!.transformToByteArray()).equals(PNG.subarray(1, 4)), key).toBe(
+          true,
+        );
+        const res = await fetch(await presignGet(key));
+        expect(Buffer.from(await res.arrayBuffer()).equals(PNG), key).toBe(true);
+      }
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'uploads/odd/' }));
+      expect(listed.Contents?.map((o) => o.Key).sort()).toEqual([...keys].sort());
+      // One key a call: s3rver deletes a batch in parallel and races itself removing the emptied folders.
+      for (const Key of keys) {
+        const deleted = await client.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key }] } }),
+        );
+        expect(deleted.Deleted, Key).toHaveLength(1);
+      }
+    });
+  });
+
+  it('answers malformed credentials with S3 errors, not a crash', async () => {
+    const endpoint = stack.env['AWS_ENDPOINT_URL_S3']!;
+    for (const authorization of ['AWS4-HMAC-SHA256 garbage', 'AWS4-HMAC-SHA256 Credential=S3RVER']) {
+      const res = await fetch(`${endpoint}/${bucket}/${OUTPUT}`, { headers: { authorization } });
+      expect(await refusal(res)).toMatchObject({ status: 400, code: 'AuthorizationHeaderMalformed' });
+    }
+    const form = new FormData();
+    form.append('key', 'x');
+    form.append('file', new Blob([PNG]), 'in.png');
+    const res = await fetch(`${endpoint}/%E0%A4%A`, { method: 'POST', body: form });
+    expect((await refusal(res)).status).toBeLessThan(500);
+  });
+
   it('accepts header-signed requests from the right account', async () => {
     await withS3('S3RVER', 'S3RVER', async (client) => {
       const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: OUTPUT }));
@@ -243,6 +314,38 @@ describe('presigned POST uploads', () => {
     expect(await refusal(extraField.res)).toMatchObject({ status: 403, code: 'AccessDenied' });
     expect(await objectStatus(extraField.key)).toBe(404);
     // The output another upload tried to overwrite is intact.
+    await expectOutputIntact();
+  });
+
+  it('stores only what the policy checked: no second key, Content-Type or file later in the form', async () => {
+    const upload = await call(stack, 'POST', '/v1/uploads', { body: { contentType: 'image/png' } });
+    const fields = upload.body.fields as Record<string, string>;
+    const build = (tail: (form: FormData) => void) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      tail(form);
+      return form;
+    };
+    const forms = [
+      // A repeated field: the policy sees the first, a server keeping the last would store elsewhere.
+      build((f) => {
+        f.append('key', OUTPUT);
+        f.append('Content-Type', 'text/html');
+        f.append('file', new Blob(['<script>']), 'in.png');
+      }),
+      // A part named like the file but not `file`, then fields and the real file after it.
+      build((f) => {
+        f.append('File', new Blob([PNG]), 'in.png');
+        f.append('key', OUTPUT);
+        f.append('file', new Blob(['overwritten']), 'in.png');
+      }),
+    ];
+    for (const form of forms) {
+      // Stored under the checked key with the checked Content-Type.
+      expect((await fetch(upload.body.url, { method: 'POST', body: form })).status).toBe(204);
+      const stored = await fetch(await presignGet(fields['key']!));
+      expect(stored.headers.get('content-type')).toBe('image/png');
+    }
     await expectOutputIntact();
   });
 

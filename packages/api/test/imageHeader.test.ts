@@ -206,4 +206,16 @@ describe('inspectImage', () => {
     const end = await inspectImage('image', bigHead.length, reader(bigHead).read, 64).catch((e) => e);
     expect(end.details).toEqual({ field: 'image', reason: 'truncated' });
   });
+
+  it('refuses an object shorter than its HEAD said (a read that returns nothing) rather than read forever', async () => {
+    const image = jpeg(segment(0xe1, new Array(10_000).fill(0)), sof(0xc0, 7, 9));
+    const shrunk = image.subarray(0, 2000);
+    let calls = 0;
+    const read = async (start: number, end: number) => {
+      if (++calls > 20) throw new Error('read forever');
+      return shrunk.subarray(start, end);
+    };
+    const error = await inspectImage('image', image.length, read, 1024).catch((e) => e);
+    expect(error).toMatchObject({ code: 'invalid_image', details: { field: 'image', reason: 'truncated' } });
+  });
 });

@@ -191,11 +191,15 @@ function loopBackoffMs(failures: number): number {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  // The listener goes with the sleep: an outage's many retries must not pile listeners onto one signal.
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolve(); // stop() came during the failed call: no backoff to wait out
+    const wake = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', wake);
       resolve();
-    });
+    };
+    const timer = setTimeout(wake, ms);
+    signal.addEventListener('abort', wake, { once: true });
   });
 }

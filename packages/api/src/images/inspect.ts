@@ -23,6 +23,8 @@ export async function inspectImage(
     let header = readImageHeader(head, length);
     while (!header) {
       const more = await read(head.length, Math.min(length, head.length * 4));
+      // Nothing more to read: the object is shorter than its HEAD said (replaced meanwhile); never loop on it.
+      if (more.length === 0) throw new ImageFaultError('truncated', `the image ends at byte ${head.length}`);
       head = Buffer.concat([head, more]);
       header = readImageHeader(head, length);
     }

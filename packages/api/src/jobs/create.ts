@@ -13,13 +13,15 @@ export interface CreateOutcome {
   replayed: boolean;
 }
 
+const inProgress = () =>
+  conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress', {
+    header: 'Idempotency-Key',
+  });
+
 async function replay(deps: Deps, jobId: string): Promise<CreateOutcome> {
   const job = await getJob(deps, jobId);
   // The first request holds the key but has not written its job yet (or died doing so).
-  if (!job)
-    throw conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress', {
-      header: 'Idempotency-Key',
-    });
+  if (!job) throw inProgress();
   return { job, replayed: true };
 }
 
@@ -51,6 +53,8 @@ export async function createJob(
   if (idempotencyKey && !(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) {
     const earlier = await findReplay(deps, tenant, idempotencyKey, hash);
     if (earlier) return replay(deps, earlier);
+    // Released or expired between the two reads: a job is created only under a key that names it.
+    if (!(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) throw inProgress();
   }
 
   const job: JobItem = {
@@ -83,6 +87,8 @@ export async function createJob(
   } catch (err) {
     apiLog.error('enqueue failed', { jobId, tenant, ...describeError(err) });
     await failQueuedJob(deps, jobId, { code: 'enqueue_failed', message: 'The job could not be queued' });
+    // The retry the 503 asks for must create a job, not replay this one that never ran.
+    if (idempotencyKey) await releaseKey(deps, tenant, idempotencyKey, jobId);
     throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
   }
   return { job, replayed: false };

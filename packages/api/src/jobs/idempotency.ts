@@ -46,7 +46,8 @@ export async function findReplay(
     }),
   );
   const item = Item as IdempotencyItem | undefined;
-  if (!item || item.ttl < deps.now().getTime() / 1000) return undefined;
+  // Expired by the same rule as claimKey's condition, so a key is never both expired here and live there.
+  if (!item || item.ttl < Math.floor(deps.now().getTime() / 1000)) return undefined;
   if (item.requestHash !== hash) {
     throw conflict('idempotency_conflict', 'This Idempotency-Key was used with a different request body', {
       header: 'Idempotency-Key',
@@ -85,7 +86,7 @@ export async function claimKey(deps: Deps, tenant: string, key: string, hash: st
   }
 }
 
-/** Frees a claim whose job was never created, so a retry with the same key can succeed. */
+/** Frees a claim whose job was never created or never queued, so a retry with the same key can succeed. */
 export async function releaseKey(deps: Deps, tenant: string, key: string, jobId: string): Promise<void> {
   await deps.db
     .send(

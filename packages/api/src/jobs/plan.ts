@@ -58,8 +58,8 @@ export async function planJob(
 
 /** The catalog entry of a model the tenant may use; 400 `unknown_model` listing the ones it may. */
 async function modelEntry(deps: Deps, tenant: string, id: string): Promise<ModelEntry> {
-  const entry = await deps.catalog.get(id);
-  if (entry && (!entry.tenants || entry.tenants.includes(tenant))) return entry;
+  const entry = await deps.catalog.get(id, tenant);
+  if (entry) return entry;
   const allowed = (await deps.catalog.list(tenant)).map((m) => m.id);
   throw badRequest('unknown_model', `Unknown model '${id}'`, { field: 'model', allowed });
 }

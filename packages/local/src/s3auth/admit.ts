@@ -6,13 +6,13 @@ import { type SpooledBody, spoolSignedPayload } from './payload.ts';
 import { entityTooLarge, readPostForm } from './postForm.ts';
 import { verifyPostPolicy } from './postPolicy.ts';
 import { verifyPresignedUrl } from './presignedUrl.ts';
-import { queryValue, requestParts } from './request.ts';
+import { decode, queryValue, requestParts } from './request.ts';
 import type { S3Accounts } from './signer.ts';
 
-/** An admitted request: forward its body as it streams in, the POST form already read, or a verified spool file. */
+/** An admitted request: forward its body as it streams in, the POST form as checked, or a verified spool file. */
 export type Admitted =
   | { body: 'stream' }
-  | { body: 'buffered'; bytes: Buffer }
+  | { body: 'buffered'; bytes: Buffer; contentType: string }
   | { body: 'spooled'; spooled: SpooledBody };
 
 /** What admission checks against: the accounts, the clock, and where verified bodies wait. */
@@ -59,7 +59,7 @@ export async function admit(
   if (parts.method === 'POST' && bucket && /^multipart\/form-data/i.test(contentType)) {
     let range = { min: 0, max: 0 };
     const form = await readPostForm(req, contentType, async (fields) => {
-      range = await verifyPostPolicy(fields, decodeURIComponent(bucket), accounts, now);
+      range = await verifyPostPolicy(fields, decode(bucket), accounts, now);
       return range.max;
     });
     if (form.fileSize > range.max) throw entityTooLarge();
@@ -69,7 +69,7 @@ export async function admit(
         'EntityTooSmall',
         'Your proposed upload is smaller than the minimum allowed size',
       );
-    return { body: 'buffered', bytes: form.body };
+    return { body: 'buffered', bytes: form.body, contentType: form.contentType };
   }
   throw accessDenied();
 }

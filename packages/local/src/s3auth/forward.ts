@@ -24,6 +24,7 @@ export function forward(
       admitted.body === 'buffered' ? admitted.bytes.length : admitted.spooled.size,
     );
   }
+  if (admitted.body === 'buffered') headers['content-type'] = admitted.contentType;
   const out = request(
     {
       host: upstream.host,

@@ -1,6 +1,6 @@
 import { S3Refusal, signatureMismatch } from './errors.ts';
 import type { RequestParts } from './request.ts';
-import { signable } from './request.ts';
+import { requireSignedAmzHeaders, signable } from './request.ts';
 import { parseAmzDate, resolveCredential, type S3Accounts, SIGV4, sameSignature } from './signer.ts';
 
 /** How far a header-signed request's x-amz-date may be from the server's clock, as in S3. */
@@ -62,6 +62,7 @@ export async function verifyHeaderAuth(
 
   const signed = signedList.split(';');
   if (!signed.includes('host')) throw signatureMismatch();
+  requireSignedAmzHeaders(parts, signed);
   // The payload hash and date reach the signer as headers; they count as signed only if the client signed them.
   const extra = { 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
   const resigned = await credential.signer.sign(signable(parts, signed, parts.query, extra), {

@@ -4,11 +4,13 @@ import { S3Refusal } from './errors.ts';
 /** S3's limit on the form fields before the file (Policy, key, signature...). */
 const MAX_PRE_DATA_BYTES = 20 * 1024;
 
-/** A browser POST upload, read and size-checked: the raw body (to forward as is) and what was checked in it. */
+/** A browser POST upload, read and size-checked: what was checked in it, and the body to forward. */
 export interface PostForm {
   /** Form fields before the file, names lower-cased (S3 matches them case-insensitively), first value kept. */
   fields: Record<string, string>;
+  /** The checked fields and file only, re-encoded (with `contentType`'s boundary). */
   body: Buffer;
+  contentType: string;
   fileSize: number;
 }
 
@@ -49,7 +51,8 @@ function filePartAt(head: Buffer, boundary: string): number {
 /**
  * Reads a multipart/form-data POST: S3 requires the file to be the last field it reads, so the fields are parsed
  * first and handed to `admit` (policy and signature checks), which returns the largest file it allows; the file is
- * then read only up to that size. Nothing is buffered beyond the fields' 20 KB and that limit. On a refusal the
+ * then read only up to that size. Nothing is buffered beyond the fields' 20 KB and that limit (held twice: as
+ * received and re-encoded). On a refusal the
  * rest of the body is read and dropped, so the client gets the answer instead of a reset connection.
  */
 export async function readPostForm(
@@ -120,10 +123,22 @@ async function readWith(
     size += next.value.length;
     if (size > cap) throw entityTooLarge();
   }
-  const body = Buffer.concat(read);
-  const file = [...(await parseForm(body, contentType))].find(([name]) => name.toLowerCase() === 'file')?.[1];
+  const file = [...(await parseForm(Buffer.concat(read), contentType))].find(
+    ([name]) => name.toLowerCase() === 'file',
+  )?.[1];
   if (!(file instanceof Blob)) throw malformed();
-  return { fields, body, fileSize: file.size };
+  // s3rver reads the raw form its own way (the last of a repeated field, fields after a part named "File"), so it
+  // gets only what was checked: each field's first value, then this file.
+  const checked = new FormData();
+  for (const [name, value] of Object.entries(fields)) checked.append(name, value);
+  checked.append('file', file);
+  const encoded = new Response(checked);
+  return {
+    fields,
+    body: Buffer.from(await encoded.arrayBuffer()),
+    contentType: encoded.headers.get('content-type') ?? '',
+    fileSize: file.size,
+  };
 }
 
 export const entityTooLarge = () =>

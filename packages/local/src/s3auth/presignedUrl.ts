@@ -10,7 +10,7 @@ import {
   UNSIGNED_PAYLOAD,
 } from '@smithy/signature-v4';
 import { accessDenied, S3Refusal, signatureMismatch } from './errors.ts';
-import { queryValue, type RequestParts, signable } from './request.ts';
+import { queryValue, type RequestParts, requireSignedAmzHeaders, signable } from './request.ts';
 import { parseAmzDate, resolveCredential, type S3Accounts, SIGV4, sameSignature } from './signer.ts';
 
 const REQUIRED = [
@@ -57,6 +57,7 @@ export async function verifyPresignedUrl(
 
   const signed = param(SIGNED_HEADERS_QUERY_PARAM).split(';');
   if (!signed.includes('host')) throw signatureMismatch();
+  requireSignedAmzHeaders(parts, signed);
   const query = { ...parts.query };
   delete query[SIGNATURE_QUERY_PARAM];
   const request = signable(parts, signed, query, { [SHA256_HEADER]: UNSIGNED_PAYLOAD });

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { accessDenied } from './errors.ts';
 import type { SignableRequest } from './signer.ts';
 
 /** What signing covers of an incoming request: method, the raw path, the decoded query, lower-cased headers. */
@@ -10,7 +11,7 @@ export interface RequestParts {
   headers: Record<string, string>;
 }
 
-const decode = (text: string) => {
+export const decode = (text: string) => {
   try {
     return decodeURIComponent(text);
   } catch {
@@ -61,4 +62,18 @@ export function signable(
   }
   const host = parts.headers['host'] ?? '';
   return { method: parts.method, protocol: 'http:', hostname: host, path: parts.path, query, headers };
+}
+
+/**
+ * S3 refuses a request carrying an x-amz-* header its signature does not cover: otherwise a header added after
+ * signing (x-amz-copy-source, x-amz-acl, x-amz-meta-*) would change what a signed request does.
+ */
+export function requireSignedAmzHeaders(parts: RequestParts, signedHeaders: readonly string[]): void {
+  const unsigned = Object.keys(parts.headers).filter(
+    (name) => name.startsWith('x-amz-') && !signedHeaders.includes(name),
+  );
+  if (unsigned.length)
+    throw accessDenied(
+      `There were headers present in the request which were not signed: ${unsigned.join(', ')}`,
+    );
 }

@@ -1,4 +1,5 @@
-import { describeError, type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
+import { classify, describeError, type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
+import type { DiffusionModel } from '@obelm/engine';
 import { meterModel } from '../bundles/meteredModel.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
@@ -27,7 +28,7 @@ export async function runToEnd(
   const metered = meterModel(model, lease.signal);
   const loadStart = performance.now();
   const inputs = await loadInputs(blobs, job.inputs, model, lease.signal);
-  const resume = job.checkpoint ? await loadCheckpoint(blobs, model, job, job.checkpoint) : undefined;
+  const resume = await resumePoint(deps, job, model);
   const loadMs = performance.now() - loadStart;
 
   const runStart = performance.now();
@@ -66,7 +67,9 @@ export async function runToEnd(
       attempt: job.attempts,
       params: job.params,
       settings: result.settings,
-      ...(job.checkpoint ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } } : {}),
+      ...(resume && job.checkpoint
+        ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } }
+        : {}),
       metrics,
       timings: { loadMs: round(loadMs), computeMs: round(computeMs), modelMs: round(trace.modelMs()) },
       steps: trace.steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
@@ -101,3 +104,19 @@ export async function runToEnd(
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Where the run resumes: the job's checkpoint, or the start when it has none or it cannot be used (made under
+ * another bundle behind the same id, or its objects are gone). Runs are deterministic, so starting over gives the
+ * same bytes; only a passing fault is thrown, to retry the job later.
+ */
+async function resumePoint(deps: ExecuteDeps, job: JobItem, model: DiffusionModel) {
+  if (!job.checkpoint) return undefined;
+  try {
+    return await loadCheckpoint(deps.blobs, model, job, job.checkpoint);
+  } catch (error) {
+    if (classify(error).kind === 'transient') throw error;
+    deps.log.warn('checkpoint unusable; the job starts over', describeError(error));
+    return undefined;
+  }
+}

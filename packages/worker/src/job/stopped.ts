@@ -28,12 +28,14 @@ export async function settleStoppedRun(
   const reason = lease.stopReason;
   if (reason === 'lost') return 'lost';
   if (reason === 'canceled') {
-    await jobs.apply(
+    const canceled = await jobs.apply(
       jobTransitions.cancel(job.id, owner, new Date(), {
         ttl: ttlFromNow(deps.jobTtlSeconds),
         metrics: trace.metered ? { gpuMs: Math.round(trace.modelMs()) } : undefined,
       }),
     );
+    // Only the owner that ended the job deletes its message; one that lost it leaves the message to the new owner.
+    if (!canceled) return 'lost';
     await queue.delete(message);
     return 'canceled';
   }
@@ -44,6 +46,7 @@ export async function settleStoppedRun(
         ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date())
         : trace.checkpoint;
     const parked = await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), checkpoint));
+    await lease.close(); // a heartbeat in flight must not hide the message again after this
     await queue.setVisibility(message, 0);
     if (parked && checkpoint) {
       // The periodic checkpoint this one supersedes (if a step ran since) and any stray objects go.
@@ -55,12 +58,13 @@ export async function settleStoppedRun(
   }
   const verdict = classify(error);
   if (verdict.kind === 'job') {
-    await jobs.apply(
+    const failed = await jobs.apply(
       jobTransitions.fail(job.id, owner, new Date(), {
         error: verdict.error,
         ttl: ttlFromNow(deps.jobTtlSeconds),
       }),
     );
+    if (!failed) return 'lost';
     await queue.delete(message);
     log.warn('job failed', { code: verdict.error.code, error: verdict.error.message });
     return 'failed';
@@ -78,6 +82,7 @@ export async function settleStoppedRun(
     log.error('job crashed; it will be retried', retried);
     await jobs.apply(jobTransitions.requeue(job.id, new Date(), { workerId }));
   }
+  await lease.close();
   await queue.setVisibility(message, deps.heartbeatSeconds);
   return 'retry';
 }

@@ -32,6 +32,8 @@ export class JobLease {
   private readonly startedAt = performance.now();
   private stepsDone = 0;
   private stepsTotal = 0;
+  /** Steps done before this run (a resumed job's first step here is not its first): not this run's pace. */
+  private stepsBefore: number | undefined;
   private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: LeaseOptions) {
@@ -57,6 +59,7 @@ export class JobLease {
    * Awaited by the step loop, so a cancel seen here stops the very next step.
    */
   async progress(step: number, of: number): Promise<void> {
+    this.stepsBefore ??= step - 1;
     this.stepsDone = step;
     this.stepsTotal = of;
     const every = Math.max(1, Math.floor(of / 10));
@@ -74,8 +77,9 @@ export class JobLease {
 
   /** Time the job still needs at its pace so far; undefined before its first step. */
   estimateRemainingMs(): number | undefined {
-    if (this.stepsDone === 0) return undefined;
-    const perStep = (performance.now() - this.startedAt) / this.stepsDone;
+    const ranHere = this.stepsDone - (this.stepsBefore ?? 0);
+    if (ranHere <= 0) return undefined;
+    const perStep = (performance.now() - this.startedAt) / ranHere;
     return perStep * (this.stepsTotal - this.stepsDone);
   }
 
