@@ -25,14 +25,31 @@ export interface ResourceArns {
 export function grants(arns: ResourceArns) {
   const objects = (...prefixes: (keyof typeof S3_PREFIXES)[]) =>
     prefixes.map((p) => pulumi.interpolate`${arns.bucketArn}/${S3_PREFIXES[p]}*`);
+  /**
+   * s3:ListBucket, a bucket-level action. Besides listings, S3 checks it when a read finds no object: it answers
+   * 404 only to a caller allowed to list, 403 to anyone else (an upload still pending would be a 500, a missing
+   * input retried as a fault). That check carries no s3:prefix, which a plain StringLike never matches, hence
+   * IfExists: a listing must name one of `prefixes` (one naming none lists keys, never contents).
+   */
+  const listing = (...prefixes: (keyof typeof S3_PREFIXES)[]): Grant => ({
+    actions: ['s3:ListBucket'],
+    resources: [arns.bucketArn],
+    conditions: [
+      {
+        test: 'StringLikeIfExists',
+        variable: 's3:prefix',
+        values: prefixes.map((p) => `${S3_PREFIXES[p]}*`),
+      },
+    ],
+  });
   const table = [arns.tableArn];
   return {
-    // DynamoDB: items by key (api keys, tenants, jobs, idempotency, usage counters with ADD).
+    // DynamoDB items by key (api keys, tenants, jobs, uploads, idempotency keys), one action per grant.
     itemRead: { actions: ['dynamodb:GetItem'], resources: table },
-    itemWrite: {
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-      resources: table,
-    },
+    itemPut: { actions: ['dynamodb:PutItem'], resources: table },
+    itemUpdate: { actions: ['dynamodb:UpdateItem'], resources: table },
+    // Only createJob's release of an Idempotency-Key whose job was never queued.
+    itemDelete: { actions: ['dynamodb:DeleteItem'], resources: table },
     // The sweeper's walk over job items (re-enqueue lost, recover stale, expire old); nothing else scans.
     tableScan: { actions: ['dynamodb:Scan'], resources: table },
     // A tenant's jobs newest first, only through the index.
@@ -53,15 +70,10 @@ export function grants(arns: ResourceArns) {
         },
       ],
     },
-    // SQS
+    // SQS. The worker polls the jobs queue itself; a Lambda consumer (event source) also reads its attributes.
     jobsSend: { actions: ['sqs:SendMessage'], resources: [arns.jobsQueueArn] },
     jobsConsume: {
-      actions: [
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:GetQueueAttributes',
-      ],
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
       resources: [arns.jobsQueueArn],
     },
     webhooksSend: { actions: ['sqs:SendMessage'], resources: [arns.webhooksQueueArn] },
@@ -74,21 +86,22 @@ export function grants(arns: ResourceArns) {
       ],
       resources: [arns.webhooksQueueArn],
     },
-    // S3, per prefix. A presigned URL carries the signer's rights, so signing a PUT needs s3:PutObject.
+    // S3, per prefix. A presigned URL carries the signer's rights: signing a PUT (the upload form) needs
+    // s3:PutObject, and every job view's output links (getJob, listJobs, cancelJob, createJob's replay) s3:GetObject.
     uploadsWrite: { actions: ['s3:PutObject'], resources: objects('uploads') },
-    inputsRead: { actions: ['s3:GetObject'], resources: objects('uploads', 'batch', 'jobs') },
-    outputsRead: { actions: ['s3:GetObject'], resources: objects('jobs', 'batchOut') },
-    outputsWrite: {
-      actions: ['s3:PutObject', 's3:DeleteObject'],
-      resources: objects('jobs', 'batchOut'),
-    },
+    uploadsRead: { actions: ['s3:GetObject'], resources: objects('uploads') },
+    uploadsList: listing('uploads'),
+    jobsRead: { actions: ['s3:GetObject'], resources: objects('jobs') },
+    // Inline inputs (createJob); outputs, noise artifacts and checkpoints (worker).
+    jobsWrite: { actions: ['s3:PutObject'], resources: objects('jobs') },
+    // The worker removes a job's checkpoints once it succeeds.
+    jobsDelete: { actions: ['s3:DeleteObject'], resources: objects('jobs') },
     modelsRead: { actions: ['s3:GetObject'], resources: objects('models') },
-    // Listing is a bucket-level action; the condition keeps it to the model bundles.
-    modelsList: {
-      actions: ['s3:ListBucket'],
-      resources: [arns.bucketArn],
-      conditions: [{ test: 'StringLike', variable: 's3:prefix', values: [`${S3_PREFIXES.models}*`] }],
-    },
+    // The worker reads inputs (uploads/, jobs/) and model bundles, which it lists (bundleFetch.ts).
+    workerList: listing('uploads', 'jobs', 'models'),
+    // Batch (planned): images dropped under batch/ start jobs whose outputs go under batch-out/.
+    batchRead: { actions: ['s3:GetObject'], resources: objects('batch') },
+    batchOutWrite: { actions: ['s3:PutObject'], resources: objects('batchOut') },
   } satisfies Record<string, Grant>;
 }
 
@@ -98,41 +111,58 @@ export type GrantName = keyof Grants;
 
 /**
  * The grants of each Lambda handler core names (packages/core/src/routes.ts; the code is
- * packages/api/src/handlers/<name>.ts). A handler added there without grants here fails the type-check.
+ * packages/api/src/handlers/<name>.ts). A handler added there without grants here fails the type-check, and
+ * test/infra/iamCoverage.test.ts checks each list against the AWS calls the handler really makes: every call
+ * allowed, every grant used.
  */
 export const HANDLER_GRANTS = {
-  createJob: ['itemWrite', 'catalogQuery', 'jobsSend', 'inputsRead', 'outputsWrite'],
-  getJob: ['itemRead', 'outputsRead'],
-  listJobs: ['itemRead', 'tenantJobsQuery'],
-  cancelJob: ['itemWrite', 'webhooksSend'],
-  createUpload: ['itemWrite', 'uploadsWrite'],
+  createJob: [
+    'itemRead',
+    'itemPut',
+    'itemUpdate',
+    'itemDelete',
+    'catalogQuery',
+    'jobsSend',
+    'uploadsRead',
+    'uploadsList',
+    'jobsRead',
+    'jobsWrite',
+  ],
+  getJob: ['itemRead', 'jobsRead'],
+  listJobs: ['itemRead', 'tenantJobsQuery', 'jobsRead'],
+  cancelJob: ['itemRead', 'itemUpdate', 'jobsRead'],
+  createUpload: ['itemRead', 'itemPut', 'uploadsWrite'],
   openapi: [],
   listModels: ['itemRead', 'catalogQuery'],
-  sweeper: ['itemWrite', 'tableScan', 'jobsSend'],
+  sweeper: ['itemUpdate', 'tableScan', 'jobsSend'],
 } as const satisfies Record<LambdaHandlerName, readonly GrantName[]>;
 
 /**
  * Grants of handlers later issues add, ready for their seams in infra/api.ts: each moves into
- * HANDLER_GRANTS when its handler file exists and core names it.
+ * HANDLER_GRANTS when its handler file exists and core names it (the coverage test then holds it to its calls).
+ * Whatever of theirs the API and the worker need too (webhooksSend when jobs end, batch outputs in job views and
+ * the worker) is added to those lists with the code that makes the calls.
  */
 export const PLANNED_HANDLER_GRANTS = {
   usage: ['itemRead', 'usageQuery'],
-  batchTrigger: ['itemWrite', 'jobsSend', 'inputsRead'],
-  webhookDispatcher: ['itemWrite', 'webhooksConsume', 'webhooksSend'],
+  batchTrigger: ['itemRead', 'itemPut', 'jobsSend', 'batchRead'],
+  webhookDispatcher: ['itemRead', 'itemUpdate', 'webhooksConsume', 'webhooksSend'],
 } as const satisfies Record<string, readonly GrantName[]>;
 
 /**
- * The GPU worker: consume jobs, read inputs and model bundles, write outputs and checkpoints, update job
- * items and usage counters, and enqueue webhook events.
+ * The GPU worker: consume jobs, read inputs and model bundles (listing them, and missing objects as 404s), write
+ * outputs and checkpoints, remove checkpoints, update job items.
  */
 export const WORKER_GRANTS = [
   'jobsConsume',
-  'webhooksSend',
-  'itemWrite',
-  'inputsRead',
-  'outputsWrite',
+  'itemRead',
+  'itemUpdate',
+  'uploadsRead',
+  'jobsRead',
+  'jobsWrite',
+  'jobsDelete',
   'modelsRead',
-  'modelsList',
+  'workerList',
 ] as const satisfies readonly GrantName[];
 
 /** The grants behind a list of names. */

@@ -65,7 +65,9 @@ export function createHttpApi(args: HttpApiArgs) {
 
   // The cloud's reconciliation (the local stack runs the same sweep at start): re-enqueue queued jobs whose
   // message was lost, put running jobs with a stale heartbeat back in the queue, expire jobs past their TTL.
-  new sst.aws.Cron('Sweeper', {
+  // CronV2: EventBridge Scheduler (SST's successor to Cron's EventBridge rule); retries stay at 0, the next
+  // run is minutes away and a sweep is idempotent.
+  new sst.aws.CronV2('Sweeper', {
     function: { ...functionArgs('sweeper'), timeout: '2 minutes' },
     schedule: `rate(${SWEEP_MINUTES} minutes)`,
   });

@@ -4,7 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { InfraConfigError } from './errors.ts';
 
 export interface ObelmBucketArgs {
-  /** Days job outputs (jobs/, batch-out/) are kept. Uploads always expire after one day. */
+  /** Days job outputs (jobs/, batch-out/) and batch inputs (batch/) are kept. Uploads expire after one day. */
   outputRetentionDays: number;
   /** Browser origins allowed to upload with a presigned POST. */
   corsOrigins: string[];
@@ -76,6 +76,8 @@ export class ObelmBucket extends pulumi.ComponentResource {
           expire('uploads', S3_PREFIXES.uploads, 1),
           expire('job-outputs', S3_PREFIXES.jobs, args.outputRetentionDays),
           expire('batch-outputs', S3_PREFIXES.batchOut, args.outputRetentionDays),
+          // A batch's dropped inputs are kept as long as the outputs made from them.
+          expire('batch-inputs', S3_PREFIXES.batch, args.outputRetentionDays),
           {
             id: 'abort-multipart',
             status: 'Enabled',
@@ -122,6 +124,9 @@ export class ObelmBucket extends pulumi.ComponentResource {
         function: fn.name,
         principal: 's3.amazonaws.com',
         sourceArn: this.bucket.arn,
+        // Bucket names are global: a bucket of this name in another account (after this one is deleted)
+        // must not be able to invoke the function.
+        sourceAccount: aws.getCallerIdentityOutput({}, { parent: this }).accountId,
       },
       { parent: this },
     );

@@ -16,6 +16,29 @@ export const ECS_GPU_AMI_PARAMETER =
  */
 export const STOP_TIMEOUT_SECONDS = 120;
 
+/**
+ * Deploys may run this share of the desired count at once (old tasks finishing their jobs under task
+ * protection + new ones). The group's maximum leaves room for it: the service's desired count never exceeds
+ * maxWorkers (backlog scaling), so the extra instances exist only while a deploy or a spot replacement
+ * overlaps old and new tasks, and managed scaling retires them when the old tasks stop. Without the headroom a
+ * deploy at full scale would wait in PROVISIONING for running jobs to end.
+ */
+export const DEPLOYMENT_MAXIMUM_PERCENT = 200;
+
+/**
+ * The container's health check. `worker.mjs --health` (WORKDIR /app, the image's ENTRYPOINT script) exits 0
+ * while the worker's health file is fresh, else 1; a worker that cannot load its execution provider never
+ * writes it, so ECS replaces the task instead of billing a GPU that does nothing. The start period covers the
+ * model download into an empty cache and the session load (the most ECS allows is 300 s).
+ */
+export const HEALTH_CHECK = {
+  command: ['CMD', 'node', '/app/worker.mjs', '--health'],
+  interval: 30,
+  timeout: 10,
+  retries: 3,
+  startPeriod: 300,
+} as const;
+
 /** Where the instance keeps model bundles between tasks, and where the container sees them. */
 export const MODEL_CACHE = { hostPath: '/var/cache/obelm', containerPath: '/var/cache/obelm' } as const;
 
@@ -41,7 +64,7 @@ export interface GpuWorkerArgs extends GpuCapacity {
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** Public subnets without a NAT gateway need a public IP to reach S3, SQS, DynamoDB and ECR. */
   assignPublicIp: boolean;
-  /** Container image (ECR URI with tag or digest). */
+  /** Container image, pinned by digest: `<repository>@sha256:<hex>` (stacks/workerImageRef.ts). */
   image: pulumi.Input<string>;
   /** The jobs queue the service scales on. */
   queueName: pulumi.Input<string>;
@@ -68,6 +91,7 @@ export class GpuWorker extends pulumi.ComponentResource {
   readonly cluster: aws.ecs.Cluster;
   readonly autoScalingGroup: aws.autoscaling.Group;
   readonly capacityProvider: aws.ecs.CapacityProvider;
+  readonly capacityProviders: aws.ecs.ClusterCapacityProviders;
   readonly taskDefinition: aws.ecs.TaskDefinition;
   readonly service: aws.ecs.Service;
   readonly taskRole: aws.iam.Role;
@@ -80,7 +104,8 @@ export class GpuWorker extends pulumi.ComponentResource {
 
     this.cluster = new aws.ecs.Cluster(
       `${name}Cluster`,
-      { settings: [{ name: 'containerInsights', value: 'disabled' }] },
+      // Per-task CPU, memory, network and storage metrics (ECS/ContainerInsights); GPU use needs more (docs/deploy.md).
+      { settings: [{ name: 'containerInsights', value: 'enabled' }] },
       parent,
     );
 
@@ -139,8 +164,11 @@ export class GpuWorker extends pulumi.ComponentResource {
             },
           },
         ],
-        // IMDSv2 only; hop limit 2 so the ECS agent's containers can still reach it in bridge mode.
-        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2, httpEndpoint: 'enabled' },
+        // IMDSv2 only, hop limit 1: a bridge-mode container is one hop further, so it cannot get a token and
+        // cannot borrow the instance role. The ECS agent uses host networking; tasks get their role from the
+        // agent's credentials endpoint (169.254.170.2, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), not from IMDS;
+        // the region comes from AWS_REGION in the task environment.
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
         updateDefaultVersion: true,
       },
       parent,
@@ -151,7 +179,8 @@ export class GpuWorker extends pulumi.ComponentResource {
       {
         vpcZoneIdentifiers: args.subnetIds,
         minSize: 0,
-        maxSize: args.maxWorkers,
+        // Room for a deploy's overlap (DEPLOYMENT_MAXIMUM_PERCENT); the service itself stays <= maxWorkers.
+        maxSize: Math.ceil((args.maxWorkers * DEPLOYMENT_MAXIMUM_PERCENT) / 100),
         // Managed termination protection needs new instances protected; ECS lifts it when they are empty.
         protectFromScaleIn: true,
         // Replace spot instances at a rebalance recommendation, before the 2-minute notice when possible.
@@ -194,7 +223,7 @@ export class GpuWorker extends pulumi.ComponentResource {
       },
       parent,
     );
-    new aws.ecs.ClusterCapacityProviders(
+    this.capacityProviders = new aws.ecs.ClusterCapacityProviders(
       `${name}CapacityProviders`,
       {
         clusterName: this.cluster.name,
@@ -271,14 +300,19 @@ export class GpuWorker extends pulumi.ComponentResource {
             // The task needs a whole GPU: ECS places it only on an instance with a free one.
             resourceRequirements: [{ type: 'GPU', value: '1' }],
             stopTimeout: STOP_TIMEOUT_SECONDS,
+            healthCheck: HEALTH_CHECK,
             // tini as PID 1 forwards SIGTERM to node and reaps children.
             linuxParameters: { initProcessEnabled: true },
             mountPoints: [
               { sourceVolume: 'model-cache', containerPath: MODEL_CACHE.containerPath, readOnly: false },
             ],
-            environment: pulumi
-              .output(args.environment)
-              .apply((env) => Object.entries(env).map(([envName, value]) => ({ name: envName, value }))),
+            // AWS_REGION: the SDK would otherwise ask IMDS, which hop limit 1 keeps from containers.
+            environment: pulumi.all([args.environment, region]).apply(([env, awsRegion]) =>
+              Object.entries({ ...env, AWS_REGION: awsRegion }).map(([envName, value]) => ({
+                name: envName,
+                value,
+              })),
+            ),
             logConfiguration: {
               logDriver: 'awslogs',
               options: {
@@ -300,17 +334,21 @@ export class GpuWorker extends pulumi.ComponentResource {
         taskDefinition: this.taskDefinition.arn,
         desiredCount: args.minWorkers,
         capacityProviderStrategies: [{ capacityProvider: this.capacityProvider.name, weight: 1, base: 0 }],
-        // Deploys start the new task before stopping the old one (which checkpoints on SIGTERM).
-        deploymentMinimumHealthyPercent: 100,
-        deploymentMaximumPercent: 200,
+        // 0: ECS may stop a task without waiting for its replacement. On a spot interruption notice the task
+        // must get SIGTERM at once (a replacement is a new GPU instance, minutes away, past the 2-minute
+        // window). Deploys stop idle tasks at once; a task holding a job is kept by task scale-in protection
+        // until the job ends. New tasks start beside them, up to DEPLOYMENT_MAXIMUM_PERCENT.
+        deploymentMinimumHealthyPercent: 0,
+        deploymentMaximumPercent: DEPLOYMENT_MAXIMUM_PERCENT,
         deploymentCircuitBreaker: { enable: true, rollback: true },
         // Fill instances before starting new ones (with one GPU per instance this mostly matters for g*.12xlarge).
         orderedPlacementStrategies: [{ type: 'binpack', field: 'memory' }],
         enableEcsManagedTags: true,
         propagateTags: 'SERVICE',
       },
-      // The backlog scaling owns the desired count once deployed.
-      { ...parent, ignoreChanges: ['desiredCount'] },
+      // The backlog scaling owns the desired count once deployed. The capacity provider must be associated
+      // with the cluster before a service can use it in its strategy.
+      { ...parent, ignoreChanges: ['desiredCount'], dependsOn: [this.capacityProviders] },
     );
 
     this.scaling = new BacklogScaling(

@@ -3,6 +3,7 @@
  * alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals available).
  */
 import { s3Keys } from '@obelm/core';
+import * as aws from '@pulumi/aws';
 import { grants, select, WORKER_GRANTS } from '../infra/access.ts';
 import { ObelmAlarms } from '../infra/alarms.ts';
 import { createHttpApi, LOG_RETENTION } from '../infra/api.ts';
@@ -11,11 +12,25 @@ import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
 import { createWorkerNetwork } from '../infra/network.ts';
 import { ObelmQueues } from '../infra/queues.ts';
 import { ObelmTable } from '../infra/table.ts';
-import { createWorkerRepository } from '../infra/workerImage.ts';
+import { createWorkerRepository, resolveWorkerImage, workerImageParameter } from '../infra/workerImage.ts';
 import { settingsFor } from './settings.ts';
 
-export function deployStage(stage: string) {
+/** Set by scripts/pushWorkerImage.sh on a fresh stage: deploy only the ECR repository, so there is somewhere to push. */
+export const BOOTSTRAP_REPOSITORY_ENV = 'OBELM_BOOTSTRAP_WORKER_REPOSITORY';
+
+export async function deployStage(stage: string) {
   const settings = settingsFor(stage);
+  const repositoryName = `obelm-${stage}-worker`;
+  const bootstrap = process.env[BOOTSTRAP_REPOSITORY_ENV] === '1';
+  const override = process.env.OBELM_WORKER_IMAGE;
+  const pushed = override && !bootstrap ? undefined : await pushedWorkerImage(stage);
+  if (bootstrap) {
+    // Only before any image exists: on a running stage this program would describe nothing but the repository.
+    if (pushed) throw new Error(`stage ${stage} already has a worker image (${pushed}); deploy normally`);
+    return { workerRepository: createWorkerRepository(repositoryName).repositoryUrl };
+  }
+  // Fails here, before any resource is touched, when no image has been pushed.
+  const image = resolveWorkerImage({ stage, override, pushed });
   if (!(settings.logRetentionDays in LOG_RETENTION)) {
     throw new Error(
       `stage ${stage}: logRetentionDays must be one of ${Object.keys(LOG_RETENTION).join(', ')}`,
@@ -55,14 +70,11 @@ export function deployStage(stage: string) {
     logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
   });
 
-  const repository = createWorkerRepository(`obelm-${stage}-worker`);
-  // The tag to run: set by scripts/pushWorkerImage.sh's output; a fresh stage starts with none pushed,
-  // which is harmless while the service sits at zero tasks.
-  const imageTag = process.env.OBELM_WORKER_IMAGE_TAG ?? 'latest';
+  const repository = createWorkerRepository(repositoryName);
   const network = createWorkerNetwork();
   const worker = new GpuWorker('Worker', {
     ...network,
-    image: $interpolate`${repository.repositoryUrl}:${imageTag}`,
+    image,
     ...settings.gpu,
     queueName: queues.jobs.queue.name,
     access: select(all, WORKER_GRANTS),
@@ -92,4 +104,14 @@ export function deployStage(stage: string) {
     workerRepository: repository.repositoryUrl,
     workerCluster: worker.cluster.name,
   };
+}
+
+/** The digest scripts/pushWorkerImage.sh recorded for the stage; undefined before the first push. */
+async function pushedWorkerImage(stage: string): Promise<string | undefined> {
+  try {
+    return (await aws.ssm.getParameter({ name: workerImageParameter(stage) })).value;
+  } catch (err) {
+    if (/ParameterNotFound/.test(String(err))) return undefined;
+    throw err;
+  }
 }

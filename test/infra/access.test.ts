@@ -1,16 +1,14 @@
 import { dbKeys } from '@obelm/core';
+import type { SdkCall } from '@obelm/worker';
 import { describe, expect, it } from 'vitest';
-import { grants, HANDLER_GRANTS, select } from '../../infra/access.ts';
+import { type GrantName, grants, HANDLER_GRANTS, select, WORKER_GRANTS } from '../../infra/access.ts';
 import { backlogSteps } from '../../infra/backlogScaling.ts';
 import { settingsFor } from '../../stacks/settings.ts';
+import { FAKE_ARNS } from './fakeArns.ts';
+import { allowing, requestsOf, resolveGrants } from './iam.ts';
 import { resolved } from './pulumiMocks.ts';
 
-const arns = {
-  bucketArn: 'arn:aws:s3:::b',
-  tableArn: 'arn:aws:dynamodb:r:a:table/t',
-  jobsQueueArn: 'arn:aws:sqs:r:a:jobs',
-  webhooksQueueArn: 'arn:aws:sqs:r:a:webhooks',
-};
+const arns = FAKE_ARNS;
 
 describe('API handler access', () => {
   const all = grants(arns);
@@ -19,13 +17,40 @@ describe('API handler access', () => {
       await Promise.all(select(all, HANDLER_GRANTS[name]).flatMap((g) => g.resources.map((r) => resolved(r))))
     ).sort();
 
-  it('gives openapi nothing and listJobs only the index query', async () => {
+  it('gives openapi nothing, and listJobs the index query and the outputs its links point to', async () => {
     expect(HANDLER_GRANTS.openapi).toEqual([]);
-    expect(await resourcesOf('listJobs')).toEqual([arns.tableArn, `${arns.tableArn}/index/gsi1`]);
+    expect(await resourcesOf('listJobs')).toEqual([
+      arns.tableArn,
+      `${arns.tableArn}/index/gsi1`,
+      'arn:aws:s3:::b/jobs/*',
+    ]);
+  });
+
+  it('lets every handler that answers a job view read the outputs it links to', async () => {
+    for (const name of ['createJob', 'getJob', 'listJobs', 'cancelJob'] as const) {
+      const reads = select(all, HANDLER_GRANTS[name]).filter((g) => g.actions.includes('s3:GetObject'));
+      const resources = await Promise.all(reads.flatMap((g) => g.resources.map((r) => resolved(r))));
+      expect(resources, name).toContain('arn:aws:s3:::b/jobs/*');
+    }
   });
 
   it('lets createUpload write under uploads/ only', async () => {
-    expect(await resourcesOf('createUpload')).toEqual([arns.tableArn, 'arn:aws:s3:::b/uploads/*']);
+    expect(await resourcesOf('createUpload')).toEqual([
+      arns.tableArn,
+      arns.tableArn,
+      'arn:aws:s3:::b/uploads/*',
+    ]);
+  });
+
+  it('lets the readers of objects that may be missing list the bucket, so S3 answers 404 and not 403', () => {
+    const lists = (names: readonly GrantName[]) =>
+      select(all, names).filter((g) => g.actions.includes('s3:ListBucket'));
+    expect(lists(HANDLER_GRANTS.createJob).map((g) => g.conditions)).toEqual([
+      [{ test: 'StringLikeIfExists', variable: 's3:prefix', values: ['uploads/*'] }],
+    ]);
+    expect(lists(WORKER_GRANTS).map((g) => g.conditions)).toEqual([
+      [{ test: 'StringLikeIfExists', variable: 's3:prefix', values: ['uploads/*', 'jobs/*', 'models/*'] }],
+    ]);
   });
 
   it('lets listModels query the model catalog partition and nothing else of the table', async () => {
@@ -78,5 +103,73 @@ describe('stage settings', () => {
     expect(settingsFor('production').protect).toBe(true);
     expect(settingsFor('alice').protect).toBe(false);
     expect(settingsFor('alice').outputRetentionDays).toBe(30);
+  });
+});
+
+describe('IAM evaluation of recorded calls (test/infra/iam.ts)', () => {
+  const all = grants(FAKE_ARNS);
+  const names = {
+    bucket: 'bkt',
+    bucketArn: FAKE_ARNS.bucketArn,
+    table: 'tbl',
+    tableArn: FAKE_ARNS.tableArn,
+    queues: { 'http://q/jobs': FAKE_ARNS.jobsQueueArn },
+  };
+  const allowedFor = async (grantNames: readonly GrantName[], call: SdkCall) => {
+    const own = await resolveGrants(all, grantNames);
+    return requestsOf(call, names).map((request) => allowing(own, request)?.name);
+  };
+
+  it('needs s3:GetObject for a presigned output link', async () => {
+    const link = { fn: 'listJobs', command: 'GetObjectCommand', presigned: true, bucket: 'bkt' } as const;
+    expect(await allowedFor(HANDLER_GRANTS.listJobs, { ...link, key: 'jobs/t/j/image.png' })).toEqual([
+      'jobsRead',
+    ]);
+    expect(await allowedFor(HANDLER_GRANTS.listJobs, { ...link, key: 'uploads/t/u' })).toEqual([undefined]);
+  });
+
+  it('needs s3:ListBucket, with no s3:prefix, for a 404 on a read: IfExists passes it, StringLike would not', async () => {
+    const head = {
+      fn: 'createJob',
+      command: 'HeadObjectCommand',
+      bucket: 'bkt',
+      key: 'uploads/t/u',
+      status: 404,
+    };
+    expect(await allowedFor(HANDLER_GRANTS.createJob, head)).toEqual(['uploadsRead', 'uploadsList']);
+    expect(await allowedFor(['uploadsRead'], head)).toEqual(['uploadsRead', undefined]);
+    const strict = {
+      ...all.uploadsList,
+      conditions: [{ test: 'StringLike', variable: 's3:prefix', values: ['uploads/*'] }],
+    };
+    const [, list] = requestsOf(head, names);
+    expect(
+      allowing([{ ...strict, name: 'strict', resources: [FAKE_ARNS.bucketArn] }], list!),
+    ).toBeUndefined();
+  });
+
+  it("keeps the worker's listings to the prefixes it reads", async () => {
+    const list = { fn: 'worker', command: 'ListObjectsV2Command', bucket: 'bkt' };
+    expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'models/sd15/' })).toEqual(['workerList']);
+    expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'batch-out/' })).toEqual([undefined]);
+  });
+
+  it("holds the catalog query to the models partition by the key condition's value", async () => {
+    const query = (pk: string): SdkCall => ({
+      fn: 'listModels',
+      command: 'QueryCommand',
+      table: 'tbl',
+      keyCondition: { expression: 'pk = :pk', names: {}, values: { ':pk': pk } },
+    });
+    expect(await allowedFor(HANDLER_GRANTS.listModels, query(dbKeys.modelsPartition))).toEqual([
+      'catalogQuery',
+    ]);
+    expect(await allowedFor(HANDLER_GRANTS.listModels, query('JOB#x'))).toEqual([undefined]);
+  });
+
+  it('refuses a command the action table does not know', () => {
+    expect(() => requestsOf({ fn: 'worker', command: 'CopyObjectCommand', bucket: 'bkt' }, names)).toThrow(
+      /IAM_ACTIONS/,
+    );
   });
 });

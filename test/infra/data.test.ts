@@ -45,7 +45,7 @@ describe('bucket', () => {
     const days = Object.fromEntries(
       rules.filter((r) => r.expiration).map((r) => [r.filter.prefix, r.expiration?.days]),
     );
-    expect(days).toEqual({ 'uploads/': 1, 'jobs/': 30, 'batch-out/': 30 });
+    expect(days).toEqual({ 'uploads/': 1, 'jobs/': 30, 'batch-out/': 30, 'batch/': 30 });
   });
 
   it('allows browser uploads from the configured origins only', () => {
@@ -77,7 +77,12 @@ describe('bucket', () => {
         filterPrefix: 'batch/',
       },
     ]);
-    expect(one(recorded, 'aws:lambda/permission:Permission').inputs.principal).toBe('s3.amazonaws.com');
+    // Only this bucket, in this account (bucket names are global and can be re-created elsewhere).
+    expect(one(recorded, 'aws:lambda/permission:Permission').inputs).toMatchObject({
+      principal: 's3.amazonaws.com',
+      sourceArn: 'arn:aws:s3:us-east-1:123456789012:Storage',
+      sourceAccount: '123456789012',
+    });
   });
 
   it('rejects a retention shorter than a day', () => {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ofType, one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
+const image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/obelm-worker@sha256:${'ab'.repeat(32)}`;
 let infra: typeof import('../../infra/gpuWorker.ts');
 let access: typeof import('../../infra/access.ts');
 
@@ -20,7 +21,7 @@ beforeAll(async () => {
     vpcId: 'vpc-1',
     subnetIds: ['subnet-a', 'subnet-b'],
     assignPublicIp: true,
-    image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/obelm-worker:abc',
+    image,
     instanceTypes: ['g6.xlarge', 'g5.xlarge'],
     minWorkers: 0,
     maxWorkers: 3,
@@ -51,10 +52,15 @@ describe('GPU worker task', () => {
     expect(container().linuxParameters.initProcessEnabled).toBe(true);
   });
 
-  it('passes the environment and mounts the instance model cache', () => {
+  it('runs the image pinned by digest', () => {
+    expect(container().image).toBe(image);
+  });
+
+  it('passes the environment, with the region (IMDS is out of reach), and mounts the instance model cache', () => {
     expect(container().environment).toEqual([
       { name: 'OBELM_PROVIDER', value: 'cuda' },
       { name: 'OBELM_HEARTBEAT_SECONDS', value: '30' },
+      { name: 'AWS_REGION', value: 'us-east-1' },
     ]);
     expect(container().mountPoints).toEqual([
       { sourceVolume: 'model-cache', containerPath: '/var/cache/obelm', readOnly: false },
@@ -62,9 +68,54 @@ describe('GPU worker task', () => {
     const task = one(recorded, 'aws:ecs/taskDefinition:TaskDefinition');
     expect(task.inputs.volumes).toEqual([{ name: 'model-cache', hostPath: '/var/cache/obelm' }]);
   });
+
+  it('is health-checked by the worker itself, after the model has had time to load', () => {
+    expect(container().healthCheck).toEqual({
+      command: ['CMD', 'node', '/app/worker.mjs', '--health'],
+      interval: 30,
+      timeout: 10,
+      retries: 3,
+      startPeriod: 300,
+    });
+  });
+});
+
+describe('GPU worker service', () => {
+  it('is created only after the capacity provider is associated with the cluster', () => {
+    const service = one(recorded, 'aws:ecs/service:Service');
+    expect(service.dependencies).toContain('WorkerCapacityProviders');
+    // The association is not one of its inputs: only the explicit dependsOn orders them.
+    expect(JSON.stringify(service.inputs)).not.toContain('WorkerCapacityProviders');
+  });
+
+  it('stops a task without waiting for a replacement, and has instances for a deploy at full scale', () => {
+    const service = one(recorded, 'aws:ecs/service:Service');
+    expect(service.inputs.deploymentMinimumHealthyPercent).toBe(0);
+    expect(service.inputs.deploymentMaximumPercent).toBe(infra.DEPLOYMENT_MAXIMUM_PERCENT);
+    // maxWorkers 3 tasks may overlap with 3 of the new revision: 6 instances, one GPU task each.
+    expect(one(recorded, 'aws:autoscaling/group:Group').inputs.maxSize).toBe(6);
+    expect(one(recorded, 'aws:appautoscaling/target:Target').inputs.maxCapacity).toBe(3);
+  });
+
+  it('reports per-task metrics through Container Insights', () => {
+    expect(one(recorded, 'aws:ecs/cluster:Cluster').inputs.settings).toEqual([
+      { name: 'containerInsights', value: 'enabled' },
+    ]);
+  });
 });
 
 describe('GPU capacity', () => {
+  it('keeps containers away from the instance role: IMDSv2 only, hop limit 1', () => {
+    const template = one(recorded, 'aws:ec2/launchTemplate:LaunchTemplate');
+    expect(template.inputs.metadataOptions).toEqual({
+      httpTokens: 'required',
+      httpPutResponseHopLimit: 1,
+      httpEndpoint: 'enabled',
+    });
+    // Bridge mode: tasks take their role from the ECS agent's endpoint, not from IMDS.
+    expect(one(recorded, 'aws:ecs/taskDefinition:TaskDefinition').inputs.networkMode).toBe('bridge');
+  });
+
   it('launches the ECS GPU AMI with spot draining turned on in the user data', () => {
     const template = one(recorded, 'aws:ec2/launchTemplate:LaunchTemplate');
     expect(template.inputs.imageId).toBe(`resolve:ssm:${infra.ECS_GPU_AMI_PARAMETER}`);
@@ -78,7 +129,6 @@ describe('GPU capacity', () => {
   it('mixes spot and on-demand g5/g6 instances in a group that can reach zero', () => {
     const group = one(recorded, 'aws:autoscaling/group:Group');
     expect(group.inputs.minSize).toBe(0);
-    expect(group.inputs.maxSize).toBe(3);
     expect(group.inputs.protectFromScaleIn).toBe(true);
     const policy = group.inputs.mixedInstancesPolicy as {
       launchTemplate: { overrides: { instanceType: string }[] };
@@ -192,36 +242,39 @@ describe('worker IAM', () => {
       ),
     );
 
-  it('scopes S3 to prefixes, SQS to its two queues and DynamoDB to the table', async () => {
+  it('scopes S3 to prefixes, SQS to the jobs queue and DynamoDB to the table', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
     const resources = statements.flatMap((s) => s.Resource);
     expect(resources.filter((r) => r.startsWith('arn:aws:s3')).sort()).toEqual([
       'arn:aws:s3:::obelm-bucket', // ListBucket only, with an s3:prefix condition
-      'arn:aws:s3:::obelm-bucket/batch-out/*',
-      'arn:aws:s3:::obelm-bucket/batch/*',
+      'arn:aws:s3:::obelm-bucket/jobs/*',
       'arn:aws:s3:::obelm-bucket/jobs/*',
       'arn:aws:s3:::obelm-bucket/jobs/*',
       'arn:aws:s3:::obelm-bucket/models/*',
       'arn:aws:s3:::obelm-bucket/uploads/*',
     ]);
     expect(new Set(resources.filter((r) => r.startsWith('arn:aws:sqs')))).toEqual(
-      new Set([arns.jobsQueueArn, arns.webhooksQueueArn]),
+      new Set([arns.jobsQueueArn]),
     );
-    expect(resources.filter((r) => r.startsWith('arn:aws:dynamodb'))).toEqual([arns.tableArn]);
+    expect(new Set(resources.filter((r) => r.startsWith('arn:aws:dynamodb')))).toEqual(
+      new Set([arns.tableArn]),
+    );
     expect(statements.flatMap((s) => s.Action).some((a) => a.endsWith('*'))).toBe(false);
   });
 
-  it('only consumes the jobs queue and only sends to the webhooks queue', async () => {
+  it('only consumes the jobs queue, and sends to no queue', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
     const on = (arn: string) => statements.filter((s) => s.Resource.includes(arn)).flatMap((s) => s.Action);
     expect(on(arns.jobsQueueArn)).toContain('sqs:ChangeMessageVisibility');
     expect(on(arns.jobsQueueArn)).not.toContain('sqs:SendMessage');
-    expect(on(arns.webhooksQueueArn)).toEqual(['sqs:SendMessage']);
+    expect(on(arns.webhooksQueueArn)).toEqual([]);
   });
 
-  it('keeps bucket listing to the model bundles', async () => {
+  it('keeps bucket listing to the prefixes it reads, and lets a missing object be a 404', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Condition?: unknown }[];
     const list = statements.find((s) => s.Action.includes('s3:ListBucket'));
-    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['models/*'] } });
+    expect(list?.Condition).toEqual({
+      StringLikeIfExists: { 's3:prefix': ['uploads/*', 'jobs/*', 'models/*'] },
+    });
   });
 });

@@ -5,6 +5,18 @@ export interface Recorded {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /**
+   * Names of the resources this one waits for, as the engine receives them: explicit `dependsOn` plus the
+   * resources whose outputs feed its inputs.
+   */
+  dependencies: string[];
+}
+
+/** The part of a RegisterResourceRequest the recorder reads. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
 }
 
 /**
@@ -13,10 +25,12 @@ export interface Recorded {
  */
 export async function recordResources(): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
+  const dependencies = new Map<string, string[]>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const deps = dependencies.get(`${args.type}::${args.name}`) ?? [];
+        recorded.push({ type: args.type, name: args.name, inputs: args.inputs, dependencies: deps });
         const arnKind = args.type.split(':')[1]?.split('/')[0] ?? 'x';
         return {
           id: `${args.name}-id`,
@@ -31,6 +45,9 @@ export async function recordResources(): Promise<Recorded[]> {
       },
       call(args) {
         if (args.token === 'aws:index/getRegion:getRegion') return { name: 'us-east-1', region: 'us-east-1' };
+        if (args.token === 'aws:index/getCallerIdentity:getCallerIdentity') {
+          return { accountId: '123456789012', arn: 'arn:aws:iam::123456789012:root', userId: 'test' };
+        }
         return args.inputs;
       },
     },
@@ -38,6 +55,16 @@ export async function recordResources(): Promise<Recorded[]> {
     'test',
     false,
   );
+  // The mocks' newResource does not see dependencies; the monitor's request does (URNs end in the name).
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, callback: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    const names = req.getDependenciesList().map((urn) => urn.split('::').pop() ?? urn);
+    dependencies.set(`${req.getType()}::${req.getName()}`, names);
+    return register(req, callback);
+  };
   return recorded;
 }
 

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
+import { awsClientSettings, loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
 import { createModelCatalog, type ModelCatalog } from './models/catalog.ts';
 
 /** Everything a handler touches outside itself. Built once per Lambda container (or per local stack). */
@@ -50,44 +50,33 @@ function namingErrors<C extends S3Client | SQSClient | DynamoDBClient>(client: C
 /**
  * Builds clients from an environment record. In Lambda that is `process.env` (the SDK's own defaults apply);
  * the local stack passes its own record, so several stacks can live in one process without touching
- * `process.env`. The endpoint variables are the ones the SDK honours by itself (AWS_ENDPOINT_URL_*).
+ * `process.env`. Region, endpoints (AWS_ENDPOINT_URL_*) and credentials come from core's `awsClientSettings`:
+ * explicit keys only with a local endpoint, the SDK's default chain (with Lambda's session token) otherwise.
  */
 export function createDeps(env: Env = process.env): Deps {
-  const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
-  const accessKeyId = env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
   const common = {
-    ...(region ? { region } : {}),
-    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     // Without these a blackholed endpoint holds a request until the Lambda times out; with them it fails
     // (after the SDK's retries) as a 503 the client can retry.
     requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
   };
-  const s3Endpoint = env['AWS_ENDPOINT_URL_S3'];
-  const sqsEndpoint = env['AWS_ENDPOINT_URL_SQS'];
-  const dbEndpoint = env['AWS_ENDPOINT_URL_DYNAMODB'];
+  const s3 = awsClientSettings(env, 'S3');
   const config = loadConfig(ServiceConfigSchema, env);
   const db = DynamoDBDocumentClient.from(
-    namingErrors(
-      new DynamoDBClient({ ...common, ...(dbEndpoint ? { endpoint: dbEndpoint } : {}) }),
-      'DynamoDB',
-    ),
+    namingErrors(new DynamoDBClient({ ...common, ...awsClientSettings(env, 'DYNAMODB') }), 'DynamoDB'),
     { marshallOptions: { removeUndefinedValues: true } },
   );
+  const sqs = awsClientSettings(env, 'SQS');
   return {
     config,
     catalog: createModelCatalog(db, config.OBELM_TABLE),
     // Stand-ins serve buckets by path, not by virtual host (docs/local-stack.md §2).
     s3: namingErrors(
-      new S3Client({ ...common, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) }),
+      new S3Client({ ...common, ...s3, ...(s3.endpoint ? { forcePathStyle: true } : {}) }),
       'S3',
     ),
     // Local queue URLs name a host that does not resolve: send to the endpoint (docs/local-stack.md §3).
     sqs: namingErrors(
-      new SQSClient({
-        ...common,
-        ...(sqsEndpoint ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
-      }),
+      new SQSClient({ ...common, ...sqs, ...(sqs.endpoint ? { useQueueUrlAsEndpoint: false } : {}) }),
       'SQS',
     ),
     db,

@@ -36,11 +36,21 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
    */
   OBELM_MODEL_BUNDLE: z.string().default('demo'),
   OBELM_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
+  /**
+   * When OBELM_PROVIDER is a GPU provider that cannot load: 'none' (the default) stops the worker with a clear
+   * error, so a GPU instance is never billed to run on one CPU thread; 'cpu' runs on the CPU with a warning.
+   */
+  OBELM_PROVIDER_FALLBACK: z.enum(['none', 'cpu']).default('none'),
   OBELM_THREADS: z.coerce.number().int().min(0).default(0),
   OBELM_HEARTBEAT_SECONDS: int(WORKER_HEARTBEAT_SECONDS),
   /** Folder of downloaded and generated bundles; shared by the workers of one host. Default ./.obelm/models. */
   OBELM_MODEL_CACHE: z.string().optional(),
   OBELM_WORKER_ID: z.string().optional(),
+  /**
+   * The file a ready worker touches on every poll and job heartbeat; `--health` checks its age (the container
+   * health check). Default `<os tmpdir>/obelm-worker-health`.
+   */
+  OBELM_HEALTH_FILE: z.string().min(1).optional(),
   /** Long-poll wait of one ReceiveMessage (SQS allows 0..20); stop() lets a wait in progress end. */
   OBELM_POLL_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
   /** On SIGTERM, a job that cannot finish within this many seconds is checkpointed (spot notices give 120 s). */

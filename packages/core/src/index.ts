@@ -1,5 +1,6 @@
 export * from './api.ts';
 export * from './artifacts.ts';
+export * from './awsClientSettings.ts';
 export * from './classify.ts';
 export * from './config.ts';
 export * from './errorCatalog.ts';

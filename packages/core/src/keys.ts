@@ -29,7 +29,8 @@ export const s3Keys = {
     `${jobPrefix(tenant, jobId)}image-${n}.${ext}`,
   jobNoise: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}noise.safetensors`,
   jobReport: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}report.json`,
-  jobCheckpoint: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}checkpoint.safetensors`,
+  /** Where every checkpoint object of a job starts (what a finished job's cleanup lists). */
+  jobCheckpoints: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}checkpoint`,
   /**
    * The state a job reached after `step` sampler steps (periodic and stop checkpoints). One key per step: a run
    * is deterministic, so whoever writes it writes the same bytes, and a newer checkpoint never overwrites the

@@ -35,7 +35,7 @@ describe('S3 keys from valid ids', () => {
       s3Keys.jobImageN(a, b, 3, 'webp'),
       s3Keys.jobNoise(a, b),
       s3Keys.jobReport(a, b),
-      s3Keys.jobCheckpoint(a, b),
+      s3Keys.jobCheckpoints(a, b),
       s3Keys.jobCheckpointStage(a, b, 1),
     ],
     [S3_PREFIXES.models]: [s3Keys.model(a)],

@@ -7,5 +7,6 @@
 export { buildGaussianGraph, type GaussianSpec } from './demo/gaussian.ts';
 export { writeGaussianBundle } from './demo/gaussianBundle.ts';
 export { attr, GraphBuilder, type OnnxAttr, type OnnxData } from './onnx/graph.ts';
+export { cudaProviderInstalled } from './runtime/cudaLibrary.ts';
 export { type TinySdOptions, tinySd, writeTinySdBundle } from './sd/tiny.ts';
 export { type TinyTokenizerOptions, tinyTokenizerWords, writeTinyClipTokenizer } from './tokenizer/tiny.ts';

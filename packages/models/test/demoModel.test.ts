@@ -8,6 +8,7 @@ import type { LoadedModel } from '../src/bundle/model.ts';
 import { DEMO_SCHEDULE, DEMO_STD } from '../src/demo/bundle.ts';
 import { demoDataset } from '../src/demo/dataset.ts';
 import { centreMixture, mixtureEps, mixtureTables } from '../src/demo/mixture.ts';
+import { cudaProviderInstalled } from '../src/testing.ts';
 
 const dataset = demoDataset();
 const D = 3 * 32 * 32;
@@ -124,9 +125,25 @@ describe('demo bundle eps through onnxruntime', () => {
     });
   });
 
-  it('falls back to cpu with a warning when asked for an unavailable provider', async () => {
+  // biome-ignore lint/plugin/noSilentSkip: with the CUDA provider library installed, 'cuda' loads and there is nothing to refuse
+  it.skipIf(cudaProviderInstalled())(
+    'refuses to load on cpu when asked for an unavailable provider',
+    async () => {
+      await expect(loadBundle('demo', { provider: 'cuda', cacheDir })).rejects.toMatchObject({
+        name: 'ModelError',
+        code: 'provider_unavailable',
+      });
+    },
+  );
+
+  it('falls back to cpu with a warning when asked for an unavailable provider and allowed to', async () => {
     const warnings: string[] = [];
-    const gpu = await loadBundle('demo', { provider: 'cuda', cacheDir, logger: (m) => warnings.push(m) });
+    const gpu = await loadBundle('demo', {
+      provider: 'cuda',
+      cpuFallback: true,
+      cacheDir,
+      logger: (m) => warnings.push(m),
+    });
     if (gpu.provider === 'cpu') expect(warnings.some((w) => w.includes("'cuda' is unavailable"))).toBe(true);
     await gpu.close();
   });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { OnnxDType } from '../src/onnx/graph.ts';
 import { castForInput, float64ToHalf, halfToFloat64 } from '../src/runtime/cast.ts';
+import { ModelError } from '../src/runtime/errors.ts';
 import { openSession } from '../src/runtime/session.ts';
-import { GraphBuilder } from '../src/testing.ts';
+import { cudaProviderInstalled, GraphBuilder } from '../src/testing.ts';
 
 /** out = sample * 2 + timestep, with the sample and timestep types of a given export. */
 function affineModel(sampleType: OnnxDType, timestepType: OnnxDType): Uint8Array {
@@ -79,16 +80,44 @@ describe('openSession', () => {
     });
   });
 
-  it('falls back to cpu with a warning when the requested provider is unavailable', async () => {
+  // biome-ignore lint/plugin/noSilentSkip: with the CUDA provider library installed, 'cuda' loads and there is nothing to refuse
+  it.skipIf(cudaProviderInstalled())(
+    'refuses an unavailable GPU provider with a typed error rather than running on cpu',
+    async () => {
+      const warnings: string[] = [];
+      const opening = openSession(affineModel('float32', 'int64'), {
+        provider: 'cuda',
+        logger: (m) => warnings.push(m),
+      });
+      await expect(opening).rejects.toBeInstanceOf(ModelError);
+      await expect(opening).rejects.toMatchObject({
+        code: 'provider_unavailable',
+        hostAtFault: true,
+        message: expect.stringMatching(
+          /^CUDA execution provider failed to load: .+; refusing to run on CPU$/,
+        ),
+      });
+      expect(warnings).toEqual([]);
+    },
+  );
+
+  it('runs on cpu with a warning when the fallback is allowed and the provider is unavailable', async () => {
     const warnings: string[] = [];
     const session = await openSession(affineModel('float32', 'int64'), {
       provider: 'cuda',
+      cpuFallback: true,
       logger: (m) => warnings.push(m),
     });
-    // This machine has no CUDA libraries; a GPU machine legitimately keeps 'cuda'.
+    // Here (no CUDA library) it is cpu; a GPU machine legitimately keeps 'cuda'.
+    if (!cudaProviderInstalled()) expect(session.provider).toBe('cpu');
     if (session.provider === 'cpu') expect(warnings.join('\n')).toMatch(/'cuda' is unavailable.*using 'cpu'/);
     const out = (await session.run({ sample, timestep })).out_sample!;
     expect(out.data[0]).toBeCloseTo(999.2, 4);
+  });
+
+  it('blames the model, not the provider, for a model that cannot load on the provider in use', async () => {
+    const opening = openSession(Uint8Array.of(1, 2, 3), { provider: 'cuda', cpuFallback: true });
+    await expect(opening).rejects.toMatchObject({ code: 'runtime_load_failed', hostAtFault: false });
   });
 
   it('reports a model that cannot be loaded with a typed error', async () => {

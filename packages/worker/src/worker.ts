@@ -20,6 +20,8 @@ export interface WorkerOptions {
   readonly runner?: JobRunner;
   readonly clients?: AwsClients;
   readonly log?: Logger;
+  /** Called at every poll and, while a job runs, every heartbeat: main.ts touches the health file from it. */
+  readonly alive?: () => void;
 }
 
 export interface RunningWorker {
@@ -29,7 +31,10 @@ export interface RunningWorker {
    * (or when the grace period runs out) it is checkpointed and re-queued. Resolves when the worker is idle.
    */
   stop(): Promise<void>;
-  /** Resolves when the worker has stopped (after stop(), or a fatal error, which it rejects with). */
+  /**
+   * Resolves when the worker has stopped (after stop()), or rejects with a fatal error: a model that cannot
+   * load because of this machine (the bundles' isHostFault), after the job in hand went back to the queue.
+   */
   readonly done: Promise<void>;
 }
 
@@ -43,7 +48,12 @@ function modelCacheFor(config: WorkerConfig, loader: ModelLoader | undefined): M
     customCaches.set(loader, cache);
     return cache;
   }
-  const key = [config.OBELM_PROVIDER, config.OBELM_THREADS, config.OBELM_MODEL_CACHE ?? ''].join('|');
+  const key = [
+    config.OBELM_PROVIDER,
+    config.OBELM_PROVIDER_FALLBACK,
+    config.OBELM_THREADS,
+    config.OBELM_MODEL_CACHE ?? '',
+  ].join('|');
   const cache = defaultCaches.get(key) ?? new ModelCache((id) => loadModelBundle(id, config));
   defaultCaches.set(key, cache);
   return cache;
@@ -64,6 +74,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   const blobs = new BlobStore(clients.s3, config.OBELM_BUCKET);
   const models = modelCacheFor(config, options.loadModel);
   const protection = new TaskProtection(process.env['ECS_AGENT_URI'], log);
+  const alive = options.alive ?? (() => {});
 
   const heartbeatSeconds = config.OBELM_HEARTBEAT_SECONDS;
   const shared = {
@@ -108,6 +119,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     });
     current = lease;
     protection.hold();
+    const beating = setInterval(alive, heartbeatSeconds * 1000);
     // A stop that came while we were claiming applies to this job too.
     if (polling.signal.aborted) lease.abort('checkpoint');
     jobLog.info('job started', { kind: job.params.kind, attempt: job.attempts });
@@ -115,6 +127,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
       const outcome = await executeJob({ ...executeDeps, log: jobLog }, job, message, lease);
       jobLog.info('job ended', { outcome });
     } finally {
+      clearInterval(beating);
       current = undefined;
       await lease.close();
       void protection.release(); // not awaited: the next job need not wait for the agent
@@ -125,6 +138,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     log.info('worker started', { queue: config.OBELM_JOBS_QUEUE_URL });
     let failures = 0;
     while (!polling.signal.aborted) {
+      alive();
       try {
         // stop() lets a poll in progress end (within OBELM_POLL_SECONDS) rather than abort it: an abandoned
         // long poll can still take a message server-side and hide it for three heartbeats. What a poll brings
@@ -148,7 +162,18 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     log.info('worker stopped');
   }
 
-  const done = loop();
+  // Every job would fail the same way on this machine (no GPU provider): stop, and the job in hand is
+  // checkpointed back to the queue (stop() aborts its lease before its model load rejects) for another machine.
+  let hostFault: unknown;
+  const unwatch = models.onHostFault((error) => {
+    hostFault ??= error;
+    stop().catch(() => {}); // `done` carries the error
+  });
+  const done = loop()
+    .finally(unwatch)
+    .then(() => {
+      if (hostFault !== undefined) throw hostFault;
+    });
 
   function stop(): Promise<void> {
     stopping ??= (async () => {

@@ -4,6 +4,7 @@ import { CodedError } from '@obelm/core';
 export type ModelErrorCode =
   | 'onnx_invalid_graph'
   | 'runtime_load_failed'
+  | 'provider_unavailable'
   | 'runtime_bad_feed'
   | 'prompt_no_match'
   | 'bundle_not_found'
@@ -18,6 +19,14 @@ export class ModelError extends CodedError<ModelErrorCode> {
   /** Whether what the model was given is at fault (a prompt it cannot read), not the model itself. */
   get inputAtFault(): boolean {
     return inputCodes.has(this.code);
+  }
+
+  /**
+   * Whether the machine is at fault (the requested execution provider cannot load here), not the model or
+   * its input: no model can load in this process, so a worker should stop rather than fail job after job.
+   */
+  get hostAtFault(): boolean {
+    return this.code === 'provider_unavailable';
   }
 }
 

@@ -4,6 +4,7 @@
  * as float64.
  */
 import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../onnx/graph.ts';
 import type { OnnxDType } from '../onnx/tensor.ts';
 import { castForInput, type HostTensor, widenOutput } from './cast.ts';
 import { ModelError } from './errors.ts';
@@ -14,6 +15,12 @@ export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 
 export interface RuntimeOptions {
   provider: ExecutionProvider;
+  /**
+   * What to do when the requested GPU provider cannot load here: throw a ModelError `provider_unavailable`
+   * (the default: a GPU machine with broken CUDA libraries must fail loudly, not run on one CPU thread), or,
+   * when true, run on the CPU provider with a warning through `logger`.
+   */
+  cpuFallback?: boolean;
   /** Intra-op threads; fixed (default 1) so results do not depend on the machine's core count. */
   threads?: number;
   logger?: (msg: string) => void;
@@ -26,7 +33,7 @@ export interface TensorInfo {
 }
 
 export interface ModelSession {
-  /** The provider actually in use (after any fallback). */
+  /** The provider actually in use (after an allowed fallback to cpu). */
   readonly provider: ExecutionProvider;
   readonly inputs: ReadonlyMap<string, TensorInfo>;
   readonly outputs: ReadonlyMap<string, TensorInfo>;
@@ -38,28 +45,71 @@ export interface ModelSession {
 const SUPPORTED_DTYPES = new Set<string>(['float32', 'float16', 'int64', 'int32', 'float64']);
 
 /**
- * Opens a model file or in-memory model. An unavailable provider (no CUDA libraries, no WebGPU adapter)
- * falls back to the CPU provider with a warning through `opts.logger`.
+ * Opens a model file or in-memory model. A requested GPU provider that cannot load (no CUDA libraries, no
+ * WebGPU adapter) is a ModelError `provider_unavailable`, or the CPU provider with a warning when
+ * `opts.cpuFallback`; a model that cannot load on a working provider is `runtime_load_failed`.
  */
 export async function openSession(
   modelPathOrBytes: string | Uint8Array,
   opts: RuntimeOptions,
 ): Promise<ModelSession> {
-  let provider = opts.provider;
+  const provider = await usableProvider(opts);
   let session: ort.InferenceSession;
   try {
     session = await createSession(modelPathOrBytes, provider, opts.threads);
   } catch (error) {
-    if (provider === 'cpu') throw loadFailed(modelPathOrBytes, error);
-    opts.logger?.(`onnxruntime: provider '${provider}' is unavailable (${firstLine(error)}); using 'cpu'`);
-    provider = 'cpu';
-    try {
-      session = await createSession(modelPathOrBytes, provider, opts.threads);
-    } catch (cpuError) {
-      throw loadFailed(modelPathOrBytes, cpuError);
-    }
+    throw loadFailed(modelPathOrBytes, error);
   }
   return new OrtModelSession(session, provider);
+}
+
+const PROVIDER_NAMES: Record<ExecutionProvider, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU' };
+
+/** The provider sessions open with: the requested one when it loads here, else 'cpu' if the caller allows it. */
+async function usableProvider(opts: RuntimeOptions): Promise<ExecutionProvider> {
+  const requested = opts.provider;
+  if (requested === 'cpu') return requested;
+  const failure = await probeProvider(requested);
+  if (!failure) return requested;
+  const reason = firstLine(failure.error);
+  if (!opts.cpuFallback) {
+    throw new ModelError(
+      'provider_unavailable',
+      `${PROVIDER_NAMES[requested]} execution provider failed to load: ${reason}; refusing to run on CPU`,
+      { cause: failure.error },
+    );
+  }
+  opts.logger?.(`onnxruntime: provider '${requested}' is unavailable (${reason}); using 'cpu'`);
+  return 'cpu';
+}
+
+/** One probe per provider and process: whether a provider's libraries and device load does not change. */
+const probes = new Map<ExecutionProvider, Promise<{ error: unknown } | undefined>>();
+
+/**
+ * Opens a one-node model on `provider`: resolves to the error when the provider cannot load, else undefined.
+ * A tiny model of our own, so a provider failure is never confused with a bad model file.
+ */
+function probeProvider(provider: ExecutionProvider): Promise<{ error: unknown } | undefined> {
+  let probe = probes.get(provider);
+  if (!probe) {
+    probe = createSession(probeModel(), provider).then(
+      async (session) => {
+        await session.release();
+        return undefined;
+      },
+      (error: unknown) => ({ error }),
+    );
+    probes.set(provider, probe);
+  }
+  return probe;
+}
+
+function probeModel(): Uint8Array {
+  const g = new GraphBuilder('provider_probe');
+  g.node('Identity', [g.input('x', 'float32', [1])], {}, 'y');
+  g.output('y', 'float32', [1]);
+  return g.toBytes();
 }
 
 function createSession(

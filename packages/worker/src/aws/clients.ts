@@ -2,28 +2,47 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { awsClientSettings } from '@obelm/core';
+import { recordedWhenAsked } from './sdkRecorder.ts';
 
-/** The three AWS clients a worker uses. Endpoints come from AWS_ENDPOINT_URL_* (the SDK reads them itself). */
+type Env = Record<string, string | undefined>;
+
+/**
+ * The three AWS clients a worker uses. Region, endpoints (AWS_ENDPOINT_URL_*) and credentials come from core's
+ * `awsClientSettings`: on ECS the default chain finds the task role; explicit keys only for a local endpoint.
+ */
 export interface AwsClients {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly db: DynamoDBDocumentClient;
 }
 
-export function createAwsClients(env: Record<string, string | undefined> = process.env): AwsClients {
+export function createAwsClients(env: Env = process.env): AwsClients {
   return {
     s3: createS3Client(env),
     // The queue URL's host is not routable locally; send to the configured SQS endpoint instead.
-    sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
-    db: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
+    sqs: recordedWhenAsked(
+      new SQSClient({ ...awsClientSettings(env, 'SQS'), useQueueUrlAsEndpoint: false }),
+      env,
+      'worker',
+    ),
+    db: DynamoDBDocumentClient.from(
+      recordedWhenAsked(new DynamoDBClient(awsClientSettings(env, 'DYNAMODB')), env, 'worker'),
+      {
+        marshallOptions: { removeUndefinedValues: true },
+      },
+    ),
   };
 }
 
-export function createS3Client(env: Record<string, string | undefined> = process.env): S3Client {
+export function createS3Client(env: Env = process.env): S3Client {
+  const settings = awsClientSettings(env, 'S3');
   // Path-style addressing only where a custom endpoint (the local S3 stand-in) cannot resolve bucket subdomains.
-  return new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined });
+  return recordedWhenAsked(
+    new S3Client({ ...settings, forcePathStyle: settings.endpoint !== undefined }),
+    env,
+    'worker',
+  );
 }
 
 export function destroyAwsClients(clients: AwsClients): void {

@@ -1,10 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { WorkerConfig } from '@obelm/core';
+import { createLogger, type WorkerConfig } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { defaultModelCacheDir, loadBundle } from '@obelm/models';
 import { createS3Client } from '../aws/clients.ts';
 import { fetchBundle } from './bundleFetch.ts';
 import { bundleSourceOf } from './bundleSource.ts';
+
+/** What the models package warns about while loading (a fallback to cpu, prompt words a model cannot read). */
+const modelLog = createLogger('worker', { component: 'models' });
 
 /**
  * Model id -> loaded model. 'demo' is built in (generated into the cache on first use); any other id is an
@@ -20,6 +23,8 @@ export async function loadModelBundle(
   const cacheDir = config.OBELM_MODEL_CACHE ?? defaultModelCacheDir();
   const options = {
     provider: config.OBELM_PROVIDER,
+    cpuFallback: config.OBELM_PROVIDER_FALLBACK === 'cpu',
+    logger: (message: string) => modelLog.warn(message),
     cacheDir,
     ...(config.OBELM_THREADS > 0 ? { threads: config.OBELM_THREADS } : {}),
   };

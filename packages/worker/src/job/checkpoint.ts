@@ -12,7 +12,7 @@ import type { BlobStore } from '../aws/blobs.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ExecuteDeps } from './context.ts';
 import { runMeta } from './pipelines.ts';
-import { checkpointKeys, type RunTrace } from './trace.ts';
+import type { RunTrace } from './trace.ts';
 
 /**
  * Checkpoints are noise-artifact files (float64 safetensors): the state a run reached, plus the end state of
@@ -114,18 +114,11 @@ export async function loadCheckpoint(
 }
 
 /**
- * Deletes the run's stray checkpoint objects (superseded, or saved but not recorded) and, once the job succeeded
- * (`finished`), the recorded checkpoint's too: useless from then on. Best effort (the bucket's lifecycle rule
- * removes them with the job's folder anyway): a key that could not be deleted stays stray and is tried again.
+ * Deletes the run's stray checkpoint objects (superseded, or saved but not recorded). Best effort (the bucket's
+ * lifecycle rule removes them with the job's folder anyway): a key that could not be deleted stays stray and is
+ * tried again.
  */
-export async function deleteStrayCheckpoints(
-  blobs: BlobStore,
-  trace: RunTrace,
-  log: Logger,
-  finished = false,
-): Promise<void> {
-  if (finished && trace.checkpoint)
-    for (const key of checkpointKeys(trace.checkpoint)) trace.strayCheckpointKeys.add(key);
+export async function deleteStrayCheckpoints(blobs: BlobStore, trace: RunTrace, log: Logger): Promise<void> {
   const keys = [...trace.strayCheckpointKeys];
   const results = await Promise.allSettled(keys.map((key) => blobs.delete(key)));
   results.forEach((result, n) => {
@@ -137,4 +130,18 @@ export async function deleteStrayCheckpoints(
       keys: [...trace.strayCheckpointKeys],
       ...describeError(failed.reason),
     });
+}
+
+/**
+ * Once a job succeeded its checkpoints are useless: deletes every checkpoint object in its folder, including
+ * those an earlier run wrote but could not record or delete (a crash, an S3 outage mid-save), which this run's
+ * trace does not know. Best effort: the bucket's lifecycle rule removes what is left with the job's folder.
+ */
+export async function deleteJobCheckpoints(blobs: BlobStore, job: JobItem, log: Logger): Promise<void> {
+  try {
+    const keys = await blobs.list(s3Keys.jobCheckpoints(job.tenant, job.id));
+    await Promise.all(keys.map((key) => blobs.delete(key)));
+  } catch (error) {
+    log.warn('checkpoint cleanup failed', describeError(error));
+  }
 }

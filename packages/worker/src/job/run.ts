@@ -3,7 +3,7 @@ import type { DiffusionModel } from '@obelm/engine';
 import { meterModel } from '../bundles/meteredModel.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
-import { checkpointRunningJob, deleteStrayCheckpoints, loadCheckpoint } from './checkpoint.ts';
+import { checkpointRunningJob, deleteJobCheckpoints, loadCheckpoint } from './checkpoint.ts';
 import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
 import { loadInputs } from './inputs.ts';
 import { writeOutputs, writeReport } from './outputs.ts';
@@ -98,7 +98,7 @@ export async function runToEnd(
     // The job has ended; its message, when it comes back, is settled as already done.
     deps.log.warn('finished job message not deleted', describeError(error));
   }
-  await deleteStrayCheckpoints(blobs, trace, deps.log, true);
+  await deleteJobCheckpoints(blobs, job, deps.log);
   return 'succeeded';
 }
 
