@@ -19,6 +19,11 @@ export interface ResourceArns {
   tableArn: pulumi.Input<string>;
   jobsQueueArn: pulumi.Input<string>;
   webhooksQueueArn: pulumi.Input<string>;
+  /**
+   * The GPU worker's ECS service, which createJob starts when it enqueues into an empty fleet (fleet.ts). Absent
+   * while the worker itself is being built (its role never holds that grant); the API's grants need it.
+   */
+  workerServiceArn?: pulumi.Input<string>;
 }
 
 /** Every grant the application uses, built once from the resource ARNs. */
@@ -76,6 +81,8 @@ export function grants(arns: ResourceArns) {
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
       resources: [arns.jobsQueueArn],
     },
+    // The sweeper compares the jobs queue's message counts with the active jobs (lost messages, sweeper.ts).
+    jobsCount: { actions: ['sqs:GetQueueAttributes'], resources: [arns.jobsQueueArn] },
     webhooksSend: { actions: ['sqs:SendMessage'], resources: [arns.webhooksQueueArn] },
     webhooksConsume: {
       actions: [
@@ -85,6 +92,11 @@ export function grants(arns: ResourceArns) {
         'sqs:GetQueueAttributes',
       ],
       resources: [arns.webhooksQueueArn],
+    },
+    // ECS: createJob starts the worker service from zero tasks (packages/api/src/jobs/fleet.ts).
+    fleetStart: {
+      actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      resources: arns.workerServiceArn === undefined ? [] : [arns.workerServiceArn],
     },
     // S3, per prefix. A presigned URL carries the signer's rights: signing a PUT (the upload form) needs
     // s3:PutObject, and every job view's output links (getJob, listJobs, cancelJob, createJob's replay) s3:GetObject.
@@ -127,6 +139,7 @@ export const HANDLER_GRANTS = {
     'uploadsList',
     'jobsRead',
     'jobsWrite',
+    'fleetStart',
   ],
   getJob: ['itemRead', 'jobsRead'],
   listJobs: ['itemRead', 'tenantJobsQuery', 'jobsRead'],
@@ -134,7 +147,7 @@ export const HANDLER_GRANTS = {
   createUpload: ['itemRead', 'itemPut', 'uploadsWrite'],
   openapi: [],
   listModels: ['itemRead', 'catalogQuery'],
-  sweeper: ['itemUpdate', 'tableScan', 'jobsSend'],
+  sweeper: ['itemUpdate', 'tableScan', 'jobsSend', 'jobsCount'],
 } as const satisfies Record<LambdaHandlerName, readonly GrantName[]>;
 
 /**

@@ -57,6 +57,19 @@ export interface GpuCapacity {
   onDemandPercentAboveBase: number;
   /** Root volume: the GPU AMI, the worker image and the model cache share it. */
   rootVolumeGiB: number;
+  /**
+   * Off by default. Stopped, already booted on-demand instances for the first `size` workers: a second,
+   * on-demand-only group of `instanceTypes[0]` (EC2 Auto Scaling refuses a warm pool on a group with a mixed
+   * instances policy or spot) that the service fills first; the mixed group takes the bursts beyond it.
+   * At idle the pool costs its EBS volumes only (docs/deploy.md, "Cold start options").
+   */
+  warmPool?: { size: number };
+  /**
+   * Off by default. Keep `minWorkers` workers running from `start` to `end` (Application Auto Scaling cron
+   * expressions, `cron(min hour day month weekday year)`, in `timezone`, an IANA name), e.g. office hours.
+   * Outside the window the minimum is the group's own `minWorkers`. Billed as instance-hours.
+   */
+  scheduledMinimum?: { minWorkers: number; start: string; end: string; timezone: string };
 }
 
 export interface GpuWorkerArgs extends GpuCapacity {
@@ -91,11 +104,15 @@ export class GpuWorker extends pulumi.ComponentResource {
   readonly cluster: aws.ecs.Cluster;
   readonly autoScalingGroup: aws.autoscaling.Group;
   readonly capacityProvider: aws.ecs.CapacityProvider;
+  /** The on-demand group with the warm pool and its capacity provider, when `warmPool` is set. */
+  readonly warm?: { autoScalingGroup: aws.autoscaling.Group; capacityProvider: aws.ecs.CapacityProvider };
   readonly capacityProviders: aws.ecs.ClusterCapacityProviders;
   readonly taskDefinition: aws.ecs.TaskDefinition;
   readonly service: aws.ecs.Service;
   readonly taskRole: aws.iam.Role;
   readonly scaling: BacklogScaling;
+  /** Raise and lower the service's minimum, when `scheduledMinimum` is set. */
+  readonly scheduledActions: aws.appautoscaling.ScheduledAction[] = [];
 
   constructor(name: string, args: GpuWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('obelm:worker:GpuWorker', name, {}, opts);
@@ -144,35 +161,40 @@ export class GpuWorker extends pulumi.ComponentResource {
       parent,
     );
 
-    const launchTemplate = new aws.ec2.LaunchTemplate(
-      `${name}LaunchTemplate`,
-      {
-        imageId: `resolve:ssm:${args.amiParameter ?? ECS_GPU_AMI_PARAMETER}`,
-        iamInstanceProfile: { arn: instanceProfile.arn },
-        networkInterfaces: [
-          { associatePublicIpAddress: String(args.assignPublicIp), securityGroups: [securityGroup.id] },
-        ],
-        userData: this.cluster.name.apply((cluster) => Buffer.from(userData(cluster)).toString('base64')),
-        blockDeviceMappings: [
-          {
-            deviceName: '/dev/xvda',
-            ebs: {
-              volumeSize: args.rootVolumeGiB,
-              volumeType: 'gp3',
-              encrypted: 'true',
-              deleteOnTermination: 'true',
+    const newLaunchTemplate = (id: string, extra: { instanceType?: string; warmPool?: boolean }) =>
+      new aws.ec2.LaunchTemplate(
+        `${name}${id}`,
+        {
+          instanceType: extra.instanceType,
+          imageId: `resolve:ssm:${args.amiParameter ?? ECS_GPU_AMI_PARAMETER}`,
+          iamInstanceProfile: { arn: instanceProfile.arn },
+          networkInterfaces: [
+            { associatePublicIpAddress: String(args.assignPublicIp), securityGroups: [securityGroup.id] },
+          ],
+          userData: this.cluster.name.apply((cluster) =>
+            Buffer.from(userData(cluster, { warmPool: extra.warmPool })).toString('base64'),
+          ),
+          blockDeviceMappings: [
+            {
+              deviceName: '/dev/xvda',
+              ebs: {
+                volumeSize: args.rootVolumeGiB,
+                volumeType: 'gp3',
+                encrypted: 'true',
+                deleteOnTermination: 'true',
+              },
             },
-          },
-        ],
-        // IMDSv2 only, hop limit 1: a bridge-mode container is one hop further, so it cannot get a token and
-        // cannot borrow the instance role. The ECS agent uses host networking; tasks get their role from the
-        // agent's credentials endpoint (169.254.170.2, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), not from IMDS;
-        // the region comes from AWS_REGION in the task environment.
-        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
-        updateDefaultVersion: true,
-      },
-      parent,
-    );
+          ],
+          // IMDSv2 only, hop limit 1: a bridge-mode container is one hop further, so it cannot get a token and
+          // cannot borrow the instance role. The ECS agent uses host networking; tasks get their role from the
+          // agent's credentials endpoint (169.254.170.2, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), not from IMDS;
+          // the region comes from AWS_REGION in the task environment.
+          metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+          updateDefaultVersion: true,
+        },
+        parent,
+      );
+    const launchTemplate = newLaunchTemplate('LaunchTemplate', {});
 
     this.autoScalingGroup = new aws.autoscaling.Group(
       `${name}Instances`,
@@ -204,33 +226,69 @@ export class GpuWorker extends pulumi.ComponentResource {
       { ...parent, ignoreChanges: ['desiredCapacity'] },
     );
 
-    this.capacityProvider = new aws.ecs.CapacityProvider(
-      `${name}Capacity`,
-      {
-        autoScalingGroupProvider: {
-          autoScalingGroupArn: this.autoScalingGroup.arn,
-          managedTerminationProtection: 'ENABLED',
-          managedDraining: 'ENABLED',
-          managedScaling: {
-            status: 'ENABLED',
-            // 100 %: no idle spare instance; one task per instance since each task takes the only GPU.
-            targetCapacity: 100,
-            minimumScalingStepSize: 1,
-            maximumScalingStepSize: Math.min(args.maxWorkers, 10),
-            instanceWarmupPeriod: 300,
+    const newCapacityProvider = (id: string, group: aws.autoscaling.Group, maxWorkers: number) =>
+      new aws.ecs.CapacityProvider(
+        `${name}${id}`,
+        {
+          autoScalingGroupProvider: {
+            autoScalingGroupArn: group.arn,
+            managedTerminationProtection: 'ENABLED',
+            managedDraining: 'ENABLED',
+            managedScaling: {
+              status: 'ENABLED',
+              // 100 %: no idle spare instance; one task per instance since each task takes the only GPU.
+              targetCapacity: 100,
+              minimumScalingStepSize: 1,
+              maximumScalingStepSize: Math.min(maxWorkers, 10),
+              instanceWarmupPeriod: 300,
+            },
           },
         },
-      },
-      parent,
-    );
+        parent,
+      );
+    this.capacityProvider = newCapacityProvider('Capacity', this.autoScalingGroup, args.maxWorkers);
+    // The capacity provider strategy: with a warm pool, the first `size` tasks go to the warm group (base,
+    // weight 0), everything beyond to the mixed group.
+    const strategy: aws.types.input.ecs.ServiceCapacityProviderStrategy[] = [
+      { capacityProvider: this.capacityProvider.name, weight: 1, base: 0 },
+    ];
+    if (args.warmPool) {
+      const { size } = args.warmPool;
+      const warmGroup = new aws.autoscaling.Group(
+        `${name}WarmInstances`,
+        {
+          vpcZoneIdentifiers: args.subnetIds,
+          minSize: 0,
+          maxSize: Math.ceil((size * DEPLOYMENT_MAXIMUM_PERCENT) / 100),
+          protectFromScaleIn: true,
+          // On demand, one type: the only kind of group EC2 Auto Scaling gives a warm pool.
+          launchTemplate: {
+            id: newLaunchTemplate('WarmLaunchTemplate', {
+              instanceType: args.instanceTypes[0],
+              warmPool: true,
+            }).id,
+            version: '$Latest',
+          },
+          // Booted once (AMI, user data), then stopped: a scale-out starts a stopped instance instead of
+          // launching a new one. ECS refuses reuseOnScaleIn, so instances that served go back by termination
+          // and the pool refills with fresh ones.
+          warmPool: { poolState: 'Stopped', minSize: size, maxGroupPreparedCapacity: size },
+          tags: [{ key: 'AmazonECSManaged', value: 'true', propagateAtLaunch: true }],
+        },
+        { ...parent, ignoreChanges: ['desiredCapacity'] },
+      );
+      this.warm = {
+        autoScalingGroup: warmGroup,
+        capacityProvider: newCapacityProvider('WarmCapacity', warmGroup, size),
+      };
+      strategy.unshift({ capacityProvider: this.warm.capacityProvider.name, weight: 0, base: size });
+    }
     this.capacityProviders = new aws.ecs.ClusterCapacityProviders(
       `${name}CapacityProviders`,
       {
         clusterName: this.cluster.name,
-        capacityProviders: [this.capacityProvider.name],
-        defaultCapacityProviderStrategies: [
-          { capacityProvider: this.capacityProvider.name, weight: 1, base: 0 },
-        ],
+        capacityProviders: strategy.map((s) => s.capacityProvider),
+        defaultCapacityProviderStrategies: strategy,
       },
       parent,
     );
@@ -333,7 +391,7 @@ export class GpuWorker extends pulumi.ComponentResource {
         cluster: this.cluster.arn,
         taskDefinition: this.taskDefinition.arn,
         desiredCount: args.minWorkers,
-        capacityProviderStrategies: [{ capacityProvider: this.capacityProvider.name, weight: 1, base: 0 }],
+        capacityProviderStrategies: strategy,
         // 0: ECS may stop a task without waiting for its replacement. On a spot interruption notice the task
         // must get SIGTERM at once (a replacement is a new GPU instance, minutes away, past the 2-minute
         // window). Deploys stop idle tasks at once; a task holding a job is kept by task scale-in protection
@@ -363,6 +421,30 @@ export class GpuWorker extends pulumi.ComponentResource {
       },
       parent,
     );
+    if (args.scheduledMinimum) {
+      const { minWorkers, start, end, timezone } = args.scheduledMinimum;
+      const target = this.scaling.target;
+      for (const [id, schedule, min] of [
+        ['WarmStart', start, minWorkers],
+        ['WarmEnd', end, args.minWorkers],
+      ] as const) {
+        this.scheduledActions.push(
+          new aws.appautoscaling.ScheduledAction(
+            `${name}${id}`,
+            {
+              serviceNamespace: target.serviceNamespace,
+              scalableDimension: target.scalableDimension,
+              resourceId: target.resourceId,
+              schedule,
+              timezone,
+              // The backlog policies keep working inside the window; they cannot go below this minimum.
+              scalableTargetAction: { minCapacity: min, maxCapacity: args.maxWorkers },
+            },
+            parent,
+          ),
+        );
+      }
+    }
     this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });
   }
 }
@@ -372,7 +454,7 @@ export class GpuWorker extends pulumi.ComponentResource {
  * tasks get SIGTERM immediately, within the 2-minute window), and prepare the model cache folder that
  * outlives tasks (owned by the image's non-root user, uid 10001).
  */
-export function userData(clusterName: string): string {
+export function userData(clusterName: string, opts: { warmPool?: boolean } = {}): string {
   return [
     '#!/bin/bash',
     'set -euo pipefail',
@@ -383,6 +465,9 @@ export function userData(clusterName: string): string {
     `ECS_CONTAINER_STOP_TIMEOUT=${STOP_TIMEOUT_SECONDS}s`,
     // The worker image is large: keep it once pulled.
     'ECS_IMAGE_PULL_BEHAVIOR=prefer-cached',
+    // A warm pool instance boots once to be stopped: the agent must not register it with the cluster (where
+    // ECS would place tasks on it) until it leaves the pool (ECS agent >= 1.59).
+    ...(opts.warmPool ? ['ECS_WARM_POOLS_CHECK=true'] : []),
     'EOF',
     `mkdir -p ${MODEL_CACHE.hostPath}`,
     `chown 10001:10001 ${MODEL_CACHE.hostPath}`,
@@ -418,5 +503,19 @@ function validate(name: string, args: GpuWorkerArgs): void {
   }
   if (args.onDemandPercentAboveBase < 0 || args.onDemandPercentAboveBase > 100) {
     fail('bad_on_demand_percent', 'onDemandPercentAboveBase must be within 0..100');
+  }
+  const warm = args.warmPool?.size;
+  if (warm !== undefined && (!Number.isInteger(warm) || warm < 1 || warm > args.maxWorkers)) {
+    fail('bad_warm_pool', 'warmPool.size must be an integer within 1..maxWorkers');
+  }
+  const scheduled = args.scheduledMinimum;
+  if (scheduled) {
+    const { minWorkers, start, end } = scheduled;
+    if (!Number.isInteger(minWorkers) || minWorkers < 1 || minWorkers > args.maxWorkers) {
+      fail('bad_scheduled_minimum', 'scheduledMinimum.minWorkers must be an integer within 1..maxWorkers');
+    }
+    if (![start, end].every((cron) => /^cron\(.+\)$/.test(cron))) {
+      fail('bad_scheduled_minimum', 'scheduledMinimum.start and end must be cron(...) expressions');
+    }
   }
 }

@@ -45,12 +45,14 @@ export async function deployStage(stage: string) {
   const table = new ObelmTable('Table', { protect: settings.protect });
   const queues = new ObelmQueues('Queues');
 
-  const all = grants({
+  const arns = {
     bucketArn: storage.bucket.arn,
     tableArn: table.table.arn,
     jobsQueueArn: queues.jobs.queue.arn,
     webhooksQueueArn: queues.webhooks.queue.arn,
-  });
+  };
+  // The worker's grants need no worker service ARN; the API's do, so the API is built after the worker.
+  const all = grants(arns);
   const environment = {
     OBELM_STAGE: stage,
     OBELM_BUCKET: storage.bucket.bucket,
@@ -62,13 +64,6 @@ export async function deployStage(stage: string) {
     OBELM_PRESIGN_SECONDS: String(settings.limits.presignSeconds),
     OBELM_UPLOAD_MAX_BYTES: String(settings.limits.uploadMaxBytes),
   };
-
-  const { api } = createHttpApi({
-    grants: all,
-    environment,
-    rateLimit: settings.limits.apiRateLimit,
-    logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
-  });
 
   const repository = createWorkerRepository(repositoryName);
   const network = createWorkerNetwork();
@@ -87,6 +82,18 @@ export async function deployStage(stage: string) {
       OBELM_MODEL_CACHE: MODEL_CACHE.containerPath,
     },
     logRetentionDays: settings.logRetentionDays,
+  });
+
+  const { api } = createHttpApi({
+    grants: grants({ ...arns, workerServiceArn: worker.service.id }),
+    environment: {
+      ...environment,
+      // createJob starts the fleet when it enqueues into zero tasks (packages/api/src/jobs/fleet.ts).
+      OBELM_WORKER_CLUSTER: worker.cluster.name,
+      OBELM_WORKER_SERVICE: worker.service.name,
+    },
+    rateLimit: settings.limits.apiRateLimit,
+    logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
   });
 
   new ObelmAlarms('Alarms', {

@@ -42,14 +42,19 @@ export interface StageSettings {
 }
 
 const baseGpu: GpuCapacity = {
-  // g6 (L4, 24 GB) is cheaper per image than g5 (A10G, 24 GB) for SD 1.5 fp16; both carry one GPU.
-  instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'],
+  // One family, so one GPU model: exactness is a property of the hardware (docs/math.md §10). A noise artifact
+  // made on an A10G and reused on an L4 round-trips to about 1e-6 instead of 1e-13, because eps differs in the
+  // last bits. g6 (L4, 24 GB) is cheaper per image than g5 (A10G, 24 GB) for SD 1.5 fp16; both sizes carry one
+  // L4. A stage may still list a g5/g6 mix for spot capacity, at that cost (jobs then report hardwareMatch).
+  instanceTypes: ['g6.xlarge', 'g6.2xlarge'],
   minWorkers: 0,
   maxWorkers: 2,
   jobsPerWorker: 4,
   onDemandBase: 0,
   onDemandPercentAboveBase: 0,
   rootVolumeGiB: 100,
+  // No warmPool, no scheduledMinimum: zero GPU cost at idle. A stage may turn either on (their idle costs are
+  // in docs/deploy.md, "Cold start options").
 };
 
 const base: Omit<StageSettings, 'stage'> = {

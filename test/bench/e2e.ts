@@ -4,7 +4,9 @@
  * - latency: POST /v1/jobs, then GET /v1/jobs/{id}?wait= until it is done, vs decode + edit + encode here,
  *   both at 50 steps with the demo bundle (ratio; the issue's target is <= 1.15), and where the difference goes;
  * - time from enqueue (the POST's answer) to pick-up (the worker's claim, the job's startedAt);
- * - throughput (jobs per minute) with 1 worker, then 2.
+ * - throughput (jobs per minute) with 1 worker, then 2;
+ * - the bundled worker's own start (the image's worker.mjs, built by scripts/bundleWorker.ts): spawn -> polling,
+ *   -> model ready (its health file), -> first job done, with the demo bundle already in the model cache.
  * Bounded: fixed job counts and a hard deadline. Run: npx tsx test/bench/e2e.ts (or npm run bench).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -17,6 +19,7 @@ import type { JobView } from '@obelm/core';
 import { edit } from '@obelm/engine';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { decodeImage, demoDataset, encodeImage, ensureDemoBundle, loadBundle } from '@obelm/models';
+import { buildWorkerBundle, startBundledWorker } from '../worker/bundledWorker.ts';
 
 // The bench runs on Node 20 here; the AWS SDK's Node-version notice would only clutter the table.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -126,6 +129,8 @@ async function main() {
         `${perMinute.toFixed(0)} jobs/min`,
       ]);
     }
+    await Promise.all(workers.splice(0).map(stopWorker));
+    rows.push(...(await bundledWorkerStart(env, dataDir, stack, request)));
   } finally {
     await Promise.all(workers.map(stopWorker));
     await stack.stop();
@@ -135,6 +140,30 @@ async function main() {
   console.log(`\nworker end-to-end benchmark (demo bundle, ${STEPS} steps, ${LATENCY_RUNS} runs, CPU)\n`);
   for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);
   clearTimeout(deadline);
+}
+
+/** Spawn-to-ready of the bundled worker: what a container adds to a cold start besides the image pull. */
+async function bundledWorkerStart(
+  env: Record<string, string>,
+  dataDir: string,
+  stack: LocalStack,
+  request: object,
+): Promise<[string, string][]> {
+  const file = await buildWorkerBundle(join(dataDir, 'bundle'));
+  const spawnedAt = performance.now();
+  const worker = await startBundledWorker(file, env);
+  try {
+    const readyMs = await worker.ready;
+    await submitAndWait(stack, request);
+    const firstJobMs = performance.now() - spawnedAt;
+    return [
+      ['bundled worker: spawn -> "worker started" (polling)', ms(worker.startedMs)],
+      ['bundled worker: spawn -> model ready (health file)', ms(readyMs)],
+      ['bundled worker: spawn -> first job done (submitted when ready)', ms(firstJobMs)],
+    ];
+  } finally {
+    await worker.stop();
+  }
 }
 
 async function submitAndWait(stack: LocalStack, request: object): Promise<StackRun> {

@@ -1,5 +1,8 @@
+import { cpus } from 'node:os';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3Keys } from '@obelm/core';
 import { gaussianNoise } from '@obelm/engine';
-import { decodeImage, readNoiseArtifact } from '@obelm/models';
+import { decodeImage, onnxruntimeVersion, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
@@ -63,6 +66,45 @@ test('invert in one worker process, sample in another: the input comes back', as
 
   const output = await download(sampleDone.outputs!.image!.url);
   expect(Buffer.compare(await sharp(output).raw().toBuffer(), raw)).toBe(0);
+});
+
+/**
+ * Exactness is a property of the hardware: an artifact says where its eps were computed, and one made on other
+ * hardware is still used, but the job says so (hardwareMatch false) and its report claims no exactness it did
+ * not measure.
+ */
+test('noise made on another GPU is accepted, and the job says it met other hardware', async () => {
+  const worker = t.spawnWorker();
+  const png = await demoPng({ shape: 'star', colour: 'yellow', background: 'forest', position: 'left' });
+  const inverted = await createJob(t.stack, { kind: 'invert', image: { base64: base64(png) }, steps: 10 });
+  const invertDone = await waitForJob(t.stack, inverted.id);
+  expect(invertDone.status, JSON.stringify(invertDone.error)).toBe('succeeded');
+  const here = { provider: 'cpu', device: cpus()[0]!.model.trim(), onnxruntime: onnxruntimeVersion };
+  const made = readNoiseArtifact(await download(invertDone.outputs!.noise!.url));
+  expect(made.meta.provenance).toEqual(here);
+
+  // The same artifact as if an A10G had made it, under the invert job's own noise key.
+  const elsewhere = { provider: 'cuda', device: 'NVIDIA A10G', onnxruntime: onnxruntimeVersion };
+  await t.stack.deps.s3.send(
+    new PutObjectCommand({
+      Bucket: t.stack.deps.config.OBELM_BUCKET,
+      Key: s3Keys.jobNoise(t.stack.tenant, inverted.id),
+      Body: writeNoiseArtifact({ ...made, meta: { ...made.meta, provenance: elsewhere } }),
+    }),
+  );
+  const sampled = await createJob(t.stack, { kind: 'sample', noise: { jobId: inverted.id }, prompt: '' });
+  const sampleDone = await waitForJob(t.stack, sampled.id);
+  expect(await worker.stop()).toBe(0);
+  expect(sampleDone.status, JSON.stringify(sampleDone.error)).toBe('succeeded');
+  expect(sampleDone.metrics).toMatchObject({ hardwareMatch: false, noiseHardware: elsewhere });
+  const report = JSON.parse(Buffer.from(await download(sampleDone.outputs!.report!.url)).toString());
+  expect(report).toMatchObject({
+    hardware: here,
+    metrics: { hardwareMatch: false, noiseHardware: elsewhere },
+    measured: [],
+  });
+  // What it writes records this worker's hardware, not the input's.
+  expect(readNoiseArtifact(await download(sampleDone.outputs!.noise!.url)).meta.provenance).toEqual(here);
 });
 
 /** Max |a - b| over two latents. */

@@ -4,4 +4,5 @@ export const FAKE_ARNS = {
   tableArn: 'arn:aws:dynamodb:r:a:table/t',
   jobsQueueArn: 'arn:aws:sqs:r:a:jobs',
   webhooksQueueArn: 'arn:aws:sqs:r:a:webhooks',
+  workerServiceArn: 'arn:aws:ecs:r:a:service/c/worker',
 };

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { settingsFor } from '../../stacks/settings.ts';
 import { ofType, one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
@@ -22,7 +23,8 @@ beforeAll(async () => {
     subnetIds: ['subnet-a', 'subnet-b'],
     assignPublicIp: true,
     image,
-    instanceTypes: ['g6.xlarge', 'g5.xlarge'],
+    // The stage default: what a stage launches unless it lists instance types itself.
+    instanceTypes: settingsFor('production').gpu.instanceTypes,
     minWorkers: 0,
     maxWorkers: 3,
     jobsPerWorker: 2,
@@ -126,7 +128,7 @@ describe('GPU capacity', () => {
     expect(script).toContain('ECS_CONTAINER_STOP_TIMEOUT=120s');
   });
 
-  it('mixes spot and on-demand g5/g6 instances in a group that can reach zero', () => {
+  it('mixes spot and on-demand instances of one family by default, in a group that can reach zero', () => {
     const group = one(recorded, 'aws:autoscaling/group:Group');
     expect(group.inputs.minSize).toBe(0);
     expect(group.inputs.protectFromScaleIn).toBe(true);
@@ -134,7 +136,10 @@ describe('GPU capacity', () => {
       launchTemplate: { overrides: { instanceType: string }[] };
       instancesDistribution: Record<string, unknown>;
     };
-    expect(policy.launchTemplate.overrides.map((o) => o.instanceType)).toEqual(['g6.xlarge', 'g5.xlarge']);
+    const types = policy.launchTemplate.overrides.map((o) => o.instanceType);
+    expect(types).toEqual(settingsFor('production').gpu.instanceTypes);
+    // One family = one GPU model: noise artifacts stay exact from job to job (docs/math.md §10).
+    expect(new Set(types.map((type) => type.split('.')[0]))).toEqual(new Set(['g6']));
     expect(policy.instancesDistribution).toMatchObject({
       onDemandBaseCapacity: 0,
       onDemandPercentageAboveBaseCapacity: 25,

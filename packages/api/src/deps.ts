@@ -3,6 +3,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { awsClientSettings, loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
+import { createFleet, ecsSender, type Fleet } from './jobs/fleet.ts';
+import { apiLog } from './log.ts';
 import { createModelCatalog, type ModelCatalog } from './models/catalog.ts';
 
 /** Everything a handler touches outside itself. Built once per Lambda container (or per local stack). */
@@ -13,6 +15,8 @@ export interface Deps {
   s3: S3Client;
   sqs: SQSClient;
   db: DynamoDBDocumentClient;
+  /** The GPU worker service, started from zero by createJob (fleet.ts); cloud only (OBELM_WORKER_*). */
+  fleet?: Fleet;
   now: () => Date;
 }
 
@@ -80,6 +84,16 @@ export function createDeps(env: Env = process.env): Deps {
       'SQS',
     ),
     db,
+    ...(env['OBELM_WORKER_CLUSTER'] && env['OBELM_WORKER_SERVICE']
+      ? {
+          fleet: createFleet({
+            cluster: env['OBELM_WORKER_CLUSTER'],
+            service: env['OBELM_WORKER_SERVICE'],
+            ecs: ecsSender(common), // cloud only: the SDK's default region and credentials
+            log: apiLog,
+          }),
+        }
+      : {}),
     now: () => new Date(),
   };
 }

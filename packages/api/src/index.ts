@@ -7,4 +7,4 @@ export { REQUEST_ID_HEADER } from './middleware/errors.ts';
 export { CATALOG_TTL_MS, createModelCatalog, type ModelCatalog, publishModel } from './models/catalog.ts';
 export { openApiDocument } from './openapi.ts';
 export { HANDLER_FACTORIES, ROUTES, type Route } from './routes.ts';
-export { type SweepOptions, type SweepReport, sweepJobs } from './sweeper.ts';
+export { SETTLE_MS, type SweepOptions, type SweepReport, sweepJobs } from './sweeper.ts';

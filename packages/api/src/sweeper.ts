@@ -1,3 +1,4 @@
+import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, isStale, type JobItem, jobTransitions } from '@obelm/core';
 import type { Deps } from './deps.ts';
@@ -7,6 +8,16 @@ import { applyTransition, endedTtl } from './jobs/store.ts';
 export interface SweepOptions {
   /** A running job whose last heartbeat is older than this is taken back from its (dead) worker. */
   staleAfterMs: number;
+  /**
+   * Send every queued job's message again, lost or not: only for a queue known to have forgotten everything
+   * (the local stack's in-memory stand-in, at start and after it restarts). Default false.
+   */
+  resendAll?: boolean;
+  /**
+   * A message sent less than this long ago may not show yet in the queue's approximate counts (SQS: they are
+   * eventually consistent, about a minute behind). Default SETTLE_MS.
+   */
+  settleMs?: number;
 }
 
 export interface SweepReport {
@@ -18,18 +29,44 @@ export interface SweepReport {
   expired: string[];
 }
 
+/** Twice the lag AWS documents for the approximate message counts. */
+export const SETTLE_MS = 2 * 60_000;
+
+/** When a job's message was last put in the queue (items older than `enqueuedAt` only have updatedAt). */
+const lastSent = (job: JobItem): number => Date.parse(job.enqueuedAt ?? job.updatedAt);
+
 /**
- * Reconciles the table with the jobs queue: every queued job gets a message (again), a running job whose
- * worker stopped heartbeating goes back to queued (state.ts: running -> queued) and gets one, and a queued
- * job past its TTL expires. Duplicate messages are harmless: a worker claims a job with a conditional write.
+ * Reconciles the table with the jobs queue: a queued job whose message is lost gets one again, a running job
+ * whose worker stopped heartbeating goes back to queued (state.ts: running -> queued) and gets one, and a queued
+ * job past its TTL expires.
  *
- * Run at local start (the stand-in queue is in memory and forgets across restarts) and, in the cloud, on a
- * schedule (a lost message, a crashed worker). It scans the table: fine for the local stack and small
+ * Which messages are lost. A live queue holds at least one message per active job: a queued job's waits
+ * (visible, for as long as no worker is free: a cold start's backlog is not a loss), a running job's is held by
+ * its worker (not visible) until the job ends. SQS cannot say which job a message names without receiving it,
+ * but it counts them, so the sweep compares: the active jobs whose message has had time to show in the counts
+ * (all running jobs, and queued jobs sent at least `settleMs` ago) against the queue's messages (visible, not
+ * visible, delayed). Only a shortfall is lost, and only that many queued jobs are sent again, those sent longest
+ * ago first (a standard queue delivers roughly oldest first, so a waiting old job is the likeliest loss). Errors
+ * of the counts (duplicates not yet dropped, a finished job's message not yet gone) only hide a loss, never
+ * invent one: a later sweep sends it, and a wrong guess is a duplicate, which a worker deletes (claim.ts). A
+ * queued job last sent longer ago than the queue keeps messages has certainly lost its message; with the
+ * stack's settings (jobs live a day, messages four) that never happens, but the rule does not rely on it.
+ *
+ * Re-sending every queued job on every sweep instead would count each one two or three times in the backlog
+ * metric that scales the GPU fleet during a cold start.
+ *
+ * Run at local start (with `resendAll`: the stand-in queue is in memory and forgets across restarts) and, in the
+ * cloud, on a schedule (a lost message, a crashed worker). It scans the table: fine for the local stack and small
  * tables; a large deployment would query a sparse "active jobs" index instead.
  */
-export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Promise<SweepReport> {
+export async function sweepJobs(
+  deps: Deps,
+  { staleAfterMs, resendAll = false, settleMs = SETTLE_MS }: SweepOptions,
+): Promise<SweepReport> {
   const report: SweepReport = { requeued: [], recovered: [], expired: [] };
   const now = deps.now();
+  const queued: JobItem[] = [];
+  let running = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const page = await deps.db.send(
@@ -50,8 +87,7 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
           );
           if (expired) report.expired.push(job.id);
         } else {
-          await enqueueJob(deps, job);
-          report.requeued.push(job.id);
+          queued.push(job);
         }
       } else {
         const seenHeartbeatAt = job.heartbeatAt ?? null;
@@ -61,10 +97,53 @@ export async function sweepJobs(deps: Deps, { staleAfterMs }: SweepOptions): Pro
         ) {
           await enqueueJob(deps, job);
           report.recovered.push(job.id);
+        } else {
+          running++;
         }
       }
     }
     start = page.LastEvaluatedKey;
   } while (start);
+
+  for (const job of resendAll ? queued : await lostMessages(deps, queued, running, now, settleMs)) {
+    await enqueueJob(deps, job);
+    // Claimed meanwhile (the condition fails): the claim has the job, the duplicate is dropped by a worker.
+    await applyTransition(deps, jobTransitions.resent(job.id, now));
+    report.requeued.push(job.id);
+  }
   return report;
+}
+
+/** The queued jobs to send again under the rule above: as many as the queue is short, sent longest ago first. */
+async function lostMessages(
+  deps: Deps,
+  queued: JobItem[],
+  running: number,
+  now: Date,
+  settleMs: number,
+): Promise<JobItem[]> {
+  if (queued.length === 0) return [];
+  const { Attributes: a = {} } = await deps.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: deps.config.OBELM_JOBS_QUEUE_URL,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+        'MessageRetentionPeriod',
+      ],
+    }),
+  );
+  const count = (name: QueueAttributeName) => Number(a[name] ?? 0);
+  const inQueue =
+    count('ApproximateNumberOfMessages') +
+    count('ApproximateNumberOfMessagesNotVisible') +
+    count('ApproximateNumberOfMessagesDelayed');
+  const retentionMs = count('MessageRetentionPeriod') * 1000;
+  const age = (job: JobItem) => now.getTime() - lastSent(job);
+
+  const settled = queued.filter((job) => age(job) >= settleMs).sort((x, y) => lastSent(x) - lastSent(y));
+  const expired = retentionMs > 0 ? settled.filter((job) => age(job) > retentionMs) : [];
+  const shortfall = Math.max(0, running + settled.length - inQueue);
+  return [...new Set([...expired, ...settled.slice(0, shortfall)])];
 }

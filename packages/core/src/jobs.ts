@@ -197,12 +197,26 @@ export type ParamsOf<K extends JobKind> = Extract<JobParams, { kind: K }>;
 export const JobErrorSchema = z.strictObject({ code: z.string(), message: z.string() });
 export type JobError = z.output<typeof JobErrorSchema>;
 
+/** Where eps was computed: the provider actually used, the GPU (or CPU) model and onnxruntime's version. */
+export const HardwareSchema = z.strictObject({
+  provider: z.string(),
+  device: z.string(),
+  onnxruntime: z.string(),
+});
+export type Hardware = z.output<typeof HardwareSchema>;
+
 export const JobMetricsSchema = z.strictObject({
   queueMs: z.number().optional(),
   runMs: z.number().optional(),
   gpuMs: z.number().optional(),
   latentMaxAbsError: z.number().optional(),
   pixelMse: z.number().optional(),
+  /**
+   * Set when a noise input records where it was made: false when that was other hardware than this run's
+   * (a round trip is then about 1e-6, not 1e-13; docs/math.md §10), and `noiseHardware` says which.
+   */
+  hardwareMatch: z.boolean().optional(),
+  noiseHardware: HardwareSchema.optional(),
 });
 export type JobMetrics = z.output<typeof JobMetricsSchema>;
 
@@ -249,6 +263,11 @@ export interface JobItem {
   startedAt?: string;
   finishedAt?: string;
   heartbeatAt?: string;
+  /**
+   * When a message for the job was last put in the jobs queue (created, sent again by the sweeper) or made
+   * visible there again (a worker gave the job back). The sweeper's lost-message rule reads it (sweeper.ts).
+   */
+  enqueuedAt?: string;
   workerId?: string;
   cancelRequested?: boolean;
   /** Set when a stopped worker saved its progress; the next worker resumes from it. */

@@ -123,7 +123,13 @@ function build(jobId: string, spec: Spec): JobUpdate {
 function create(job: JobItem): JobPut {
   if (job.status !== 'queued') throw new Error(`job ${job.id}: a new job starts queued, not ${job.status}`);
   return {
-    Item: { ...dbKeys.job(job.id), ...dbKeys.jobByTenant(job.tenant, job.createdAt, job.id), ...job },
+    // Its message is sent right after the put.
+    Item: {
+      ...dbKeys.job(job.id),
+      ...dbKeys.jobByTenant(job.tenant, job.createdAt, job.id),
+      enqueuedAt: job.createdAt,
+      ...job,
+    },
     ConditionExpression: 'attribute_not_exists(pk)',
   };
 }
@@ -166,7 +172,8 @@ function checkpoint(
     from: 'running',
     to: 'queued',
     workerId,
-    set: { updatedAt: now.toISOString(), checkpoint },
+    // The worker makes its message visible again.
+    set: { updatedAt: now.toISOString(), enqueuedAt: now.toISOString(), checkpoint },
     add: { attempts: -1 },
     remove: ['workerId', 'progress'],
   });
@@ -201,9 +208,18 @@ function requeue(
     from: 'running',
     to: 'queued',
     ...('workerId' in by ? { workerId: by.workerId } : { heartbeatAt: by.seenHeartbeatAt }),
-    set: { updatedAt: now.toISOString() },
+    // The job's message is back in the queue: the owner's made visible, the sweeper's sent anew.
+    set: { updatedAt: now.toISOString(), enqueuedAt: now.toISOString() },
     remove: ['workerId', 'progress'],
   });
+}
+
+/**
+ * resent: a queued job's message was sent again (the sweeper found it lost); records when, so the next sweep
+ * gives the new message time to show in the queue's counts. Not a change the job's owner sees: updatedAt stays.
+ */
+function resent(jobId: string, now: Date): JobUpdate {
+  return build(jobId, { from: 'queued', to: 'queued', set: { enqueuedAt: now.toISOString() } });
 }
 
 /** Whether a running job's worker has missed its heartbeats for longer than `staleAfterMs`. */
@@ -287,6 +303,7 @@ export const jobTransitions = {
   checkpoint,
   saveCheckpoint,
   requeue,
+  resent,
   requestCancel,
   succeed,
   fail,

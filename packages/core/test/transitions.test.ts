@@ -30,6 +30,7 @@ const updates: Record<string, JobUpdate> = {
   requeueStale: t.requeue('j', now, { seenHeartbeatAt: '2026-01-01T00:00:00.000Z' }),
   requeueNeverBeat: t.requeue('j', now, { seenHeartbeatAt: null }),
   requestCancel: t.requestCancel('j', now),
+  resent: t.resent('j', now),
   succeed: t.succeed('j', 'w1', now, { outputs: {}, metrics: {}, ttl: 1 }),
   failQueued: t.fail('j', queued, now, { ttl: 1, error: { code: 'x', message: 'y' } }),
   failRunning: t.fail('j', running, now, { ttl: 1, error: { code: 'x', message: 'y' } }),

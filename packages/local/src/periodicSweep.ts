@@ -8,7 +8,7 @@ export interface PeriodicSweep {
 
 /**
  * The sweeper's schedule, as the cloud's cron runs it: every `everyMs` (from the end of the last sweep, so two
- * never overlap), re-enqueue queued jobs, take back running jobs whose worker died, expire old queued ones.
+ * never overlap), re-send queued jobs whose message is lost (sweeper.ts), take back running jobs whose worker died, expire old queued ones.
  * A failed sweep (a stand-in down) is logged and the next one tries again.
  */
 export function startPeriodicSweep(

@@ -143,7 +143,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await publishModel(deps.db, NAMES.table, catalogEntryOf(demoManifest(), { id: 'demo' }));
     const workerEnv = { ...env, ...options.workerEnv };
     const staleAfterMs = options.staleAfterMs ?? defaultStaleAfterMs({ ...process.env, ...workerEnv });
-    const swept = await sweepJobs(deps, { staleAfterMs });
+    const swept = await sweepJobs(deps, { staleAfterMs, resendAll: true });
 
     const server = createApiServer(ROUTES.map((route) => ({ ...route, handler: route.build(() => deps) })));
     await listen(server, options.port ?? 8787, host);
@@ -176,7 +176,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           if (urls[0] !== jobsQueueUrl || urls[1] !== webhooksQueueUrl) {
             throw new Error(`the restarted SQS stand-in gave other queue URLs: ${urls.join(', ')}`);
           }
-          await sweepJobs(deps, { staleAfterMs });
+          await sweepJobs(deps, { staleAfterMs, resendAll: true });
         },
       },
     };

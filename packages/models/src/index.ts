@@ -66,6 +66,7 @@ export {
   type NoiseExpectation,
   NoiseFileError,
   type NoiseMetadata,
+  type NoiseProvenance,
   noiseFormatVersion,
   readNoiseArtifact,
   readSafetensors,
@@ -83,6 +84,7 @@ export {
   type RuntimeOptions,
   type TensorInfo,
 } from './runtime/session.ts';
+export { onnxruntimeVersion } from './runtime/version.ts';
 export {
   inferSdManifest,
   isSdExport,

@@ -9,6 +9,7 @@ import {
   NoiseFileError,
   type NoiseMetadata,
   readNoiseArtifact,
+  readSafetensors,
   writeNoiseArtifact,
   writeSafetensors,
 } from '../src/noise/index.ts';
@@ -83,6 +84,21 @@ describe('noise artifacts', () => {
           expect(hex((back.state as Record<string, unknown>)[key] as Float64Array)).toBe(hex(original));
       }
     }
+  });
+
+  it('round-trips the provenance, and reads artifacts written before it was recorded', () => {
+    const provenance = { provider: 'cuda', device: 'NVIDIA L4', onnxruntime: '1.30.0' };
+    const withIt = readNoiseArtifact(writeNoiseArtifact({ ...pairArtifact, meta: { ...meta, provenance } }));
+    expect(withIt.meta).toEqual({ ...meta, provenance });
+    const old = readNoiseArtifact(writeNoiseArtifact(pairArtifact));
+    expect(old.meta).toEqual(meta);
+    expect('provenance' in old.meta).toBe(false);
+  });
+
+  it('refuses a partial provenance', () => {
+    const { metadata, tensors } = readSafetensors(writeNoiseArtifact(pairArtifact));
+    const partial = writeSafetensors([...tensors], { ...metadata, provider: 'cuda' });
+    expect(errorOf(() => readNoiseArtifact(partial)).code).toBe('noise_invalid_metadata');
   });
 
   it('writes the same bytes for the same artifact, with an 8-byte aligned header', () => {

@@ -27,7 +27,7 @@ async function replay(deps: Deps, jobId: string): Promise<CreateOutcome> {
 
 /**
  * POST /v1/jobs: check and resolve the request, claim the Idempotency-Key, store inline images, put the
- * job item (conditional), then enqueue its id.
+ * job item (conditional), then enqueue its id (and start the worker fleet if it has no task, fleet.ts).
  *
  * If SendMessage fails, the job is marked failed (`enqueue_failed`) and the caller gets a 503: a queued job
  * always has a message, and the client may simply retry. (A sweeper that re-enqueues queued jobs, see
@@ -91,5 +91,7 @@ export async function createJob(
     if (idempotencyKey) await releaseKey(deps, tenant, idempotencyKey, jobId);
     throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
   }
+  // An empty fleet starts now rather than when the backlog alarm sees the message, minutes later.
+  await deps.fleet?.nudge();
   return { job, replayed: false };
 }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Embedding, Tensor } from '@obelm/engine';
-import { demoDataset } from '../demo/dataset.ts';
+import { DEMO_VOCABULARY, demoItems } from '../demo/dataset.ts';
 import { encodeDemoPrompt } from '../demo/prompt.ts';
 import { ModelError } from '../runtime/errors.ts';
 import { openSession, type RuntimeOptions } from '../runtime/session.ts';
@@ -74,9 +74,11 @@ function promptEncoder(
   logger?: (msg: string) => void,
 ): (prompt: string) => Embedding {
   if (manifest.conditioning === 'demo-labels') {
-    const dataset = demoDataset(manifest.imageSize[0]);
+    // Labels only: the items are the same at every image size, and rendering all 216 images here would
+    // cost a worker start hundreds of milliseconds for pixels it never reads.
+    const items = demoItems();
     return (prompt) => {
-      const encoded = encodeDemoPrompt(prompt, dataset.items, dataset.vocabulary);
+      const encoded = encodeDemoPrompt(prompt, items, DEMO_VOCABULARY);
       if (encoded.unknownWords.length > 0) {
         logger?.(`${manifest.id}: ignoring unknown prompt words: ${encoded.unknownWords.join(', ')}`);
       }

@@ -46,6 +46,13 @@ export function writeNoiseArtifact({ state, meta }: NoiseArtifact): Uint8Array {
     state_index: String(state.index),
     image_size: JSON.stringify(meta.imageSize),
     latent_shape: JSON.stringify(meta.latentShape),
+    ...(meta.provenance
+      ? {
+          provider: meta.provenance.provider,
+          device: meta.provenance.device,
+          onnxruntime_version: meta.provenance.onnxruntime,
+        }
+      : {}),
   });
 }
 
@@ -88,6 +95,7 @@ export function readNoiseArtifact(bytes: Uint8Array): NoiseArtifact {
     freezeIndex: integer(field('freeze_index'), 'freeze_index'),
     imageSize: imageSize as [number, number],
     latentShape,
+    ...provenance(metadata),
   };
   const state = readState(
     field('state_kind'),
@@ -96,6 +104,16 @@ export function readNoiseArtifact(bytes: Uint8Array): NoiseArtifact {
     latentShape,
   );
   return { state, meta };
+}
+
+/** The optional provenance keys: all three, or none (an artifact from before they were recorded). */
+function provenance(metadata: Readonly<Record<string, string>>): Pick<NoiseMetadata, 'provenance'> {
+  const { provider, device, onnxruntime_version: onnxruntime } = metadata;
+  if (provider === undefined && device === undefined && onnxruntime === undefined) return {};
+  if (provider === undefined || device === undefined || onnxruntime === undefined) {
+    throw invalid('provenance needs provider, device and onnxruntime_version together');
+  }
+  return { provenance: { provider, device, onnxruntime } };
 }
 
 function stateTensors(state: SamplerState): Array<readonly [string, Float64Array]> {

@@ -1,7 +1,18 @@
+import type { Hardware } from '@obelm/core';
 import type { SamplerSpec, ScheduleConfig } from '@obelm/engine';
 
-/** Bumped when the layout of a noise artifact changes in a way old readers cannot follow. */
+/**
+ * Bumped when the layout of a noise artifact changes in a way old readers cannot follow. Adding optional keys
+ * (like the provenance below) is not such a change: readers ignore keys they do not know.
+ */
 export const noiseFormatVersion = 1;
+
+/**
+ * Where eps was computed. Exactness is a property of the hardware: the same float64 state gives bitwise the
+ * same eps only on the same provider, device model and onnxruntime build (docs/math.md §10), so an artifact
+ * reused elsewhere round-trips to about 1e-6 instead of 1e-13. The shape is core's (job metrics show it too).
+ */
+export type NoiseProvenance = Hardware;
 
 /**
  * Everything a noise artifact was made with. Resuming, reconstructing or editing from it is only exact under
@@ -24,4 +35,6 @@ export interface NoiseMetadata {
   readonly imageSize: readonly [number, number];
   /** Shape of each state tensor, batch first, e.g. [1, 4, 64, 64]. */
   readonly latentShape: readonly number[];
+  /** Absent in artifacts written before provenance was recorded. */
+  readonly provenance?: NoiseProvenance;
 }

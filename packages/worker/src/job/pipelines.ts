@@ -52,7 +52,7 @@ async function runInvert(req: Run<'invert'>): Promise<RunResult> {
   const result = await invert(model, { ...options(req), ...start, prompt: params.prompt });
   return {
     images: [],
-    noise: artifact(model, params, result.state, params.prompt, 0),
+    noise: artifact(req, result.state, params.prompt, 0),
     settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : {}) },
     metrics: {},
   };
@@ -69,7 +69,7 @@ async function runSample(req: Run<'sample'>): Promise<RunResult> {
   return {
     images: [result.image],
     // The final pair (x_1, x_0): inverting this image from it gives back the starting noise exactly.
-    noise: artifact(model, params, result.state, params.prompt, 0),
+    noise: artifact(req, result.state, params.prompt, 0),
     settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : { seed: params.seed }) },
     metrics: {},
   };
@@ -111,7 +111,7 @@ async function runEdit(req: Run<'edit'>): Promise<RunResult> {
   });
   return {
     images: [result.image],
-    noise: artifact(model, params, result.inverted, params.sourcePrompt, result.freeze),
+    noise: artifact(req, result.inverted, params.sourcePrompt, result.freeze),
     settings: {
       ...settings(params),
       strength: params.strength,
@@ -174,14 +174,12 @@ function settings(params: JobParams): Record<string, unknown> {
   };
 }
 
-function artifact(
-  model: DiffusionModel,
-  params: JobParams,
-  state: SamplerState,
-  prompt: string,
-  freezeIndex: number,
-): NoiseArtifact {
-  return { state, meta: { ...runMeta(model, params), prompt, freezeIndex } };
+/** The noise artifact a run keeps, with where its eps were computed. */
+function artifact(req: RunRequest, state: SamplerState, prompt: string, freezeIndex: number): NoiseArtifact {
+  return {
+    state,
+    meta: { ...runMeta(req.model, req.params), prompt, freezeIndex, provenance: req.hardware },
+  };
 }
 
 /** The metadata fields a noise artifact (or a checkpoint) must share with a run that starts from it. */

@@ -1,12 +1,14 @@
 import { classify, describeError, type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { meterModel } from '../bundles/meteredModel.ts';
+import { hardwareOf } from '../hardware.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
 import { checkpointRunningJob, deleteJobCheckpoints, loadCheckpoint } from './checkpoint.ts';
 import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
 import { loadInputs } from './inputs.ts';
 import { writeOutputs, writeReport } from './outputs.ts';
+import { measuredExactness, noiseHardwareMetrics } from './provenance.ts';
 import type { RunTrace } from './trace.ts';
 
 /**
@@ -25,6 +27,7 @@ export async function runToEnd(
   const { blobs } = deps;
   trace.checkpoint = job.checkpoint;
   const model = await deps.models.get(job.params.model);
+  const hardware = await hardwareOf(model);
   const metered = meterModel(model, lease.signal);
   const loadStart = performance.now();
   const inputs = await loadInputs(blobs, job.inputs, model, lease.signal);
@@ -36,6 +39,7 @@ export async function runToEnd(
   const result = await deps.runner({
     params: job.params,
     model: metered.model,
+    hardware,
     inputs,
     signal: lease.signal,
     resume,
@@ -55,6 +59,7 @@ export async function runToEnd(
     runMs: Math.round(performance.now() - trace.claimedAt),
     gpuMs: Math.round(trace.modelMs()),
     ...result.metrics,
+    ...noiseHardwareMetrics(inputs, hardware),
   };
   // The report does not depend on the outputs' writes, so all of them go to S3 at once.
   const [outputs, report] = await Promise.all([
@@ -71,6 +76,9 @@ export async function runToEnd(
         ? { resumedFrom: { stage: job.checkpoint.stage, step: job.checkpoint.step } }
         : {}),
       metrics,
+      hardware,
+      // Exactness is reported only where this run measured it; an empty list claims none.
+      measured: measuredExactness(metrics),
       timings: { loadMs: round(loadMs), computeMs: round(computeMs), modelMs: round(trace.modelMs()) },
       steps: trace.steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
     }),

@@ -1,6 +1,6 @@
 import type { JobKind, JobParams } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, Tensor } from '@obelm/engine';
-import type { NoiseArtifact } from '@obelm/models';
+import type { NoiseArtifact, NoiseProvenance } from '@obelm/models';
 
 /** A job input after it was fetched and decoded. */
 export type RunInput =
@@ -16,6 +16,8 @@ export type RunInput =
 export interface RunRequest<P extends JobParams = JobParams> {
   readonly params: P;
   readonly model: DiffusionModel;
+  /** Where this run computes eps: recorded in the noise artifact it writes. */
+  readonly hardware: NoiseProvenance;
   readonly inputs: readonly RunInput[];
   readonly signal: AbortSignal;
   /** Continue from here instead of from the start; the result is bitwise what an unsplit run gives. */
