@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { type Grant, policyDocument } from './access.ts';
@@ -39,6 +40,25 @@ export const HEALTH_CHECK = {
   startPeriod: 300,
 } as const;
 
+/**
+ * GPU metrics from each instance: the CloudWatch agent's `nvidia_gpu` plugin (it reads nvidia-smi, which the ECS
+ * GPU AMI ships), one data point a minute per metric and GPU, dimensioned by instance and group. Each measurement
+ * is a custom metric per instance (docs/deploy.md, "Health and metrics", has the cost).
+ */
+export const GPU_METRICS = {
+  namespace: 'obelm/gpu',
+  intervalSeconds: 60,
+  measurements: [
+    'utilization_gpu',
+    'utilization_memory',
+    'memory_used',
+    'memory_total',
+    'temperature_gpu',
+    'power_draw',
+  ],
+  configPath: '/opt/aws/amazon-cloudwatch-agent/etc/obelm-gpu.json',
+} as const;
+
 /** Where the instance keeps model bundles between tasks, and where the container sees them. */
 export const MODEL_CACHE = { hostPath: '/var/cache/obelm', containerPath: '/var/cache/obelm' } as const;
 
@@ -70,6 +90,11 @@ export interface GpuCapacity {
    * Outside the window the minimum is the group's own `minWorkers`. Billed as instance-hours.
    */
   scheduledMinimum?: { minWorkers: number; start: string; end: string; timezone: string };
+  /**
+   * On unless false. GPU utilization, memory, temperature and power of every instance in CloudWatch
+   * (GPU_METRICS), through the CloudWatch agent installed at boot. Billed as custom metrics per instance.
+   */
+  gpuMetrics?: boolean;
 }
 
 export interface GpuWorkerArgs extends GpuCapacity {
@@ -121,7 +146,7 @@ export class GpuWorker extends pulumi.ComponentResource {
 
     this.cluster = new aws.ecs.Cluster(
       `${name}Cluster`,
-      // Per-task CPU, memory, network and storage metrics (ECS/ContainerInsights); GPU use needs more (docs/deploy.md).
+      // Per-task CPU, memory, network and storage metrics (ECS/ContainerInsights); GPU use comes from the agent (GPU_METRICS).
       { settings: [{ name: 'containerInsights', value: 'enabled' }] },
       parent,
     );
@@ -140,6 +165,26 @@ export class GpuWorker extends pulumi.ComponentResource {
       new aws.iam.RolePolicyAttachment(
         `${name}Instance${id}`,
         { role: instanceRole.name, policyArn: policy },
+        parent,
+      );
+    }
+    const gpuMetrics = args.gpuMetrics !== false;
+    if (gpuMetrics) {
+      // The CloudWatch agent runs on the host with the instance role; it may write this namespace only.
+      new aws.iam.RolePolicy(
+        `${name}InstanceGpuMetrics`,
+        {
+          role: instanceRole.id,
+          policy: policyDocument([
+            {
+              actions: ['cloudwatch:PutMetricData'],
+              resources: ['*'],
+              conditions: [
+                { test: 'StringEquals', variable: 'cloudwatch:namespace', values: [GPU_METRICS.namespace] },
+              ],
+            },
+          ]),
+        },
         parent,
       );
     }
@@ -172,7 +217,7 @@ export class GpuWorker extends pulumi.ComponentResource {
             { associatePublicIpAddress: String(args.assignPublicIp), securityGroups: [securityGroup.id] },
           ],
           userData: this.cluster.name.apply((cluster) =>
-            Buffer.from(userData(cluster, { warmPool: extra.warmPool })).toString('base64'),
+            Buffer.from(userData(cluster, { warmPool: extra.warmPool, gpuMetrics })).toString('base64'),
           ),
           blockDeviceMappings: [
             {
@@ -451,10 +496,14 @@ export class GpuWorker extends pulumi.ComponentResource {
 
 /**
  * Instance boot script: join the cluster, let ECS drain the instance on a spot interruption notice (its
- * tasks get SIGTERM immediately, within the 2-minute window), and prepare the model cache folder that
- * outlives tasks (owned by the image's non-root user, uid 10001).
+ * tasks get SIGTERM immediately, within the 2-minute window), prepare the model cache folder that
+ * outlives tasks (owned by the image's non-root user, uid 10001) and, with `gpuMetrics`, start the
+ * CloudWatch agent.
  */
-export function userData(clusterName: string, opts: { warmPool?: boolean } = {}): string {
+export function userData(
+  clusterName: string,
+  opts: { warmPool?: boolean; gpuMetrics?: boolean } = {},
+): string {
   return [
     '#!/bin/bash',
     'set -euo pipefail',
@@ -471,8 +520,42 @@ export function userData(clusterName: string, opts: { warmPool?: boolean } = {})
     'EOF',
     `mkdir -p ${MODEL_CACHE.hostPath}`,
     `chown 10001:10001 ${MODEL_CACHE.hostPath}`,
+    ...(opts.gpuMetrics ? gpuMetricsAgent() : []),
     '',
   ].join('\n');
+}
+
+/**
+ * Install and start the CloudWatch agent with the `nvidia_gpu` metrics (GPU_METRICS). Last in the script and
+ * allowed to fail: the ECS config above is already written, and a worker without metrics beats no worker.
+ * `-s` enables the agent's service, so a warm-pool instance that is stopped and started again keeps reporting.
+ */
+function gpuMetricsAgent(): string[] {
+  const config = {
+    agent: { metrics_collection_interval: GPU_METRICS.intervalSeconds, run_as_user: 'root' },
+    metrics: {
+      namespace: GPU_METRICS.namespace,
+      // Resolved by the agent from the instance metadata (a host process: hop limit 1 does not apply).
+      append_dimensions: {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the agent's placeholder, not a template
+        InstanceId: '${aws:InstanceId}',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the agent's placeholder, not a template
+        AutoScalingGroupName: '${aws:AutoScalingGroupName}',
+      },
+      metrics_collected: { nvidia_gpu: { measurement: GPU_METRICS.measurements } },
+    },
+  };
+  return [
+    // Quoted heredoc: the shell leaves the agent's ${aws:...} placeholders alone.
+    `mkdir -p ${dirname(GPU_METRICS.configPath)}`,
+    `cat > ${GPU_METRICS.configPath} <<'JSON'`,
+    JSON.stringify(config),
+    'JSON',
+    // One && chain: errexit does not apply inside a || list, so each step must gate the next.
+    'dnf install -y amazon-cloudwatch-agent \\',
+    `  && /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${GPU_METRICS.configPath} \\`,
+    "  || echo 'obelm: CloudWatch agent not started, no GPU metrics on this instance' >&2",
+  ];
 }
 
 function assumedBy(service: string): string {

@@ -53,6 +53,8 @@ const baseGpu: GpuCapacity = {
   onDemandBase: 0,
   onDemandPercentAboveBase: 0,
   rootVolumeGiB: 100,
+  // GPU utilization and memory in CloudWatch (obelm/gpu); false turns the agent off (cost: docs/deploy.md).
+  gpuMetrics: true,
   // No warmPool, no scheduledMinimum: zero GPU cost at idle. A stage may turn either on (their idle costs are
   // in docs/deploy.md, "Cold start options").
 };
