@@ -19,3 +19,6 @@ export const TABLE_KEY_ATTRIBUTES = [
   TABLE.gsi1.partitionKey,
   TABLE.gsi1.sortKey,
 ] as const;
+
+/** The value of the TTL attribute for an item kept `seconds` from `now`: epoch seconds, as DynamoDB reads it. */
+export const ttlAfter = (now: Date, seconds: number): number => Math.floor(now.getTime() / 1000) + seconds;

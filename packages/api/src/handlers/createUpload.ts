@@ -5,6 +5,7 @@ import {
   dbKeys,
   newId,
   s3Keys,
+  ttlAfter,
   type UploadItem,
   type UploadResponse,
 } from '@obelm/core';
@@ -47,7 +48,7 @@ export const buildCreateUpload = (deps: DepsProvider) =>
       maxBytes,
       createdAt: now.toISOString(),
       expiresAt,
-      ttl: Math.floor(now.getTime() / 1000) + expires + config.OBELM_JOB_TTL_SECONDS,
+      ttl: ttlAfter(now, expires + config.OBELM_JOB_TTL_SECONDS),
     };
     await d.db.send(
       new PutCommand({

@@ -1,5 +1,13 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ApiError, type CreateJobRequest, conflict, describeError, type JobItem, newId } from '@obelm/core';
+import {
+  ApiError,
+  type CreateJobRequest,
+  conflict,
+  describeError,
+  type JobItem,
+  newId,
+  ttlAfter,
+} from '@obelm/core';
 import type { Deps } from '../deps.ts';
 import { apiLog } from '../log.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
@@ -67,7 +75,7 @@ export async function createJob(
     attempts: 0,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    ttl: Math.floor(now.getTime() / 1000) + deps.config.OBELM_JOB_TTL_SECONDS,
+    ttl: ttlAfter(now, deps.config.OBELM_JOB_TTL_SECONDS),
   };
   try {
     for (const { input, inline } of plan.inputs) {

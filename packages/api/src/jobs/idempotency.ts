@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { badRequest, conflict, dbKeys, type IdempotencyItem, isConditionFailed } from '@obelm/core';
+import { badRequest, conflict, dbKeys, type IdempotencyItem, isConditionFailed, ttlAfter } from '@obelm/core';
+import { canonicalJson } from '../canonicalJson.ts';
 import type { Deps } from '../deps.ts';
 
 /** How long an Idempotency-Key is remembered. */
@@ -18,18 +19,8 @@ export function checkIdempotencyKey(key: string | undefined): string | undefined
   return key;
 }
 
-/** JSON with sorted keys: the same request sent with other whitespace or key order has the same hash. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export const requestHash = (body: unknown): string =>
-  createHash('sha256').update(canonical(body)).digest('hex');
+  createHash('sha256').update(canonicalJson(body)).digest('hex');
 
 /** The job an earlier request with this key created; 409 `idempotency_conflict` when the body differs. */
 export async function findReplay(
@@ -67,7 +58,7 @@ export async function claimKey(deps: Deps, tenant: string, key: string, hash: st
     jobId,
     requestHash: hash,
     createdAt: now.toISOString(),
-    ttl: Math.floor(now.getTime() / 1000) + KEY_TTL_SECONDS,
+    ttl: ttlAfter(now, KEY_TTL_SECONDS),
   };
   try {
     await deps.db.send(

@@ -10,6 +10,7 @@ import {
   limitViolation,
   type ModelEntry,
 } from '@obelm/core';
+import { canonicalJson } from '../canonicalJson.ts';
 
 /** The artifact a job starts from, with the rule (core artifacts.ts) that says how. */
 export interface ArtifactStart {
@@ -131,8 +132,4 @@ export function assertFixed(settings: Partial<Record<ArtifactSetting, unknown>>,
 }
 
 /** Equality of setting values: sampler objects compare by their entries, whatever the key order. */
-const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
-const canonical = (v: unknown): string =>
-  v !== null && typeof v === 'object'
-    ? JSON.stringify(Object.entries(v).sort(([x], [y]) => x.localeCompare(y)))
-    : JSON.stringify(v);
+const sameValue = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);

@@ -7,6 +7,7 @@ import {
   type JobUpdate,
   jobTransitions,
   notFound,
+  ttlAfter,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 
@@ -48,8 +49,7 @@ export async function applyTransition(deps: Deps, update: JobUpdate): Promise<Jo
 }
 
 /** Epoch seconds until which an ended job item is kept (DynamoDB TTL), from now. */
-export const endedTtl = (deps: Deps): number =>
-  Math.floor(deps.now().getTime() / 1000) + deps.config.OBELM_JOB_TTL_SECONDS;
+export const endedTtl = (deps: Deps): number => ttlAfter(deps.now(), deps.config.OBELM_JOB_TTL_SECONDS);
 
 export const failQueuedJob = (deps: Deps, jobId: string, error: JobError) =>
   applyTransition(

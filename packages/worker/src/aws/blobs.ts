@@ -5,6 +5,7 @@ import {
   NoSuchKey,
   PutObjectCommand,
   type S3Client,
+  type _Object as S3Object,
 } from '@aws-sdk/client-s3';
 import { WorkerError } from '../errors.ts';
 
@@ -39,20 +40,26 @@ export class BlobStore {
 
   /** Keys under `prefix`, every page. */
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const object of out.Contents ?? []) if (object.Key) keys.push(object.Key);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return keys;
+    const objects = await listObjects(this.s3, this.bucket, prefix);
+    return objects.flatMap((object) => (object.Key ? [object.Key] : []));
   }
 
   /** Deletes an object; deleting one that is already gone succeeds. */
   async delete(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
+}
+
+/** Every object under `prefix` of `bucket`, through all ListObjectsV2 pages (up to 1000 each). */
+export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<S3Object[]> {
+  const objects: S3Object[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    objects.push(...(page.Contents ?? []));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
 }

@@ -4,8 +4,9 @@ import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile }
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createLogger, describeError, type Logger } from '@obelm/core';
+import { listObjects } from '../aws/blobs.ts';
 import { WorkerError } from '../errors.ts';
 import type { BundleSource } from './bundleSource.ts';
 import { type FileLockOptions, withFileLock } from './fileLock.ts';
@@ -114,22 +115,15 @@ export async function fetchBundle(
 /** Every object under the prefix (ListObjectsV2 pages of up to 1000), sorted by path. */
 async function listBundle(s3: S3Client, source: S3BundleSource): Promise<BundleObject[]> {
   const objects: BundleObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: source.bucket, Prefix: source.prefix, ContinuationToken: token }),
-    );
-    for (const entry of page.Contents ?? []) {
-      const path = entry.Key?.slice(source.prefix.length) ?? '';
-      // Zero-byte "folder" keys that console uploads create are not files.
-      if (path === '' || path.endsWith('/')) continue;
-      if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-        throw new WorkerError('model_error', `model bundle object '${entry.Key}' has an unsafe path`);
-      }
-      objects.push({ path, etag: entry.ETag ?? '', size: entry.Size ?? 0 });
+  for (const entry of await listObjects(s3, source.bucket, source.prefix)) {
+    const path = entry.Key?.slice(source.prefix.length) ?? '';
+    // Zero-byte "folder" keys that console uploads create are not files.
+    if (path === '' || path.endsWith('/')) continue;
+    if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+      throw new WorkerError('model_error', `model bundle object '${entry.Key}' has an unsafe path`);
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+    objects.push({ path, etag: entry.ETag ?? '', size: entry.Size ?? 0 });
+  }
   return objects.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

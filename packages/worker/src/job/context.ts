@@ -1,4 +1,4 @@
-import type { Logger } from '@obelm/core';
+import { type Logger, ttlAfter } from '@obelm/core';
 import type { BlobStore } from '../aws/blobs.ts';
 import type { JobStore } from '../aws/jobStore.ts';
 import type { ModelCache } from '../bundles/modelCache.ts';
@@ -25,4 +25,4 @@ export interface ExecuteDeps {
 export type JobOutcome = 'succeeded' | 'failed' | 'canceled' | 'checkpointed' | 'lost' | 'retry';
 
 /** Epoch seconds until which an ended job item is kept (DynamoDB TTL). */
-export const ttlFromNow = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
+export const ttlFromNow = (seconds: number) => ttlAfter(new Date(), seconds);

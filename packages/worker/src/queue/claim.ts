@@ -6,6 +6,7 @@ import {
   jobTransitions,
   type Logger,
   staleAfterMs,
+  ttlAfter,
 } from '@obelm/core';
 import type { JobStore } from '../aws/jobStore.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
@@ -120,7 +121,7 @@ async function settleUnrunnable(
   job: JobItem,
   now: Date,
 ): Promise<'expired' | 'canceled' | 'too_many_attempts' | undefined> {
-  const ttl = Math.floor(now.getTime() / 1000) + deps.jobTtlSeconds;
+  const ttl = ttlAfter(now, deps.jobTtlSeconds);
   const from = { status: 'queued' as const };
   if (job.ttl * 1000 < now.getTime()) {
     await deps.jobs.apply(jobTransitions.expire(job.id, now, { ttl }));
