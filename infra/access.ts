@@ -49,7 +49,8 @@ export function grants(arns: ResourceArns) {
   });
   const table = [arns.tableArn];
   return {
-    // DynamoDB items by key (api keys, tenants, jobs, uploads, idempotency keys), one action per grant.
+    // DynamoDB items by key (api keys, tenants, jobs, uploads, idempotency keys, rate windows), one action per
+    // grant.
     itemRead: { actions: ['dynamodb:GetItem'], resources: table },
     itemPut: { actions: ['dynamodb:PutItem'], resources: table },
     itemUpdate: { actions: ['dynamodb:UpdateItem'], resources: table },
@@ -61,6 +62,11 @@ export function grants(arns: ResourceArns) {
     tenantJobsQuery: {
       actions: ['dynamodb:Query'],
       resources: [pulumi.interpolate`${arns.tableArn}/index/${TABLE.gsi1.name}`],
+    },
+    // A tenant's active jobs (admission counts, releasing held jobs: store dispatch.ts), only through the index.
+    activeJobsQuery: {
+      actions: ['dynamodb:Query'],
+      resources: [pulumi.interpolate`${arns.tableArn}/index/${TABLE.gsi2.name}`],
     },
     usageQuery: { actions: ['dynamodb:Query'], resources: table },
     // The model catalog (packages/api/src/models/catalog.ts): one Query of its partition, and of no other.
@@ -106,8 +112,10 @@ export function grants(arns: ResourceArns) {
     jobsRead: { actions: ['s3:GetObject'], resources: objects('jobs') },
     // Inline inputs (createJob); outputs, noise artifacts and checkpoints (worker).
     jobsWrite: { actions: ['s3:PutObject'], resources: objects('jobs') },
-    // The worker removes a job's checkpoints once it succeeds.
+    // The worker removes a job's checkpoints once it succeeds; DELETE /v1/jobs/{id} every object of a job.
     jobsDelete: { actions: ['s3:DeleteObject'], resources: objects('jobs') },
+    // DELETE /v1/jobs/{id} lists the job's folder to delete what is in it.
+    jobsList: listing('jobs'),
     modelsRead: { actions: ['s3:GetObject'], resources: objects('models') },
     // The worker reads inputs (uploads/, jobs/) and model bundles, which it lists (bundleFetch.ts).
     workerList: listing('uploads', 'jobs', 'models'),
@@ -125,7 +133,8 @@ export type GrantName = keyof Grants;
  * The grants of each Lambda handler core names (packages/core/src/routes.ts; the code is
  * packages/api/src/handlers/<name>.ts). A handler added there without grants here fails the type-check, and
  * test/infra/iamCoverage.test.ts checks each list against the AWS calls the handler really makes: every call
- * allowed, every grant used.
+ * allowed, every grant used. Every handler behind an API key reads the key and its tenant (itemRead) and counts
+ * the request in the key's rate window (itemUpdate): packages/api/src/middleware/auth.ts and rateLimit.ts.
  */
 export const HANDLER_GRANTS = {
   createJob: [
@@ -134,6 +143,8 @@ export const HANDLER_GRANTS = {
     'itemUpdate',
     'itemDelete',
     'catalogQuery',
+    'activeJobsQuery',
+    'usageQuery',
     'jobsSend',
     'uploadsRead',
     'uploadsList',
@@ -141,13 +152,17 @@ export const HANDLER_GRANTS = {
     'jobsWrite',
     'fleetStart',
   ],
-  getJob: ['itemRead', 'jobsRead'],
-  listJobs: ['itemRead', 'tenantJobsQuery', 'jobsRead'],
-  cancelJob: ['itemRead', 'itemUpdate', 'jobsRead'],
-  createUpload: ['itemRead', 'itemPut', 'uploadsWrite'],
+  getJob: ['itemRead', 'itemUpdate', 'jobsRead'],
+  listJobs: ['itemRead', 'itemUpdate', 'tenantJobsQuery', 'jobsRead'],
+  // A queued job canceled here: its usage entry, and its tenant's held jobs released (store outbox.ts).
+  cancelJob: ['itemRead', 'itemPut', 'itemUpdate', 'activeJobsQuery', 'jobsSend', 'jobsRead'],
+  createUpload: ['itemRead', 'itemPut', 'itemUpdate', 'uploadsWrite'],
   openapi: [],
-  listModels: ['itemRead', 'catalogQuery'],
-  sweeper: ['itemUpdate', 'tableScan', 'jobsSend', 'jobsCount'],
+  listModels: ['itemRead', 'itemUpdate', 'catalogQuery'],
+  // A tombstone's view has no outputs to sign: no jobsRead.
+  deleteJob: ['itemRead', 'itemUpdate', 'jobsList', 'jobsDelete'],
+  getUsage: ['itemRead', 'itemUpdate', 'usageQuery'],
+  sweeper: ['itemRead', 'itemPut', 'itemUpdate', 'tableScan', 'activeJobsQuery', 'jobsSend', 'jobsCount'],
 } as const satisfies Record<LambdaHandlerName, readonly GrantName[]>;
 
 /**
@@ -157,19 +172,22 @@ export const HANDLER_GRANTS = {
  * the worker) is added to those lists with the code that makes the calls.
  */
 export const PLANNED_HANDLER_GRANTS = {
-  usage: ['itemRead', 'usageQuery'],
   batchTrigger: ['itemRead', 'itemPut', 'jobsSend', 'batchRead'],
   webhookDispatcher: ['itemRead', 'itemUpdate', 'webhooksConsume', 'webhooksSend'],
 } as const satisfies Record<string, readonly GrantName[]>;
 
 /**
  * The GPU worker: consume jobs, read inputs and model bundles (listing them, and missing objects as 404s), write
- * outputs and checkpoints, remove checkpoints, update job items.
+ * outputs and checkpoints, remove checkpoints, update job items; after a job's end, write its usage entry and
+ * release its tenant's held jobs (store outbox.ts, dispatch.ts: the gsi2 Query, the tenant's item, SendMessage).
  */
 export const WORKER_GRANTS = [
   'jobsConsume',
+  'jobsSend',
   'itemRead',
+  'itemPut',
   'itemUpdate',
+  'activeJobsQuery',
   'uploadsRead',
   'jobsRead',
   'jobsWrite',

@@ -1,4 +1,4 @@
-import { TABLE, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
+import { TABLE, TABLE_INDEXES, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -8,15 +8,15 @@ export interface ObelmTableArgs {
 }
 
 /**
- * The single on-demand DynamoDB table: jobs, idempotency records, API keys, tenants, usage counters, the
- * model catalog. Its keys, index and TTL attribute are core's (packages/core/src/table.ts).
+ * The single on-demand DynamoDB table: jobs, idempotency records, API keys, tenants, usage entries, rate
+ * windows, the model catalog. Its keys, indexes and TTL attribute are core's (packages/core/src/table.ts).
  */
 export class ObelmTable extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
 
   constructor(name: string, args: ObelmTableArgs, opts?: pulumi.ComponentResourceOptions) {
     super('obelm:data:ObelmTable', name, {}, opts);
-    const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE;
+    const { partitionKey, sortKey, ttlAttribute } = TABLE;
     this.table = new aws.dynamodb.Table(
       name,
       {
@@ -25,9 +25,12 @@ export class ObelmTable extends pulumi.ComponentResource {
         hashKey: partitionKey,
         rangeKey: sortKey,
         attributes: TABLE_KEY_ATTRIBUTES.map((name) => ({ name, type: 'S' })),
-        globalSecondaryIndexes: [
-          { name: gsi1.name, hashKey: gsi1.partitionKey, rangeKey: gsi1.sortKey, projectionType: 'ALL' },
-        ],
+        globalSecondaryIndexes: TABLE_INDEXES.map((index) => ({
+          name: index.name,
+          hashKey: index.partitionKey,
+          rangeKey: index.sortKey,
+          projectionType: 'ALL',
+        })),
         ttl: { attributeName: ttlAttribute, enabled: true },
         serverSideEncryption: { enabled: true },
         pointInTimeRecovery: { enabled: args.protect },

@@ -2,12 +2,13 @@
  * The whole cloud for one stage: data (bucket, table, queues), the HTTP API, the GPU worker fleet and the
  * alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals available).
  */
-import { s3Keys } from '@obelm/core';
+import { ServiceConfigSchema, s3Keys } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import { grants, select, WORKER_GRANTS } from '../infra/access.ts';
 import { ObelmAlarms } from '../infra/alarms.ts';
 import { createHttpApi, LOG_RETENTION } from '../infra/api.ts';
 import { ObelmBucket } from '../infra/bucket.ts';
+import { StageDiscovery } from '../infra/discovery.ts';
 import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
 import { createWorkerNetwork } from '../infra/network.ts';
 import { ObelmQueues } from '../infra/queues.ts';
@@ -63,7 +64,16 @@ export async function deployStage(stage: string) {
     OBELM_JOB_TTL_SECONDS: String(settings.limits.jobTtlSeconds),
     OBELM_PRESIGN_SECONDS: String(settings.limits.presignSeconds),
     OBELM_UPLOAD_MAX_BYTES: String(settings.limits.uploadMaxBytes),
+    OBELM_OUTPUT_RETENTION_DAYS: String(settings.outputRetentionDays),
+    OBELM_TENANT_LIMITS: JSON.stringify(settings.tenantLimits),
+    OBELM_PRICES: JSON.stringify(settings.prices),
   };
+  // Where `obelm admin --stage` finds the table, and the default limits it shows (as the API reads them).
+  new StageDiscovery('Discovery', {
+    stage,
+    table: table.table.name,
+    tenantLimits: ServiceConfigSchema.shape.OBELM_TENANT_LIMITS.parse(environment.OBELM_TENANT_LIMITS),
+  });
 
   const repository = createWorkerRepository(repositoryName);
   const network = createWorkerNetwork();

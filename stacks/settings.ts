@@ -2,6 +2,13 @@
  * Per-stage settings: the only place in the infrastructure that branches on the stage name.
  * Everything under infra/ receives these values as arguments and never looks at the stage itself.
  */
+import {
+  DEFAULT_PRICE_TABLE,
+  type PriceTable,
+  PriceTableSchema,
+  type TenantLimitsOverride,
+  TenantLimitsOverrideSchema,
+} from '@obelm/core';
 import { InfraConfigError } from '../infra/errors.ts';
 import type { GpuCapacity } from '../infra/gpuWorker.ts';
 
@@ -28,11 +35,19 @@ export interface StageSettings {
     jobTtlSeconds: number;
     /** Lifetime of presigned URLs the API hands out. */
     presignSeconds: number;
-    /** Requests per second the HTTP API accepts before throttling (burst is twice this). */
+    /**
+     * Requests per second the HTTP API accepts before throttling, all tenants together (burst is twice this):
+     * a guard of the whole stage. Each API key has its own limit below (`tenantLimits.requestsPerSecond`).
+     */
     apiRateLimit: number;
   };
-  /** Prices in US cents, for the usage endpoint and invoices; GPU time is metered per millisecond. */
-  prices: { perGpuSecondCents: number; perJobCents: number };
+  /**
+   * The stage's default tenant limits (core tenants.ts), over core's DEFAULT_TENANT_LIMITS; a tenant's own
+   * (`obelm admin set-limits`) override these. OBELM_TENANT_LIMITS of the API and the worker.
+   */
+  tenantLimits: TenantLimitsOverride;
+  /** Prices per model, in integer micro-units of a currency (core billing.ts). OBELM_PRICES. */
+  prices: PriceTable;
   /**
    * Worker process settings, passed to the container as environment variables. The heartbeat and the
    * attempts per job are not here: the queues are derived from them, the same on every stage and locally
@@ -72,7 +87,9 @@ const base: Omit<StageSettings, 'stage'> = {
     presignSeconds: 3600,
     apiRateLimit: 20,
   },
-  prices: { perGpuSecondCents: 0.05, perJobCents: 0.1 },
+  tenantLimits: {},
+  // 0.05 US cents per GPU second, 0.1 cents per succeeded job.
+  prices: DEFAULT_PRICE_TABLE,
   worker: { defaultModelBundle: 'sd15' },
 };
 
@@ -113,4 +130,13 @@ function validate(s: StageSettings): void {
     fail('bad_on_demand_percent', 'gpu.onDemandPercentAboveBase must be within 0..100');
   }
   if (s.outputRetentionDays < 1) fail('bad_retention', 'outputRetentionDays must be >= 1');
+  // Checked with the schemas the API and the worker load them with (core config.ts).
+  const checks = [
+    ['bad_tenant_limits', 'tenantLimits', TenantLimitsOverrideSchema.safeParse(s.tenantLimits)],
+    ['bad_prices', 'prices', PriceTableSchema.safeParse(s.prices)],
+  ] as const;
+  for (const [code, what, result] of checks) {
+    if (result.error)
+      fail(code, `${what}: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  }
 }

@@ -23,7 +23,19 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'obelm-api-'));
-  stack = await startLocalStack({ dataDir, port: 0, worker: false });
+  // Jobs here are never run (no worker): dispatch slots and limits wide enough that each one is sent at once.
+  stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    worker: false,
+    serviceEnv: {
+      OBELM_TENANT_LIMITS: JSON.stringify({
+        requestsPerSecond: 1000,
+        maxActiveJobs: 10_000,
+        parallelJobs: 10_000,
+      }),
+    },
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -95,6 +107,7 @@ describe('OpenAPI document', () => {
         '/v1/models',
         '/v1/openapi.json',
         '/v1/uploads',
+        '/v1/usage',
       ].sort(),
     );
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -145,10 +158,21 @@ describe('job view contract', () => {
       cancelRequested: true,
       startedAt: new Date().toISOString(),
       finishedAt: new Date().toISOString(),
+      billing: { gpuMs: 3, amountMicros: 2, currency: 'USD', month: '2026-12' },
     });
     const full = await call(stack, 'GET', `/v1/jobs/${job.id}`);
-    expect(Object.keys(full.body).sort()).toEqual(Object.keys(JobViewSchema.shape).sort());
+    // Every field but deletedAt, which replaces outputsExpireAt on a tombstone (below).
+    expect(Object.keys(full.body).sort()).toEqual(
+      Object.keys(JobViewSchema.shape)
+        .filter((k) => k !== 'deletedAt')
+        .sort(),
+    );
     expectConforms(JobViewSchema, full.body);
+    const deleted = await call(stack, 'DELETE', `/v1/jobs/${job.id}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toMatchObject({ deletedAt: expect.any(String) });
+    expect(deleted.body).not.toHaveProperty('outputsExpireAt');
+    expectConforms(JobViewSchema, deleted.body);
 
     const list = await call(stack, 'GET', '/v1/jobs?limit=100');
     expect(list.body.jobs.length).toBeGreaterThan(requests.length);
@@ -320,9 +344,9 @@ describe('uploads', () => {
 
   it('does not let another tenant use an upload', async () => {
     const upload = await call(stack, 'POST', '/v1/uploads');
-    await addApiKey(stack, 'other-tenant-key-0001', 'other');
+    const other = await addApiKey(stack, 'other');
     const res = await call(stack, 'POST', '/v1/jobs', {
-      key: 'other-tenant-key-0001',
+      key: other,
       body: { kind: 'invert', image: { uploadId: upload.body.uploadId } },
     });
     expect(res.status).toBe(404);
@@ -366,8 +390,8 @@ describe('jobs', () => {
     const mine = await call(stack, 'GET', `/v1/jobs/${job.id}`);
     expect(mine.status).toBe(200);
     expect(mine.body).toMatchObject({ id: job.id, status: 'queued', params: { seed: 7 } });
-    await addApiKey(stack, 'other-tenant-key-0002', 'other');
-    const theirs = await call(stack, 'GET', `/v1/jobs/${job.id}`, { key: 'other-tenant-key-0002' });
+    const other = await addApiKey(stack, 'other');
+    const theirs = await call(stack, 'GET', `/v1/jobs/${job.id}`, { key: other });
     expect(theirs.status).toBe(404);
     expect((await call(stack, 'GET', '/v1/jobs/..%2Fx')).status).toBe(404);
   });
@@ -427,9 +451,9 @@ describe('jobs', () => {
     expect(ok.body.params).toMatchObject({ steps: 10, sampler: { name: 'bdia', gamma: 0.5 } });
     expect(ok.body.params.seed).toBeUndefined();
 
-    await addApiKey(stack, 'other-tenant-key-0003', 'other');
+    const other = await addApiKey(stack, 'other');
     const foreign = await call(stack, 'POST', '/v1/jobs', {
-      key: 'other-tenant-key-0003',
+      key: other,
       body: { kind: 'sample', noise: { jobId: noiseId } },
     });
     expect(foreign.status).toBe(404);
@@ -608,8 +632,7 @@ describe('jobs', () => {
 
 describe('listing', () => {
   it('lists newest first, paginates with a cursor, and filters by status', async () => {
-    const key = 'pager-tenant-key-0001';
-    await addApiKey(stack, key, 'pager');
+    const key = await addApiKey(stack, 'pager');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const res = await call(stack, 'POST', '/v1/jobs', { key, body: { kind: 'sample', seed: i } });

@@ -1,7 +1,5 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { hashApiKey } from '@obelm/api';
-import { dbKeys } from '@obelm/core';
 import type { LocalStack } from '@obelm/local';
+import { createKey, createTenant, getTenant } from '@obelm/store';
 
 /** A real 1x1 PNG. */
 export const PNG_BASE64 =
@@ -38,17 +36,9 @@ export async function call(
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-/** Another tenant's key, written the way the dev key is (hash -> tenant). */
-export async function addApiKey(stack: LocalStack, key: string, tenant: string): Promise<void> {
-  await stack.deps.db.send(
-    new PutCommand({
-      TableName: stack.env['OBELM_TABLE'],
-      Item: {
-        ...dbKeys.apiKey(hashApiKey(key)),
-        tenant,
-        status: 'active',
-        createdAt: new Date().toISOString(),
-      },
-    }),
-  );
+/** A new API key of `tenant` (created when it does not exist), as `obelm admin` makes them. */
+export async function addApiKey(stack: LocalStack, tenant: string): Promise<string> {
+  const store = stack.deps.store;
+  if (!(await getTenant(store, tenant))) await createTenant(store, tenant);
+  return (await createKey(store, tenant)).key;
 }

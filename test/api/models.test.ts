@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CATALOG_TTL_MS, createModelCatalog, publishModel } from '@obelm/api';
-import { dbKeys, type ModelEntry, ModelListSchema } from '@obelm/core';
+import { dbKeys, type ModelEntry, ModelListSchema, priceOf } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { catalogEntryOf, demoManifest, inferSdManifest, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
@@ -16,7 +16,8 @@ let dataDir: string;
 let sd: ModelEntry;
 /** A model only tenant 'acme' may use. */
 let acmeOnly: ModelEntry;
-const ACME_KEY = 'acme-key-0123456789abcdef';
+/** A key of tenant 'acme'. */
+let acmeKey: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'obelm-models-'));
@@ -27,7 +28,7 @@ beforeAll(async () => {
   acmeOnly = catalogEntryOf(demoManifest(), { id: 'acme-shapes', tenants: ['acme'] });
   // Published before the first request: the API caches the catalog for 30 s.
   for (const entry of [sd, acmeOnly]) await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, entry);
-  await addApiKey(stack, ACME_KEY, 'acme');
+  acmeKey = await addApiKey(stack, 'acme');
 });
 afterAll(async () => {
   await stack?.stop();
@@ -53,23 +54,28 @@ describe('model catalog', () => {
     expect(res.status).toBe(200);
     const { models } = ModelListSchema.parse(res.body);
     expect(models.map((m) => m.id)).toEqual(['demo', 'tiny-sd']);
-    expect(models[0]).toEqual(catalogEntryOf(demoManifest(), { id: 'demo' }));
+    // Each with its price from the stage's table (the local default).
+    const price = (id: string) => priceOf(stack.deps.config.OBELM_PRICES, id);
+    expect(models[0]).toEqual({ ...catalogEntryOf(demoManifest(), { id: 'demo' }), price: price('demo') });
     expect(models[0]).toMatchObject({ limits: { maxSteps: 200, maxGuidance: 3 }, defaults: { steps: 20 } });
-    expect(models[1]).toEqual(sd);
+    expect(models[1]).toEqual({ ...sd, price: price(sd.id) });
   });
 
   it('shows a tenant-restricted model to its tenants only, without the tenant list', async () => {
-    const acme = await call(stack, 'GET', '/v1/models', { key: ACME_KEY });
+    const acme = await call(stack, 'GET', '/v1/models', { key: acmeKey });
     const { models } = ModelListSchema.parse(acme.body);
     const { tenants: _, ...shown } = acmeOnly;
-    expect(models.find((m) => m.id === acmeOnly.id)).toEqual(shown);
+    expect(models.find((m) => m.id === acmeOnly.id)).toEqual({
+      ...shown,
+      price: priceOf(stack.deps.config.OBELM_PRICES, acmeOnly.id),
+    });
 
     const job = { kind: 'sample', model: acmeOnly.id, prompt: 'red circle', seed: 1 };
     const other = await call(stack, 'POST', '/v1/jobs', { body: job });
     expect(other.status).toBe(400);
     expect(other.body.error.code).toBe('unknown_model');
     expect(other.body.error.details.allowed).not.toContain(acmeOnly.id);
-    expect((await call(stack, 'POST', '/v1/jobs', { key: ACME_KEY, body: job })).status).toBe(202);
+    expect((await call(stack, 'POST', '/v1/jobs', { key: acmeKey, body: job })).status).toBe(202);
   });
 
   it("enforces the manifest's limits: an SD bundle caps guidance at 10, the demo steps at 200", async () => {

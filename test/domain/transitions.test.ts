@@ -2,9 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyTransition } from '@obelm/api';
-import { endEventId, type JobItem, jobTransitions as t } from '@obelm/core';
+import {
+  billFor,
+  dbKeys,
+  endEventId,
+  type JobDispatch,
+  type JobItem,
+  jobTransitions as t,
+} from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
-import { JobStore } from '@obelm/worker';
+import { JobTable } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -14,20 +21,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 describe('job transitions on the table', () => {
   let stack: LocalStack;
   let dir: string;
-  let worker: JobStore;
+  let worker: JobTable;
   let n = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'obelm-transitions-'));
     stack = await startLocalStack({ dataDir: dir, port: 0, worker: false });
-    worker = new JobStore(stack.deps.db, stack.deps.config.OBELM_TABLE);
+    worker = new JobTable(stack.deps.db, stack.deps.config.OBELM_TABLE);
   });
   afterAll(async () => {
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function queuedJob(): Promise<JobItem> {
+  const price = { currency: 'USD', perGpuSecondMicros: 500, perJobMicros: 1000 };
+  const bill = (status: 'succeeded' | 'canceled' | 'failed', gpuMs = 0) =>
+    billFor(price, status, gpuMs, new Date());
+
+  async function queuedJob(dispatch: JobDispatch = 'sent'): Promise<JobItem> {
     const now = new Date();
     const job: JobItem = {
       id: `job_transitions_${++n}`,
@@ -49,9 +60,9 @@ describe('job transitions on the table', () => {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       ttl: Math.floor(now.getTime() / 1000) + 3600,
+      price,
     };
-    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
-    await stack.deps.db.send(new PutCommand({ TableName: stack.deps.config.OBELM_TABLE, ...t.create(job) }));
+    await worker.put(t.create({ ...job, dispatch }));
     return job;
   }
 
@@ -65,18 +76,55 @@ describe('job transitions on the table', () => {
       progress: { step: 1, of: 4 },
     });
 
+    const billing = bill('succeeded', 40);
     const done = await worker.apply(
-      t.succeed(job.id, 'w1', new Date(), { outputs: {}, metrics: {}, ttl: 1 }),
+      t.succeed(job.id, 'w1', new Date(), { outputs: {}, metrics: {}, ttl: 1, billing }),
     );
     expect(done?.status).toBe('succeeded');
     expect(done?.endEvent).toMatchObject({ id: endEventId(job.id, 'succeeded'), type: 'job.succeeded' });
-    // A retried end (a duplicate message, a second worker, a crash and retry) changes nothing.
-    expect(
-      await worker.apply(t.succeed(job.id, 'w1', new Date(), { outputs: {}, metrics: {}, ttl: 2 })),
-    ).toBe(undefined);
-    expect(
-      await applyTransition(stack.deps, t.cancel(job.id, { status: 'queued' }, new Date(), { ttl: 1 })),
-    ).toBe(undefined);
+    // The end carries what it bills and opens the outbox; the job left the active index.
+    expect(done).toMatchObject({ billing, outboxPending: true });
+    expect(done).not.toHaveProperty('gsi2pk');
+    expect(done).not.toHaveProperty('gsi2sk');
+    expect(done).not.toHaveProperty('dispatch');
+    // A retried end (a duplicate message, a second worker, a crash and retry) changes nothing, its bill included.
+    const again = { outputs: {}, metrics: {}, ttl: 2, billing: bill('succeeded', 999) };
+    expect(await worker.apply(t.succeed(job.id, 'w1', new Date(), again))).toBe(undefined);
+    const cancel = t.cancel(job.id, { status: 'queued' }, new Date(), { ttl: 1, billing: bill('canceled') });
+    expect(await applyTransition(stack.deps, cancel)).toBe(undefined);
+    expect((await worker.get(job.id))?.billing).toEqual(billing);
+
+    // The outbox closes once; a second close finds it closed.
+    expect((await worker.apply(t.outboxDone(job.id, 'succeeded')))?.outboxPending).toBeUndefined();
+    expect(await worker.apply(t.outboxDone(job.id, 'succeeded'))).toBeUndefined();
+    // Only for the status it ended with.
+    expect(await worker.apply(t.outboxDone(job.id, 'canceled'))).toBeUndefined();
+  });
+
+  it("dispatches a held job once, into the sent part of its tenant's active index", async () => {
+    const job = await queuedJob('held');
+    expect((await worker.get(job.id))?.enqueuedAt).toBeUndefined();
+    const sent = await worker.apply(t.dispatch(job, new Date()));
+    expect(sent).toMatchObject({
+      dispatch: 'sent',
+      ...dbKeys.activeJob('dev', 'sent', job.createdAt, job.id),
+    });
+    expect(sent?.enqueuedAt).toBeDefined();
+    expect(await worker.apply(t.dispatch(job, new Date()))).toBeUndefined();
+  });
+
+  it("deletes an ended job's data into a tombstone that keeps its end and bill", async () => {
+    const job = await queuedJob();
+    expect(await worker.apply(t.deleteData(job.id, 'canceled', new Date()))).toBeUndefined(); // not ended
+    await worker.apply(t.claim(job.id, 'w1', new Date()));
+    const billing = bill('succeeded', 10);
+    await worker.apply(
+      t.succeed(job.id, 'w1', new Date(), { outputs: { image: 'k' }, metrics: {}, ttl: 1, billing }),
+    );
+    const tombstone = await worker.apply(t.deleteData(job.id, 'succeeded', new Date()));
+    expect(tombstone).toMatchObject({ status: 'succeeded', billing, deletedAt: expect.any(String) });
+    expect(tombstone?.outputs).toBeUndefined();
+    expect(tombstone?.endEvent?.id).toBe(endEventId(job.id, 'succeeded'));
   });
 
   it("re-queues a stale job only while its heartbeat is the one seen, by the API's sweep or a worker alike", async () => {
@@ -102,10 +150,22 @@ describe('job transitions on the table', () => {
       status: 'running',
       cancelRequested: true,
     });
+    const billing = bill('canceled', 5);
     const canceled = await worker.apply(
-      t.cancel(job.id, { status: 'running', workerId: 'w1' }, new Date(), { ttl: 1, metrics: { gpuMs: 5 } }),
+      t.cancel(job.id, { status: 'running', workerId: 'w1' }, new Date(), {
+        ttl: 1,
+        metrics: { gpuMs: 5 },
+        billing,
+      }),
     );
-    expect(canceled).toMatchObject({ status: 'canceled', metrics: { gpuMs: 5 } });
+    expect(canceled).toMatchObject({
+      status: 'canceled',
+      metrics: { gpuMs: 5 },
+      billing,
+      outboxPending: true,
+    });
+    // A cancel pays for what ran, without the job fee.
+    expect(billing.amountMicros).toBe(3);
     expect(canceled?.endEvent?.id).toBe(endEventId(job.id, 'canceled'));
 
     const second = await queuedJob();

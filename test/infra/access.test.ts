@@ -19,7 +19,9 @@ describe('API handler access', () => {
 
   it('gives openapi nothing, and listJobs the index query and the outputs its links point to', async () => {
     expect(HANDLER_GRANTS.openapi).toEqual([]);
+    // The table: the key and its tenant (GetItem), the key's rate window (UpdateItem).
     expect(await resourcesOf('listJobs')).toEqual([
+      arns.tableArn,
       arns.tableArn,
       `${arns.tableArn}/index/gsi1`,
       'arn:aws:s3:::b/jobs/*',
@@ -38,6 +40,7 @@ describe('API handler access', () => {
     expect(await resourcesOf('createUpload')).toEqual([
       arns.tableArn,
       arns.tableArn,
+      arns.tableArn,
       'arn:aws:s3:::b/uploads/*',
     ]);
   });
@@ -54,7 +57,7 @@ describe('API handler access', () => {
   });
 
   it('lets listModels query the model catalog partition and nothing else of the table', async () => {
-    expect(await resourcesOf('listModels')).toEqual([arns.tableArn, arns.tableArn]);
+    expect(await resourcesOf('listModels')).toEqual([arns.tableArn, arns.tableArn, arns.tableArn]);
     const query = select(all, HANDLER_GRANTS.listModels).find((g) => g.actions.includes('dynamodb:Query'));
     expect(query?.conditions).toEqual([
       {

@@ -93,7 +93,7 @@ describe('bucket', () => {
 });
 
 describe('table', () => {
-  it('is on demand with pk/sk, the gsi1 index and the ttl attribute', () => {
+  it('is on demand with pk/sk, the gsi1 and gsi2 indexes and the ttl attribute', () => {
     const table = one(recorded, 'aws:dynamodb/table:Table');
     expect(table.inputs).toMatchObject({
       billingMode: 'PAY_PER_REQUEST',
@@ -104,9 +104,10 @@ describe('table', () => {
     });
     expect(table.inputs.globalSecondaryIndexes).toEqual([
       { name: 'gsi1', hashKey: 'gsi1pk', rangeKey: 'gsi1sk', projectionType: 'ALL' },
+      { name: 'gsi2', hashKey: 'gsi2pk', rangeKey: 'gsi2sk', projectionType: 'ALL' },
     ]);
     expect(table.inputs.attributes).toEqual(
-      ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((name) => ({ name, type: 'S' })),
+      ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({ name, type: 'S' })),
     );
   });
 

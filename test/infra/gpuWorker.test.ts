@@ -261,17 +261,18 @@ describe('worker IAM', () => {
     expect(new Set(resources.filter((r) => r.startsWith('arn:aws:sqs')))).toEqual(
       new Set([arns.jobsQueueArn]),
     );
+    // The table, and its active-jobs index (the worker releases a tenant's held jobs when one ends).
     expect(new Set(resources.filter((r) => r.startsWith('arn:aws:dynamodb')))).toEqual(
-      new Set([arns.tableArn]),
+      new Set([arns.tableArn, `${arns.tableArn}/index/gsi2`]),
     );
     expect(statements.flatMap((s) => s.Action).some((a) => a.endsWith('*'))).toBe(false);
   });
 
-  it('only consumes the jobs queue, and sends to no queue', async () => {
+  it('consumes the jobs queue and sends only to it (released held jobs), to no other queue', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
     const on = (arn: string) => statements.filter((s) => s.Resource.includes(arn)).flatMap((s) => s.Action);
     expect(on(arns.jobsQueueArn)).toContain('sqs:ChangeMessageVisibility');
-    expect(on(arns.jobsQueueArn)).not.toContain('sqs:SendMessage');
+    expect(on(arns.jobsQueueArn)).toContain('sqs:SendMessage');
     expect(on(arns.webhooksQueueArn)).toEqual([]);
   });
 

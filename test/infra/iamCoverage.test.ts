@@ -7,6 +7,7 @@ import { createDeps, type Deps, publishModel, ROUTES, SETTLE_MS, sweepJobs } fro
 import { type HandlerName, type JobView, type LambdaHandlerName, s3Keys, staleAfterMs } from '@obelm/core';
 import { createApiServer, type LocalStack } from '@obelm/local';
 import { catalogEntryOf, ensureDemoBundle, readManifest } from '@obelm/models';
+import { setTenantLimits } from '@obelm/store';
 import { appendSdkCall, recordSdkCalls, SDK_RECORD_ENV, type SdkCall } from '@obelm/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grants, HANDLER_GRANTS, WORKER_GRANTS } from '../../infra/access.ts';
@@ -47,6 +48,10 @@ const UNSEEN: Record<string, string> = {
     'toJobView presigns the outputs a job has; a job that can still be canceled has none yet',
   'createJob fleetStart ecs:DescribeServices arn:aws:ecs:r:a:service/c/worker': 'cloud only: no ECS locally',
   'createJob fleetStart ecs:UpdateService arn:aws:ecs:r:a:service/c/worker': 'cloud only: no ECS locally',
+  'cancelJob jobsSend sqs:SendMessage arn:aws:sqs:r:a:jobs':
+    "a job's end releases a held job of its tenant; this run gives the tenant a slot for every job (held jobs: test/local/fairShare.test.ts)",
+  'worker jobsSend sqs:SendMessage arn:aws:sqs:r:a:jobs':
+    "a job's end releases a held job of its tenant; this run gives the tenant a slot for every job (held jobs: test/local/fairShare.test.ts)",
 };
 
 let t: TestStack;
@@ -112,6 +117,10 @@ beforeAll(async () => {
     admin.config.OBELM_TABLE,
     catalogEntryOf(await readManifest(demoDir), { id: 'shapes' }),
   );
+
+  // A monthly budget (createJob then reads the month's usage) and dispatch slots for every job queued below
+  // while no worker runs (each is sent at once, none held).
+  await setTenantLimits(admin.store, tenant, { monthlyBudgetMicros: 10 ** 12, parallelJobs: 100 });
 
   const byHandler = new Map<HandlerName, Deps>();
   server = createApiServer(
@@ -230,6 +239,8 @@ beforeAll(async () => {
 
   const listed = await api<{ jobs: JobView[] }>(s, 'GET', '/v1/jobs?limit=100');
   expect(listed.body.jobs.some((job) => job.outputs?.image)).toBe(true);
+  expect((await api(s, 'GET', '/v1/usage')).status).toBe(200);
+  expect((await api(s, 'DELETE', `/v1/jobs/${interpolated.id}`)).status).toBe(200);
 }, 240_000);
 
 afterAll(async () => {

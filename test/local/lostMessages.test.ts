@@ -3,7 +3,9 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SETTLE_MS, sweepJobs } from '@obelm/api';
 import { dbKeys, type JobItem } from '@obelm/core';
 import type { LocalStack } from '@obelm/local';
+import { setTenantLimits } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addApiKey, call } from '../api/helpers.ts';
 import { createJob } from '../e2e/helpers.ts';
 import { removeTempDirs, startTestStack } from './helpers.ts';
 
@@ -73,5 +75,26 @@ describe('the sweeper re-sends only lost messages', () => {
   it('sends every queued job when told the queue forgot everything (the local stack after a restart)', async () => {
     const swept = await sweepJobs(stack.deps, { ...sweeping, resendAll: true });
     expect(swept.requeued).toHaveLength(3);
+  });
+
+  it('never counts or sends a held job: it waits in the table without a message by design', async () => {
+    const key = await addApiKey(stack, 'one-slot');
+    await setTenantLimits(stack.deps.store, 'one-slot', { parallelJobs: 1 });
+    const post = async (body: object) =>
+      (await call(stack, 'POST', '/v1/jobs', { key, body })).body as { id: string };
+    const sent = await post({ kind: 'sample', seed: 3 });
+    const held = await post({ kind: 'sample', seed: 4 });
+    expect([(await item(sent.id)).dispatch, (await item(held.id)).dispatch]).toEqual(['sent', 'held']);
+
+    await stack.deps.sqs.send(new PurgeQueueCommand({ QueueUrl: stack.deps.config.OBELM_JOBS_QUEUE_URL }));
+    const all = await sweepJobs(stack.deps, { ...sweeping, resendAll: true });
+    expect(all.requeued).toContain(sent.id);
+    expect(all.requeued).not.toContain(held.id);
+    expect(all.released).toEqual([]);
+    expect(await messages()).toBe(4);
+
+    // Every message there: the held job is no shortfall, and nothing is sent.
+    expect((await sweepJobs(later(SETTLE_MS + 1000), sweeping)).requeued).toEqual([]);
+    expect((await item(held.id)).dispatch).toBe('held');
   });
 });

@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { awsClientSettings, loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
+import { type StoreContext, storeContext } from '@obelm/store';
 import { createFleet, ecsSender, type Fleet } from './jobs/fleet.ts';
 import { apiLog } from './log.ts';
 import { createModelCatalog, type ModelCatalog } from './models/catalog.ts';
@@ -15,6 +16,8 @@ export interface Deps {
   s3: S3Client;
   sqs: SQSClient;
   db: DynamoDBDocumentClient;
+  /** The table and the jobs queue as the store package works them (job items, tenants, usage, dispatch). */
+  store: StoreContext;
   /** The GPU worker service, started from zero by createJob (fleet.ts); cloud only (OBELM_WORKER_*). */
   fleet?: Fleet;
   now: () => Date;
@@ -70,6 +73,11 @@ export function createDeps(env: Env = process.env): Deps {
     { marshallOptions: { removeUndefinedValues: true } },
   );
   const sqs = awsClientSettings(env, 'SQS');
+  // Local queue URLs name a host that does not resolve: send to the endpoint (docs/local-stack.md §3).
+  const sqsClient = namingErrors(
+    new SQSClient({ ...common, ...sqs, ...(sqs.endpoint ? { useQueueUrlAsEndpoint: false } : {}) }),
+    'SQS',
+  );
   return {
     config,
     catalog: createModelCatalog(db, config.OBELM_TABLE),
@@ -78,12 +86,16 @@ export function createDeps(env: Env = process.env): Deps {
       new S3Client({ ...common, ...s3, ...(s3.endpoint ? { forcePathStyle: true } : {}) }),
       'S3',
     ),
-    // Local queue URLs name a host that does not resolve: send to the endpoint (docs/local-stack.md §3).
-    sqs: namingErrors(
-      new SQSClient({ ...common, ...sqs, ...(sqs.endpoint ? { useQueueUrlAsEndpoint: false } : {}) }),
-      'SQS',
-    ),
+    sqs: sqsClient,
     db,
+    store: storeContext({
+      db,
+      sqs: sqsClient,
+      table: config.OBELM_TABLE,
+      jobsQueueUrl: config.OBELM_JOBS_QUEUE_URL,
+      defaultLimits: config.OBELM_TENANT_LIMITS,
+      log: apiLog,
+    }),
     ...(env['OBELM_WORKER_CLUSTER'] && env['OBELM_WORKER_SERVICE']
       ? {
           fleet: createFleet({

@@ -2,7 +2,6 @@ export { createDeps, type Deps, type DepsProvider, type Env, lambdaDepsProvider 
 export type { HandlerFactory, HttpHandler } from './handler.ts';
 export { type HttpEvent, type HttpResult, MAX_BODY_BYTES } from './http.ts';
 export { applyTransition } from './jobs/store.ts';
-export { hashApiKey } from './middleware/auth.ts';
 export { REQUEST_ID_HEADER } from './middleware/errors.ts';
 export { CATALOG_TTL_MS, createModelCatalog, type ModelCatalog, publishModel } from './models/catalog.ts';
 export { openApiDocument } from './openapi.ts';

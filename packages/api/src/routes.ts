@@ -3,7 +3,9 @@ import type { HandlerFactory } from './handler.ts';
 import { buildCancelJob } from './handlers/cancelJob.ts';
 import { buildCreateJob } from './handlers/createJob.ts';
 import { buildCreateUpload } from './handlers/createUpload.ts';
+import { buildDeleteJob } from './handlers/deleteJob.ts';
 import { buildGetJob } from './handlers/getJob.ts';
+import { buildGetUsage } from './handlers/getUsage.ts';
 import { buildListJobs } from './handlers/listJobs.ts';
 import { buildListModels } from './handlers/listModels.ts';
 import { buildOpenApi } from './handlers/openapi.ts';
@@ -20,6 +22,8 @@ export const HANDLER_FACTORIES: Record<HandlerName, HandlerFactory> = {
   createUpload: buildCreateUpload,
   openapi: () => buildOpenApi(),
   listModels: buildListModels,
+  deleteJob: buildDeleteJob,
+  getUsage: buildGetUsage,
 };
 
 export interface Route extends RouteSpec {

@@ -1,15 +1,16 @@
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, isStale, type JobItem, jobTransitions } from '@obelm/core';
+import { dbKeys, describeError, endBilling, isStale, type JobItem, jobTransitions } from '@obelm/core';
+import { relayEnd, relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
 import type { Deps } from './deps.ts';
-import { enqueueJob } from './jobs/queue.ts';
 import { applyTransition, endedTtl } from './jobs/store.ts';
+import { apiLog } from './log.ts';
 
 export interface SweepOptions {
   /** A running job whose last heartbeat is older than this is taken back from its (dead) worker. */
   staleAfterMs: number;
   /**
-   * Send every queued job's message again, lost or not: only for a queue known to have forgotten everything
+   * Send every sent queued job's message again, lost or not: only for a queue known to have forgotten everything
    * (the local stack's in-memory stand-in, at start and after it restarts). Default false.
    */
   resendAll?: boolean;
@@ -27,6 +28,10 @@ export interface SweepReport {
   recovered: string[];
   /** Queued jobs past their TTL, now expired. */
   expired: string[];
+  /** Held jobs released into their tenant's free dispatch slots (store dispatch.ts). */
+  released: string[];
+  /** Ended jobs whose outbox (usage entry, release of held jobs) a crash had left undone, now done. */
+  relayed: string[];
 }
 
 /** Twice the lag AWS documents for the approximate message counts. */
@@ -37,10 +42,13 @@ const lastSent = (job: JobItem): number => Date.parse(job.enqueuedAt ?? job.upda
 
 /**
  * Reconciles the table with the jobs queue: a queued job whose message is lost gets one again, a running job
- * whose worker stopped heartbeating goes back to queued (state.ts: running -> queued) and gets one, and a queued
- * job past its TTL expires.
+ * whose worker stopped heartbeating goes back to queued (state.ts: running -> queued) and gets one, a queued
+ * job past its TTL expires; then each tenant's held jobs are released into its free dispatch slots, and ended
+ * jobs whose outbox is still pending get it done (store relayEnd: a crash between a job's end and what follows
+ * it, a release that failed, a tenant whose parallelJobs was raised).
  *
- * Which messages are lost. A live queue holds at least one message per active job: a queued job's waits
+ * Which messages are lost. Only sent jobs have one (a held job waits in the table by design, store
+ * dispatch.ts). A live queue holds at least one message per sent active job: a queued job's waits
  * (visible, for as long as no worker is free: a cold start's backlog is not a loss), a running job's is held by
  * its worker (not visible) until the job ends. SQS cannot say which job a message names without receiving it,
  * but it counts them, so the sweep compares: the active jobs whose message has had time to show in the counts
@@ -57,23 +65,28 @@ const lastSent = (job: JobItem): number => Date.parse(job.enqueuedAt ?? job.upda
  *
  * Run at local start (with `resendAll`: the stand-in queue is in memory and forgets across restarts) and, in the
  * cloud, on a schedule (a lost message, a crashed worker). It scans the table: fine for the local stack and small
- * tables; a large deployment would query a sparse "active jobs" index instead.
+ * tables; a large deployment would query the sparse active-jobs index (gsi2, per tenant) over a list of tenants
+ * and a sparse index of pending outboxes instead (a follow-up).
  */
 export async function sweepJobs(
   deps: Deps,
   { staleAfterMs, resendAll = false, settleMs = SETTLE_MS }: SweepOptions,
 ): Promise<SweepReport> {
-  const report: SweepReport = { requeued: [], recovered: [], expired: [] };
+  const report: SweepReport = { requeued: [], recovered: [], expired: [], released: [], relayed: [] };
   const now = deps.now();
+  /** Queued jobs that hold a dispatch slot, so have (or had) a message; items from before dispatch too. */
   const queued: JobItem[] = [];
+  const heldTenants = new Set<string>();
+  const endedPending: JobItem[] = [];
   let running = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const page = await deps.db.send(
       new ScanCommand({
         TableName: deps.config.OBELM_TABLE,
-        FilterExpression: 'sk = :sk AND (#status = :queued OR #status = :running)',
-        ExpressionAttributeNames: { '#status': 'status' },
+        FilterExpression:
+          'sk = :sk AND (#status = :queued OR #status = :running OR attribute_exists(#outboxPending))',
+        ExpressionAttributeNames: { '#status': 'status', '#outboxPending': 'outboxPending' },
         ExpressionAttributeValues: { ':sk': dbKeys.job('x').sk, ':queued': 'queued', ':running': 'running' },
         ExclusiveStartKey: start,
       }),
@@ -83,19 +96,29 @@ export async function sweepJobs(
         if (job.ttl * 1000 < now.getTime()) {
           const expired = await applyTransition(
             deps,
-            jobTransitions.expire(job.id, now, { ttl: endedTtl(deps) }),
+            jobTransitions.expire(job.id, now, {
+              ttl: endedTtl(deps),
+              billing: endBilling(job, 'expired', now),
+            }),
           );
-          if (expired) report.expired.push(job.id);
+          if (expired) {
+            report.expired.push(job.id);
+            await relayEndOrLog(deps.store, expired, apiLog);
+          }
+        } else if (job.dispatch === 'held') {
+          heldTenants.add(job.tenant);
         } else {
           queued.push(job);
         }
+      } else if (job.status !== 'running') {
+        endedPending.push(job);
       } else {
         const seenHeartbeatAt = job.heartbeatAt ?? null;
         if (
           isStale(job, now, staleAfterMs) &&
           (await applyTransition(deps, jobTransitions.requeue(job.id, now, { seenHeartbeatAt })))
         ) {
-          await enqueueJob(deps, job);
+          await sendJobMessage(deps.store, job);
           report.recovered.push(job.id);
         } else {
           running++;
@@ -106,10 +129,33 @@ export async function sweepJobs(
   } while (start);
 
   for (const job of resendAll ? queued : await lostMessages(deps, queued, running, now, settleMs)) {
-    await enqueueJob(deps, job);
+    await sendJobMessage(deps.store, job);
     // Claimed meanwhile (the condition fails): the claim has the job, the duplicate is dropped by a worker.
     await applyTransition(deps, jobTransitions.resent(job.id, now));
     report.requeued.push(job.id);
+  }
+
+  // After the lost-message rule, so that messages sent now never hide a loss from the queue's counts.
+  for (const tenant of heldTenants) {
+    try {
+      report.released.push(...(await releaseHeld(deps.store, tenant)));
+    } catch (err) {
+      apiLog.warn('releasing held jobs failed; the next sweep tries again', {
+        tenant,
+        ...describeError(err),
+      });
+    }
+  }
+  for (const job of endedPending) {
+    try {
+      await relayEnd(deps.store, job);
+      report.relayed.push(job.id);
+    } catch (err) {
+      apiLog.warn('relaying a job end failed; the next sweep tries again', {
+        jobId: job.id,
+        ...describeError(err),
+      });
+    }
   }
   return report;
 }

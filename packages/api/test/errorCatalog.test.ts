@@ -108,9 +108,11 @@ describe('OpenAPI error responses', () => {
       '202',
       '400',
       '401',
+      '402',
       '404',
       '409',
       '413',
+      '429',
       '500',
       '503',
       'default',
@@ -120,6 +122,6 @@ describe('OpenAPI error responses', () => {
     expect(create.responses['413']!.description).toContain('image_too_large');
     expect(create.responses['503']!.description).toContain('service_unavailable');
     const models = doc.paths['/v1/models']!['get'] as { responses: Record<string, unknown> };
-    expect(Object.keys(models.responses).sort()).toEqual(['200', '401', '500', '503', 'default']);
+    expect(Object.keys(models.responses).sort()).toEqual(['200', '401', '429', '500', '503', 'default']);
   });
 });

@@ -97,9 +97,22 @@ export const JobViewSchema = z.strictObject({
     .boolean()
     .optional()
     .describe("Set while a cancel of a running job waits for the worker's next progress write."),
+  billing: z
+    .strictObject({
+      gpuMs: z.number().int().describe('GPU milliseconds billed.'),
+      amountMicros: z.number().int().describe('Micro-units of `currency` (1 USD = 1 000 000).'),
+      currency: z.string(),
+    })
+    .optional()
+    .describe('What the job was billed, once it has ended (docs/billing.md).'),
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime().optional(),
+  outputsExpireAt: z.iso
+    .datetime()
+    .optional()
+    .describe("When the stage's retention deletes the job's inputs and outputs (an ended job)."),
+  deletedAt: z.iso.datetime().optional().describe("When the caller deleted the job's data."),
 });
 export type JobView = z.output<typeof JobViewSchema>;
 
@@ -107,13 +120,6 @@ export const JobListSchema = z.strictObject({
   jobs: z.array(JobViewSchema),
   nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page; absent on the last.'),
 });
-
-/** DynamoDB item of an API key (`dbKeys.apiKey(sha256hex(key))`): only the hash of a key is ever stored. */
-export interface ApiKeyItem {
-  tenant: string;
-  status: 'active' | 'revoked';
-  createdAt: string;
-}
 
 /** DynamoDB item of an upload slot (`dbKeys.upload(uploadId)`). */
 export interface UploadItem {

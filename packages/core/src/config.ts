@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { DEFAULT_PRICE_TABLE, PriceTableSchema } from './billing.ts';
 import { MAX_IMAGE_BYTES } from './images.ts';
 import { WORKER_HEARTBEAT_SECONDS, WORKER_MAX_ATTEMPTS } from './queues.ts';
+import { DEFAULT_TENANT_LIMITS, type TenantLimits, TenantLimitsOverrideSchema } from './tenants.ts';
 
 /**
  * Configuration from environment variables, validated once at start with clear errors.
@@ -8,6 +10,20 @@ import { WORKER_HEARTBEAT_SECONDS, WORKER_MAX_ATTEMPTS } from './queues.ts';
  */
 
 const int = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** A variable holding JSON that `schema` validates. */
+const json = <S extends z.ZodType>(schema: S) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 export const ServiceConfigSchema = z.object({
   OBELM_STAGE: z.string().default('local'),
@@ -21,9 +37,14 @@ export const ServiceConfigSchema = z.object({
   /** Lifetime of presigned URLs. */
   OBELM_PRESIGN_SECONDS: int(3600),
   OBELM_UPLOAD_MAX_BYTES: int(MAX_IMAGE_BYTES),
-  /** Local stack only: the single API key accepted until key management exists. */
-  OBELM_DEV_API_KEY: z.string().min(16).optional(),
-  OBELM_DEV_TENANT: z.string().default('dev'),
+  /** The stage's price table (billing.ts), as JSON; DEFAULT_PRICE_TABLE when unset. */
+  OBELM_PRICES: json(PriceTableSchema).default(DEFAULT_PRICE_TABLE),
+  /** The stage's default tenant limits (tenants.ts), as JSON; each omitted one is core's default. */
+  OBELM_TENANT_LIMITS: json(TenantLimitsOverrideSchema)
+    .default({})
+    .transform((o): TenantLimits => ({ ...DEFAULT_TENANT_LIMITS, ...o })),
+  /** Days an ended job's inputs and outputs stay in S3 (the bucket's lifecycle rule); the job view shows when. */
+  OBELM_OUTPUT_RETENTION_DAYS: int(30),
 });
 export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 

@@ -13,7 +13,10 @@ export const API_ERRORS = {
     description: 'The body or query fails its schema (`details`: the issues).',
   },
   unknown_model: { status: 400, description: 'No such model for the caller (`details.allowed`).' },
-  steps_out_of_range: { status: 400, description: "`steps` is outside the model's limits." },
+  steps_out_of_range: {
+    status: 400,
+    description: "`steps` is outside the model's limits, or over the plan's (`details.limit: 'plan'`).",
+  },
   guidance_out_of_range: { status: 400, description: "`guidance` is outside the model's limits." },
   missing_image: { status: 400, description: 'The job kind needs `image` or `noise`.' },
   conflicting_inputs: { status: 400, description: 'Inputs that exclude each other (`details.fields`).' },
@@ -24,7 +27,15 @@ export const API_ERRORS = {
   invalid_idempotency_key: { status: 400, description: 'The Idempotency-Key header is malformed.' },
   invalid_cursor: { status: 400, description: 'A `cursor` this API did not return.' },
   // 401
-  unauthorized: { status: 401, description: 'Missing, unknown or revoked API key.' },
+  unauthorized: {
+    status: 401,
+    description: 'Missing, unknown or revoked API key, or a suspended tenant (`details.reason`).',
+  },
+  // 402
+  quota_exceeded: {
+    status: 402,
+    description: 'The monthly budget is spent (`details`: what, used, limit, resetsAt).',
+  },
   // 404: also what another tenant's resource looks like
   not_found: { status: 404, description: 'No such route.' },
   job_not_found: { status: 404, description: 'No such job of the caller.' },
@@ -43,11 +54,22 @@ export const API_ERRORS = {
   idempotency_in_progress: { status: 409, description: 'A request with this Idempotency-Key is running.' },
   job_finished: { status: 409, description: 'The job has already ended.' },
   job_busy: { status: 409, description: 'The job kept changing state; retry.' },
+  job_active: { status: 409, description: 'The job has not ended: cancel it first.' },
   // 413
   payload_too_large: { status: 413, description: 'The request body is over the limit (`details.maxBytes`).' },
   image_too_large: {
     status: 413,
-    description: 'An image over the byte or pixel limit (`details.maxBytes` or `details.maxPixels`).',
+    description:
+      "An image over the byte or pixel limit (`details.maxBytes` or `details.maxPixels`; the plan's: `details.limit: 'plan'`).",
+  },
+  // 429: retry after `Retry-After`
+  rate_limited: {
+    status: 429,
+    description: 'Over the requests per second of the API key (`details.limit`).',
+  },
+  concurrency_limit: {
+    status: 429,
+    description: 'As many jobs queued or running as the tenant may have (`details.limit`).',
   },
   // 5xx: nothing wrong with the request; retry
   internal_error: { status: 500, description: 'A bug; `details.requestId` names it in the logs.' },
@@ -69,7 +91,7 @@ export type ApiErrorCodeOf<S extends number> = {
 /** Codes any route may answer with besides its own: every route, and every route behind an API key. */
 export const COMMON_API_ERRORS = {
   all: ['internal_error', 'service_unavailable'],
-  auth: ['unauthorized'],
+  auth: ['unauthorized', 'rate_limited'],
 } as const satisfies Record<string, readonly ApiErrorCode[]>;
 
 export const isApiErrorCode = (code: string): code is ApiErrorCode => Object.hasOwn(API_ERRORS, code);

@@ -28,13 +28,17 @@ export class CodedError<Code extends string = string> extends Error {
 export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends CodedError<C> {
   override readonly name = 'ApiError';
   declare readonly details: object;
+  /** Seconds the caller should wait before retrying (429s): the response's `Retry-After` header. */
+  declare readonly retryAfterSeconds?: number;
   constructor(
     readonly status: ApiErrorStatus<C>,
     code: C,
     message: string,
     details: object,
+    options?: { readonly retryAfterSeconds?: number },
   ) {
     super(code, message, { details });
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   toBody(): { error: { code: C; message: string; details: object } } {

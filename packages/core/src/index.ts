@@ -1,8 +1,10 @@
 export * from './api.ts';
 export * from './artifacts.ts';
 export * from './awsClientSettings.ts';
+export * from './billing.ts';
 export * from './classify.ts';
 export * from './config.ts';
+export * from './discovery.ts';
 export * from './errorCatalog.ts';
 export * from './errors.ts';
 export * from './ids.ts';
@@ -16,4 +18,5 @@ export * from './queues.ts';
 export * from './routes.ts';
 export * from './state.ts';
 export * from './table.ts';
+export * from './tenants.ts';
 export * from './transitions.ts';

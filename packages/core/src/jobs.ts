@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JobBilling, JobPrice } from './billing.ts';
 import type { JobEndEvent } from './transitions.ts';
 
 /**
@@ -243,7 +244,19 @@ export interface JobCheckpoint {
   stage: number;
   step: number;
   savedAt: string;
+  /**
+   * GPU milliseconds of the work up to this checkpoint, over every attempt that led to it: what a job that
+   * resumes from here has already spent (billing.ts `billableGpuMs`). Absent on checkpoints of old items (0).
+   */
+  gpuMs?: number;
 }
+
+/**
+ * Whether a queued or running job holds one of its tenant's dispatch slots (`sent`: its message is in the jobs
+ * queue, or it runs) or waits in the table for one (`held`). Fair share: a tenant has at most `parallelJobs`
+ * sent at once (tenants.ts); store dispatch.ts releases held jobs oldest first as sent ones end.
+ */
+export type JobDispatch = 'held' | 'sent';
 
 /** The DynamoDB job item (pk/sk/gsi1 keys from `dbKeys`). */
 export interface JobItem {
@@ -274,6 +287,19 @@ export interface JobItem {
   checkpoint?: JobCheckpoint;
   /** Recorded by the terminal transition itself (transitions.ts): what follows a job's end reads it. */
   endEvent?: JobEndEvent;
+  /**
+   * Set by the terminal transition with `endEvent`, removed once what follows the end is done (the usage entry
+   * written, held jobs released: store outbox.ts). The sweeper finishes any left set by a crash.
+   */
+  outboxPending?: boolean;
+  /** The price the job was accepted at (billing.ts); absent on items from before pricing (billed 0). */
+  price?: JobPrice;
+  /** What the job's end billed, written by the terminal transition itself (billing.ts `billFor`). */
+  billing?: JobBilling;
+  /** Queued and running jobs only: sent to the queue or held for a dispatch slot (removed at the end). */
+  dispatch?: JobDispatch;
+  /** Set when the caller deleted the job's data (DELETE /v1/jobs/{id}): the item stays as a tombstone. */
+  deletedAt?: string;
   /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
   ttl: number;
 }

@@ -44,7 +44,10 @@ export const s3Keys = {
   model: (bundle: string) => `${models}${bundle}/`,
 } as const;
 
-/** Single-table design (table.ts): pk/sk primary key, gsi1 lists a tenant's jobs newest first. */
+/**
+ * Single-table design (table.ts): pk/sk primary key; gsi1 lists a tenant's jobs newest first and its API keys;
+ * gsi2 holds only active (queued or running) jobs, per tenant, sent and held apart, oldest first.
+ */
 export const dbKeys = {
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   jobByTenant: (tenant: string, createdAt: string, jobId: string) => ({
@@ -52,11 +55,35 @@ export const dbKeys = {
     gsi1sk: `${createdAt}#${jobId}`,
   }),
   tenantJobsPartition: (tenant: string) => `TENANT#${tenant}#JOBS`,
+  /**
+   * An active job's place in its tenant's dispatch order (gsi2, a sparse index: the terminal transition removes
+   * both attributes). Sent jobs sort under `S#`, held ones under `H#`, each oldest first (queried by prefix).
+   */
+  activeJob: (tenant: string, dispatch: 'held' | 'sent', createdAt: string, jobId: string) => ({
+    gsi2pk: `TENANT#${tenant}#ACTIVE`,
+    gsi2sk: `${dispatch === 'sent' ? 'S' : 'H'}#${createdAt}#${jobId}`,
+  }),
+  tenantActivePartition: (tenant: string) => `TENANT#${tenant}#ACTIVE`,
+  /** gsi2 sort-key prefixes of sent and held jobs (Query begins_with). */
+  activePrefix: { sent: 'S#', held: 'H#' },
   upload: (uploadId: string) => ({ pk: `UPLOAD#${uploadId}`, sk: 'UPLOAD' }),
   idempotency: (tenant: string, key: string) => ({ pk: `IDEMPOTENCY#${tenant}#${key}`, sk: 'IDEMPOTENCY' }),
-  apiKey: (keyHash: string) => ({ pk: `APIKEY#${keyHash}`, sk: 'APIKEY' }),
+  /** An API key, by its public id (tenants.ts: the key names its id). */
+  apiKey: (keyId: string) => ({ pk: `APIKEY#${keyId}`, sk: 'APIKEY' }),
+  keyByTenant: (tenant: string, createdAt: string, keyId: string) => ({
+    gsi1pk: `TENANT#${tenant}#KEYS`,
+    gsi1sk: `${createdAt}#${keyId}`,
+  }),
+  tenantKeysPartition: (tenant: string) => `TENANT#${tenant}#KEYS`,
   tenant: (tenant: string) => ({ pk: `TENANT#${tenant}`, sk: 'TENANT' }),
-  usage: (tenant: string, month: string) => ({ pk: `TENANT#${tenant}`, sk: `USAGE#${month}` }),
+  /** One usage entry per ended job, in its tenant's partition, by month: a month is one Query. */
+  usageEntry: (tenant: string, month: string, jobId: string) => ({
+    pk: `TENANT#${tenant}`,
+    sk: `USAGE#${month}#${jobId}`,
+  }),
+  usageMonthPrefix: (month: string) => `USAGE#${month}#`,
+  /** Requests of one API key in one second (a fixed-window rate limit; kept a minute by TTL). */
+  rateWindow: (keyId: string, epochSecond: number) => ({ pk: `RATE#${keyId}`, sk: `S#${epochSecond}` }),
   /** Model catalog entries share one partition, so one Query lists them all. */
   model: (modelId: string) => ({ pk: 'MODELS', sk: `MODEL#${modelId}` }),
   modelsPartition: 'MODELS',
@@ -64,3 +91,4 @@ export const dbKeys = {
 
 /** The index name queries pass as IndexName. */
 export const GSI1 = TABLE.gsi1.name;
+export const GSI2 = TABLE.gsi2.name;

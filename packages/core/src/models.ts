@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JobPriceSchema } from './billing.ts';
 import { IdSchema } from './jobs.ts';
 
 /**
@@ -30,9 +31,15 @@ export const ModelEntrySchema = z.strictObject({
 });
 export type ModelEntry = z.output<typeof ModelEntrySchema>;
 
-/** GET /v1/models. */
+/** GET /v1/models: each model with its limits and defaults, and the stage's price of it (billing.ts `priceOf`). */
 export const ModelListSchema = z.strictObject({
-  models: z.array(ModelEntrySchema.omit({ tenants: true })),
+  models: z.array(
+    ModelEntrySchema.omit({ tenants: true }).extend({
+      price: JobPriceSchema.describe(
+        'What a job of this model is billed: per GPU second, and per succeeded job.',
+      ),
+    }),
+  ),
 });
 export type ModelList = z.output<typeof ModelListSchema>;
 

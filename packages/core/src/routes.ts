@@ -7,6 +7,7 @@ import {
   ListJobsQuerySchema,
   UploadResponseSchema,
 } from './api.ts';
+import { UsageQuerySchema, UsageSchema } from './billing.ts';
 import type { ApiErrorCode } from './errorCatalog.ts';
 import { CreateJobRequestSchema } from './jobs.ts';
 import { ModelListSchema } from './models.ts';
@@ -23,6 +24,8 @@ export const HTTP_HANDLERS = [
   'createUpload',
   'openapi',
   'listModels',
+  'deleteJob',
+  'getUsage',
 ] as const;
 export type HandlerName = (typeof HTTP_HANDLERS)[number];
 
@@ -35,7 +38,7 @@ export type LambdaHandlerName = HandlerName | ScheduledHandlerName;
 
 /** What the API offers, independent of how it is served: the OpenAPI document, the local router and infra read it. */
 export interface RouteSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** API Gateway path syntax: `/v1/jobs/{id}`. */
   path: string;
   /** The handler serving it; also the route's OpenAPI operationId. */
@@ -85,6 +88,8 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
       'idempotency_in_progress',
       'payload_too_large',
       'queue_unavailable',
+      'concurrency_limit',
+      'quota_exceeded',
     ],
   },
   {
@@ -120,6 +125,31 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     status: 200,
     response: JobViewSchema,
     errors: ['malformed_path', 'job_not_found', 'job_finished', 'job_busy'],
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/jobs/{id}',
+    handler: 'deleteJob',
+    auth: true,
+    summary:
+      "Delete an ended job's inputs, outputs and checkpoints now, before the stage's retention would. The job " +
+      'stays as a tombstone (status, params, billing) and its usage entry is kept.',
+    status: 200,
+    response: JobViewSchema,
+    errors: ['malformed_path', 'job_not_found', 'job_active'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/usage',
+    handler: 'getUsage',
+    auth: true,
+    summary:
+      "The caller's usage in a calendar month (UTC): jobs, GPU seconds and amount billed, in total and by model, " +
+      'kind and status.',
+    query: UsageQuerySchema,
+    status: 200,
+    response: UsageSchema,
+    errors: ['unknown_field', 'invalid_request'],
   },
   {
     method: 'POST',

@@ -8,6 +8,11 @@ export const TABLE = {
   sortKey: 'sk',
   /** A tenant's jobs newest first: gsi1pk = TENANT#{tenant}#JOBS, gsi1sk = {createdAt}#{jobId}. */
   gsi1: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /**
+   * Active jobs only (sparse): gsi2pk = TENANT#{tenant}#ACTIVE, gsi2sk = S|H#{createdAt}#{jobId}. Counts a
+   * tenant's active and sent jobs (limits, fair share) and finds its oldest held one without a scan.
+   */
+  gsi2: { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
   /** Epoch seconds; DynamoDB deletes expired idempotency records and old job items on its own. */
   ttlAttribute: 'ttl',
 } as const;
@@ -18,7 +23,19 @@ export const TABLE_KEY_ATTRIBUTES = [
   TABLE.sortKey,
   TABLE.gsi1.partitionKey,
   TABLE.gsi1.sortKey,
+  TABLE.gsi2.partitionKey,
+  TABLE.gsi2.sortKey,
 ] as const;
+
+/** Every global secondary index, as infra and the local stack create them (all attributes projected). */
+export const TABLE_INDEXES = [TABLE.gsi1, TABLE.gsi2] as const;
 
 /** The value of the TTL attribute for an item kept `seconds` from `now`: epoch seconds, as DynamoDB reads it. */
 export const ttlAfter = (now: Date, seconds: number): number => Math.floor(now.getTime() / 1000) + seconds;
+
+/**
+ * How long an ended job's item is kept (its TTL from the end): as long as the stage keeps its outputs (S3
+ * lifecycle, `retentionDays`) plus a day for the lifecycle's rounding to midnight UTC, so the job view and
+ * DELETE work for as long as any of its objects exists. Its usage entry is kept apart and does not expire.
+ */
+export const endedJobKeepSeconds = (retentionDays: number): number => (retentionDays + 1) * 86_400;

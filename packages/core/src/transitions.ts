@@ -1,5 +1,7 @@
+import type { JobBilling } from './billing.ts';
 import type {
   JobCheckpoint,
+  JobDispatch,
   JobError,
   JobItem,
   JobMetrics,
@@ -18,7 +20,9 @@ import { canTransition } from './state.ts';
  *
  * The terminal transitions record the job's end event in the same conditional update (an outbox): a crash after
  * the update cannot lose the event, and a retried update cannot write a second one (its condition fails).
- * Whatever must follow a job's end (usage, webhooks) reads `endEvent`, keyed by its stable id.
+ * Whatever must follow a job's end (usage, releasing held jobs, webhooks) reads `endEvent`, keyed by its stable
+ * id, while `outboxPending` is set (store outbox.ts); the end also records what it bills (`billing`), so a job
+ * that ended is never left unbilled and is never billed twice.
  */
 
 /** An UpdateItem request without its table: `{ TableName, ReturnValues: 'ALL_NEW', ...update }`. */
@@ -66,6 +70,10 @@ interface Spec {
   workerId?: string;
   /** Stale-job recovery: the heartbeat the caller saw must still be there (null: none was ever written). */
   heartbeatAt?: string | null;
+  /** Further attributes that must hold these values. */
+  when?: Record<string, unknown>;
+  /** Further attributes that must exist. */
+  whenExists?: readonly string[];
   set?: Record<string, unknown>;
   /** Set only where absent (the first claim's startedAt). */
   setIfAbsent?: Record<string, unknown>;
@@ -95,6 +103,10 @@ function build(jobId: string, spec: Spec): JobUpdate {
   else if (spec.heartbeatAt !== undefined) {
     conditions.push(`${name('heartbeatAt')} = ${value('seenHeartbeat', spec.heartbeatAt)}`);
   }
+  for (const [attr, v] of Object.entries(spec.when ?? {})) {
+    conditions.push(`${name(attr)} = ${value(`when_${attr}`, v)}`);
+  }
+  for (const attr of spec.whenExists ?? []) conditions.push(`attribute_exists(${name(attr)})`);
 
   const sets = Object.entries(spec.set ?? {})
     .filter(([, v]) => v !== undefined)
@@ -103,7 +115,7 @@ function build(jobId: string, spec: Spec): JobUpdate {
   for (const [attr, v] of Object.entries(spec.setIfAbsent ?? {})) {
     sets.push(`${name(attr)} = if_not_exists(${name(attr)}, ${value(attr, v)})`);
   }
-  const clauses = [`SET ${sets.join(', ')}`];
+  const clauses = sets.length ? [`SET ${sets.join(', ')}`] : [];
   const adds = Object.entries(spec.add ?? {}).map(([attr, n]) => `${name(attr)} ${value(attr, n)}`);
   if (adds.length) clauses.push(`ADD ${adds.join(', ')}`);
   if (spec.remove?.length) clauses.push(`REMOVE ${spec.remove.map(name).join(', ')}`);
@@ -119,19 +131,39 @@ function build(jobId: string, spec: Spec): JobUpdate {
   };
 }
 
-/** create: a new queued job item, only if the id is free. */
-function create(job: JobItem): JobPut {
+/**
+ * create: a new queued job item, only if the id is free, in its tenant's active index as sent (its message is
+ * sent right after the put) or held (released later by store dispatch.ts). `job.dispatch` says which.
+ */
+function create(job: JobItem & { dispatch: JobDispatch }): JobPut {
   if (job.status !== 'queued') throw new Error(`job ${job.id}: a new job starts queued, not ${job.status}`);
   return {
-    // Its message is sent right after the put.
     Item: {
       ...dbKeys.job(job.id),
       ...dbKeys.jobByTenant(job.tenant, job.createdAt, job.id),
-      enqueuedAt: job.createdAt,
+      ...dbKeys.activeJob(job.tenant, job.dispatch, job.createdAt, job.id),
+      ...(job.dispatch === 'sent' ? { enqueuedAt: job.createdAt } : {}),
       ...job,
     },
     ConditionExpression: 'attribute_not_exists(pk)',
   };
+}
+
+/**
+ * dispatch: a held queued job takes one of its tenant's dispatch slots; its message is sent right after (a crash
+ * between the two leaves a sent job without a message, which the sweeper's lost-message rule re-sends).
+ */
+function dispatch(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, now: Date): JobUpdate {
+  return build(job.id, {
+    from: 'queued',
+    to: 'queued',
+    when: { dispatch: 'held' },
+    set: {
+      dispatch: 'sent',
+      ...dbKeys.activeJob(job.tenant, 'sent', job.createdAt, job.id),
+      enqueuedAt: now.toISOString(),
+    },
+  });
 }
 
 /** claim: queued -> running by `workerId`: attempts + 1, heartbeat now; startedAt keeps the first claim's time. */
@@ -244,11 +276,16 @@ function requestCancel(jobId: string, now: Date): JobUpdate {
 type Ending = {
   /** Epoch seconds after which the ended item may be deleted (DynamoDB TTL). */
   ttl: number;
+  /** What the end bills (billing.ts `billFor`): every end records it, zero included. */
+  billing: JobBilling;
   error?: JobError;
   metrics?: JobMetrics;
 };
 
-/** The one terminal write: status, end time, TTL, what the end carries, and its event (the outbox). */
+/**
+ * The one terminal write: status, end time, TTL, what the end carries and bills, and its event (the outbox);
+ * the job leaves its tenant's active index and dispatch slot.
+ */
 function end(
   jobId: string,
   to: TerminalStatus,
@@ -262,8 +299,28 @@ function end(
     from: holder.status,
     to,
     ...(holder.status === 'running' ? { workerId: holder.workerId } : {}),
-    set: { ...fields, finishedAt: at, updatedAt: at, endEvent: event },
-    remove: ['checkpoint'],
+    set: { ...fields, finishedAt: at, updatedAt: at, endEvent: event, outboxPending: true },
+    remove: ['checkpoint', 'dispatch', 'gsi2pk', 'gsi2sk'],
+  });
+}
+
+/** outbox done: what follows the job's end has been done (store outbox.ts); once, whoever gets there first. */
+function outboxDone(jobId: string, status: TerminalStatus): JobUpdate {
+  return build(jobId, { from: status, to: status, whenExists: ['outboxPending'], remove: ['outboxPending'] });
+}
+
+/**
+ * delete data: the caller deleted an ended job's inputs, outputs and checkpoints (DELETE /v1/jobs/{id}); the
+ * item stays as a tombstone with its params, end and billing. Conditional on the status read, so a retry is a no-op.
+ */
+function deleteData(jobId: string, status: TerminalStatus, now: Date): JobUpdate {
+  const at = now.toISOString();
+  return build(jobId, {
+    from: status,
+    to: status,
+    set: { deletedAt: at, updatedAt: at },
+    // The input keys stay (they name deleted objects); outputs go, so the view shows none.
+    remove: ['outputs'],
   });
 }
 
@@ -298,6 +355,7 @@ function expire(jobId: string, now: Date, ending: Ending): JobUpdate {
 /** Every job-item write, by transition name (state.ts has the machine they follow). */
 export const jobTransitions = {
   create,
+  dispatch,
   claim,
   progress,
   checkpoint,
@@ -309,6 +367,8 @@ export const jobTransitions = {
   fail,
   cancel,
   expire,
+  outboxDone,
+  deleteData,
 } as const;
 
 /** The error name both the AWS SDK and the stand-ins give a failed ConditionExpression. */

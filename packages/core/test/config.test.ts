@@ -53,16 +53,17 @@ describe('loadConfig', () => {
       OBELM_HEARTBEAT_SECONDS: '1.5',
       OBELM_POLL_SECONDS: '21',
       OBELM_PROVIDER: 'tpu',
-      OBELM_DEV_API_KEY: 'short',
+      OBELM_TENANT_LIMITS: '{"requestsPerSecond":0}',
     });
     expect(bad.sort()).toEqual(
       [
-        'OBELM_DEV_API_KEY',
         'OBELM_HEARTBEAT_SECONDS',
         'OBELM_JOBS_QUEUE_URL',
         'OBELM_POLL_SECONDS',
         'OBELM_PRESIGN_SECONDS',
         'OBELM_PROVIDER',
+        // A JSON setting names the field at fault.
+        'OBELM_TENANT_LIMITS.requestsPerSecond',
       ].sort(),
     );
   });

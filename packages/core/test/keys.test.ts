@@ -10,16 +10,25 @@ describe('DynamoDB keys', () => {
       dbKeys.job('j1'),
       dbKeys.upload('u1'),
       dbKeys.idempotency('t1', 'k1'),
-      dbKeys.apiKey('h1'),
+      dbKeys.apiKey('key_abcdefghijkl'),
       dbKeys.tenant('t1'),
-      dbKeys.usage('t1', '2025-01'),
+      dbKeys.usageEntry('t1', '2025-01', 'j1'),
+      dbKeys.rateWindow('key_abcdefghijkl', 1_700_000_000),
       dbKeys.model('m1'),
     ];
     for (const key of items) expect(Object.keys(key).sort()).toEqual(primaryKey);
     // Every function of dbKeys that builds a primary key is listed above.
+    const indexKeys = [
+      'jobByTenant',
+      'tenantJobsPartition',
+      'activeJob',
+      'tenantActivePartition',
+      'keyByTenant',
+      'tenantKeysPartition',
+      'usageMonthPrefix',
+    ];
     const builders = Object.entries(dbKeys).filter(
-      ([name, build]) =>
-        typeof build === 'function' && !['jobByTenant', 'tenantJobsPartition'].includes(name),
+      ([name, build]) => typeof build === 'function' && !indexKeys.includes(name),
     );
     expect(builders).toHaveLength(items.length);
   });
@@ -29,6 +38,20 @@ describe('DynamoDB keys', () => {
     expect(Object.keys(key).sort()).toEqual([TABLE.gsi1.partitionKey, TABLE.gsi1.sortKey].sort());
     expect(key[TABLE.gsi1.partitionKey]).toBe(dbKeys.tenantJobsPartition('t1'));
     expect(GSI1).toBe(TABLE.gsi1.name);
+  });
+
+  it("lists a tenant's API keys through gsi1 and keeps its usage entries in the tenant's partition", () => {
+    const key = dbKeys.keyByTenant('t1', '2025-01-01T00:00:00.000Z', 'key_abcdefghijkl');
+    expect(Object.keys(key).sort()).toEqual([TABLE.gsi1.partitionKey, TABLE.gsi1.sortKey].sort());
+    expect(key[TABLE.gsi1.partitionKey]).toBe(dbKeys.tenantKeysPartition('t1'));
+    // Keys and jobs of one tenant never share a gsi1 partition.
+    expect(dbKeys.tenantKeysPartition('t1')).not.toBe(dbKeys.tenantJobsPartition('t1'));
+    const entry = dbKeys.usageEntry('t1', '2025-01', 'j1');
+    expect(entry.pk).toBe(dbKeys.tenant('t1').pk);
+    expect(entry.sk.startsWith(dbKeys.usageMonthPrefix('2025-01'))).toBe(true);
+    expect(dbKeys.usageEntry('t1', '2025-10', 'j1').sk.startsWith(dbKeys.usageMonthPrefix('2025-01'))).toBe(
+      false,
+    );
   });
 
   it('keeps the models partition the model keys are written to', () => {

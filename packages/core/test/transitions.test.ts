@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  billFor,
   canTransition,
   endEventId,
   JOB_STATUSES,
@@ -12,6 +13,10 @@ import {
 const now = new Date('2026-01-02T03:04:05.000Z');
 const running = { status: 'running', workerId: 'w1' } as const;
 const queued = { status: 'queued' } as const;
+const price = { currency: 'USD', perGpuSecondMicros: 500, perJobMicros: 1000 };
+const billing = billFor(price, 'succeeded', 1234, now);
+const zero = billFor(price, 'failed', 0, now);
+const created = { id: 'j', tenant: 't', createdAt: '2026-01-01T00:00:00.000Z' };
 
 /** One update of every builder, with each way it can be called. */
 const updates: Record<string, JobUpdate> = {
@@ -31,13 +36,25 @@ const updates: Record<string, JobUpdate> = {
   requeueNeverBeat: t.requeue('j', now, { seenHeartbeatAt: null }),
   requestCancel: t.requestCancel('j', now),
   resent: t.resent('j', now),
-  succeed: t.succeed('j', 'w1', now, { outputs: {}, metrics: {}, ttl: 1 }),
-  failQueued: t.fail('j', queued, now, { ttl: 1, error: { code: 'x', message: 'y' } }),
-  failRunning: t.fail('j', running, now, { ttl: 1, error: { code: 'x', message: 'y' } }),
-  cancelQueued: t.cancel('j', queued, now, { ttl: 1 }),
-  cancelRunning: t.cancel('j', running, now, { ttl: 1 }),
-  expire: t.expire('j', now, { ttl: 1 }),
+  dispatch: t.dispatch(created, now),
+  succeed: t.succeed('j', 'w1', now, { outputs: {}, metrics: {}, ttl: 1, billing }),
+  failQueued: t.fail('j', queued, now, { ttl: 1, error: { code: 'x', message: 'y' }, billing: zero }),
+  failRunning: t.fail('j', running, now, { ttl: 1, error: { code: 'x', message: 'y' }, billing: zero }),
+  cancelQueued: t.cancel('j', queued, now, { ttl: 1, billing }),
+  cancelRunning: t.cancel('j', running, now, { ttl: 1, billing }),
+  expire: t.expire('j', now, { ttl: 1, billing: zero }),
+  outboxDone: t.outboxDone('j', 'succeeded'),
+  deleteData: t.deleteData('j', 'canceled', now),
 };
+
+const ENDS: [string, JobStatus][] = [
+  ['succeed', 'succeeded'],
+  ['failQueued', 'failed'],
+  ['failRunning', 'failed'],
+  ['cancelQueued', 'canceled'],
+  ['cancelRunning', 'canceled'],
+  ['expire', 'expired'],
+];
 
 describe('job transitions', () => {
   it('follow the state machine, and together cover every edge of it', () => {
@@ -74,15 +91,7 @@ describe('job transitions', () => {
   });
 
   it('record one end event with every terminal transition, with a stable id', () => {
-    const ends: [string, JobStatus][] = [
-      ['succeed', 'succeeded'],
-      ['failQueued', 'failed'],
-      ['failRunning', 'failed'],
-      ['cancelQueued', 'canceled'],
-      ['cancelRunning', 'canceled'],
-      ['expire', 'expired'],
-    ];
-    for (const [name, status] of ends) {
+    for (const [name, status] of ENDS) {
       const u = updates[name]!;
       expect(u.to).toBe(status);
       expect(u.ExpressionAttributeValues[':endEvent'], name).toEqual({
@@ -105,11 +114,64 @@ describe('job transitions', () => {
     expect(updates.requeueByOwner!.UpdateExpression).not.toContain('#attempts');
   });
 
-  it('create puts a queued item only where none exists', () => {
-    const job = { id: 'j', tenant: 't', status: 'queued', createdAt: now.toISOString() } as JobItem;
-    const put = t.create(job);
-    expect(put.ConditionExpression).toBe('attribute_not_exists(pk)');
-    expect(put.Item).toMatchObject({ pk: 'JOB#j', sk: 'JOB', gsi1pk: 'TENANT#t#JOBS', status: 'queued' });
-    expect(() => t.create({ ...job, status: 'running' })).toThrow(/starts queued/);
+  it("create puts a queued item only where none exists, in its tenant's active index as sent or held", () => {
+    const job = { ...created, status: 'queued' } as JobItem;
+    const sent = t.create({ ...job, dispatch: 'sent' });
+    expect(sent.ConditionExpression).toBe('attribute_not_exists(pk)');
+    expect(sent.Item).toMatchObject({
+      pk: 'JOB#j',
+      sk: 'JOB',
+      gsi1pk: 'TENANT#t#JOBS',
+      gsi2pk: 'TENANT#t#ACTIVE',
+      gsi2sk: `S#${created.createdAt}#j`,
+      status: 'queued',
+      dispatch: 'sent',
+      enqueuedAt: created.createdAt,
+    });
+    const held = t.create({ ...job, dispatch: 'held' });
+    expect(held.Item).toMatchObject({ gsi2sk: `H#${created.createdAt}#j`, dispatch: 'held' });
+    // A held job has no message yet: the lost-message sweep must not count it as sent.
+    expect(held.Item['enqueuedAt']).toBeUndefined();
+    expect(() => t.create({ ...job, status: 'running', dispatch: 'sent' })).toThrow(/starts queued/);
+  });
+
+  it('dispatch moves a held queued job to sent, once', () => {
+    const u = updates.dispatch!;
+    expect([u.from, u.to]).toEqual(['queued', 'queued']);
+    expect(u.ConditionExpression).toContain('#dispatch = :when_dispatch');
+    expect(u.ExpressionAttributeValues[':when_dispatch']).toBe('held');
+    expect(u.ExpressionAttributeValues).toMatchObject({
+      ':dispatch': 'sent',
+      ':gsi2sk': `S#${created.createdAt}#j`,
+      ':enqueuedAt': now.toISOString(),
+    });
+  });
+
+  it('end with what they bill and an open outbox, out of the active index', () => {
+    for (const [name] of ENDS) {
+      const u = updates[name]!;
+      expect(u.ExpressionAttributeValues[':billing'], name).toEqual(
+        name.startsWith('fail') || name === 'expire' ? zero : billing,
+      );
+      expect(u.ExpressionAttributeValues[':outboxPending'], name).toBe(true);
+      for (const attr of ['#dispatch', '#gsi2pk', '#gsi2sk'])
+        expect(u.UpdateExpression, name).toContain(attr);
+      expect(u.UpdateExpression, name).toMatch(/REMOVE .*#gsi2pk/);
+    }
+    expect(billing).toEqual({ gpuMs: 1234, amountMicros: 617 + 1000, currency: 'USD', month: '2026-01' });
+  });
+
+  it('close the outbox once, and keep an ended job as a tombstone when its data is deleted', () => {
+    const done = updates.outboxDone!;
+    expect([done.from, done.to]).toEqual(['succeeded', 'succeeded']);
+    expect(done.ConditionExpression).toContain('attribute_exists(#outboxPending)');
+    expect(done.UpdateExpression).toBe('REMOVE #outboxPending');
+
+    const deleted = updates.deleteData!;
+    expect([deleted.from, deleted.to]).toEqual(['canceled', 'canceled']);
+    expect(deleted.ExpressionAttributeValues[':deletedAt']).toBe(now.toISOString());
+    expect(deleted.UpdateExpression).toContain('REMOVE #outputs');
+    // The end and what it billed stay.
+    expect(deleted.UpdateExpression).not.toMatch(/#billing|#endEvent|#finishedAt/);
   });
 });

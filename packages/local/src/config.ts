@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { IdSchema } from '@obelm/core';
+import { IdSchema, keyIdOf } from '@obelm/core';
 import { z } from 'zod';
 
 /** `npm start` settings, from environment variables with defaults; validated at start (ConfigError lists all). */
@@ -7,10 +7,20 @@ export const LocalConfigSchema = z.object({
   OBELM_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')]).default('127.0.0.1'),
   OBELM_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   OBELM_DATA_DIR: z.string().min(1).default('.obelm'),
-  /** The dev API key; by default one is generated on first start and kept in the data folder. */
-  OBELM_DEV_API_KEY: z.string().min(16).optional(),
-  /** Ends up in storage keys, so it follows the id rule of every key part. */
+  /**
+   * The dev tenant's API key, of the obelm_<keyId>_<secret> format (`obelm admin create-key` prints one); by
+   * default one is created on first start and kept in the data folder.
+   */
+  OBELM_DEV_API_KEY: z
+    .string()
+    .refine((key) => keyIdOf(key) !== undefined, 'must be an obelm API key (obelm_key_<12 chars>_<secret>)')
+    .optional(),
+  /** The tenant created at first start for the dev key. Ends up in storage keys: the id rule of every key part. */
   OBELM_DEV_TENANT: IdSchema.default('dev'),
+  /** The local stage's default tenant limits (JSON, as OBELM_TENANT_LIMITS in the cloud); see stack.ts. */
+  OBELM_TENANT_LIMITS: z.string().optional(),
+  /** The local stage's price table (JSON, as OBELM_PRICES in the cloud); core's default when unset. */
+  OBELM_PRICES: z.string().optional(),
   /** Worker processes to run (0: API only). */
   OBELM_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
   /**

@@ -19,14 +19,25 @@ async function main(): Promise<void> {
     ...(config.OBELM_STALE_SECONDS ? { staleAfterMs: config.OBELM_STALE_SECONDS * 1000 } : {}),
     sweepEverySeconds: config.OBELM_SWEEP_SECONDS,
     ...(config.OBELM_DEV_API_KEY ? { devApiKey: config.OBELM_DEV_API_KEY } : {}),
+    // Validated with the rest of the service's settings when the stack builds its clients (a ConfigError).
+    serviceEnv: Object.fromEntries(
+      (['OBELM_TENANT_LIMITS', 'OBELM_PRICES'] as const).flatMap((name) =>
+        config[name] === undefined ? [] : [[name, config[name]]],
+      ),
+    ),
   });
   const { requeued, recovered, expired } = stack.swept;
+  // The command line finds this stack through its data folder (its discovery file).
+  const obelm = process.env['OBELM_DATA_DIR'] ? `OBELM_DATA_DIR=${stack.dataDir} npx obelm` : 'npx obelm';
   console.log(
     [
       '',
       `obelm is running (data in ${stack.dataDir})`,
       `  API:      ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
       `  API key:  ${stack.devKey}  (tenant ${stack.tenant})`,
+      ...(stack.devKeyReplaced
+        ? [`            a new key: the one kept in the data folder was ${stack.devKeyReplaced}`]
+        : []),
       `  workers:  ${stack.workers}${stack.workers ? ' (restarted if they exit)' : ''}`,
       ...(requeued.length + recovered.length + expired.length
         ? [
@@ -37,6 +48,7 @@ async function main(): Promise<void> {
       'Try:',
       `  curl -s -X POST ${stack.apiUrl}/v1/jobs -H 'Authorization: Bearer ${stack.devKey}' \\`,
       `    -H 'content-type: application/json' -d '{"kind":"sample","prompt":"a red circle","seed":1}'`,
+      `  ${obelm} admin create-tenant acme && ${obelm} admin create-key --tenant acme   # a tenant and its key`,
       '',
     ].join('\n'),
   );

@@ -1,15 +1,18 @@
 import {
+  type AttributeValue,
   CreateTableCommand,
   type CreateTableCommandInput,
+  DeleteTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  PutItemCommand,
   ResourceInUseException,
+  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { hashApiKey } from '@obelm/api';
-import { type ApiKeyItem, dbKeys, type QueueSettings, TABLE, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
+import { type QueueSettings, TABLE, TABLE_INDEXES, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
+import { createTenant, TenantError, type TenantStore } from '@obelm/store';
 
 /** Creates what the cloud stack declares, idempotently: safe on every start, with or without old data. */
 
@@ -48,7 +51,7 @@ export async function ensureQueueWithDlq(
  * TTL is left out: dynalite cannot enable it, and nothing local relies on expiry by TTL.
  */
 export function createTableInput(table: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, gsi1 } = TABLE;
+  const { partitionKey, sortKey } = TABLE;
   return {
     TableName: table,
     BillingMode: 'PAY_PER_REQUEST',
@@ -57,41 +60,57 @@ export function createTableInput(table: string): CreateTableCommandInput {
       { AttributeName: partitionKey, KeyType: 'HASH' },
       { AttributeName: sortKey, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: gsi1.name,
-        KeySchema: [
-          { AttributeName: gsi1.partitionKey, KeyType: 'HASH' },
-          { AttributeName: gsi1.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
+    GlobalSecondaryIndexes: TABLE_INDEXES.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
   };
 }
 
-/** Creates the single table unless it exists, and waits until it is ACTIVE. */
+/**
+ * Creates the single table unless it exists, and waits until it is ACTIVE. A table from an older version that
+ * lacks one of core's indexes is rebuilt with its items (dynalite cannot add an index to a table).
+ */
 export async function ensureTable(db: DynamoDBClient, table: string): Promise<void> {
   try {
     await db.send(new CreateTableCommand(createTableInput(table)));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
+  const { GlobalSecondaryIndexes = [] } = await waitActive(db, table);
+  const present = new Set(GlobalSecondaryIndexes.map((i) => i.IndexName));
+  if (TABLE_INDEXES.every((index) => present.has(index.name))) return;
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await db.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  await db.send(new DeleteTableCommand({ TableName: table }));
+  await db.send(new CreateTableCommand(createTableInput(table)));
+  await waitActive(db, table);
+  for (const item of items) await db.send(new PutItemCommand({ TableName: table, Item: item }));
+}
+
+async function waitActive(db: DynamoDBClient, table: string) {
   for (let i = 0; i < 100; i++) {
     const { Table } = await db.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Table?.TableStatus === 'ACTIVE') return Table;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`Table ${table} did not become ACTIVE`);
 }
 
-/** Stores the dev key's hash -> tenant, the same item a key-management API would write in the cloud. */
-export async function seedApiKey(
-  db: DynamoDBDocumentClient,
-  table: string,
-  key: string,
-  tenant: string,
-): Promise<void> {
-  const item: ApiKeyItem = { tenant, status: 'active', createdAt: new Date().toISOString() };
-  await db.send(new PutCommand({ TableName: table, Item: { ...dbKeys.apiKey(hashApiKey(key)), ...item } }));
+/** The dev tenant, created on the first start; left as an admin set it (limits, a suspension) after that. */
+export async function ensureTenant(store: TenantStore, tenant: string): Promise<void> {
+  try {
+    await createTenant(store, tenant);
+  } catch (err) {
+    if (!(err instanceof TenantError && err.code === 'tenant_exists')) throw err;
+  }
 }

@@ -1,31 +1,48 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDeps, type Deps, publishModel, ROUTES, type SweepReport, sweepJobs } from '@obelm/api';
-import { staleAfterMs as coreStaleAfterMs, createLogger, QUEUES } from '@obelm/core';
+import {
+  staleAfterMs as coreStaleAfterMs,
+  createLogger,
+  LOCAL_STACK_FILE,
+  type LocalStackFile,
+  QUEUES,
+  type TenantLimitsOverride,
+} from '@obelm/core';
 import { catalogEntryOf, demoManifest } from '@obelm/models';
 import { createApiServer } from './adapter.ts';
-import { devApiKey } from './devKey.ts';
+import { ensureDevKey } from './devKey.ts';
 import { listen } from './listen.ts';
 import { acquireLock } from './lock.ts';
 import { startPeriodicSweep } from './periodicSweep.ts';
-import { ensureBucket, ensureQueueWithDlq, ensureTable, seedApiKey } from './provision.ts';
+import { ensureBucket, ensureQueueWithDlq, ensureTable, ensureTenant } from './provision.ts';
 import { type RestartableStandIn, restartable } from './restartable.ts';
 import { closeServer, startDynamo, startS3, startSqs } from './standins.ts';
 import { startWorkerProcesses } from './workers.ts';
 
 export interface LocalStackOptions {
-  /** Where S3 objects, the DynamoDB store, the dev key and the lock live. Default `.obelm` under the cwd. */
+  /**
+   * Where S3 objects, the DynamoDB store, the dev key, the lock and, while the stack runs, its discovery file
+   * (core `LOCAL_STACK_FILE`, read by the `obelm` command line) live. Default `.obelm` under the cwd.
+   */
   dataDir?: string;
   /** API port; 0 picks a free one. Default 8787. */
   port?: number;
   host?: string;
   /** Worker processes: false/0 none, true one, or a count. Default none. */
   worker?: boolean | number;
+  /** The dev tenant's key (core's format); by default the one kept in the data folder, created at first start. */
   devApiKey?: string;
+  /** The dev tenant, created at first start. Default 'dev'. */
   tenant?: string;
+  /**
+   * Service settings of the API and the workers (packages/core/src/config.ts), e.g. OBELM_TENANT_LIMITS or
+   * OBELM_PRICES as JSON; validated as the cloud's are. OBELM_TENANT_LIMITS defaults to LOCAL_TENANT_LIMITS.
+   */
+  serviceEnv?: Record<string, string>;
   /**
    * A running job without a heartbeat for this long is re-queued (at start and by the periodic sweep).
    * Default: core's rule (two missed heartbeats) at the workers' OBELM_HEARTBEAT_SECONDS.
@@ -40,6 +57,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   apiUrl: string;
   devKey: string;
+  /** Why the key kept in the data folder was replaced by `devKey` at this start, if it was. */
+  devKeyReplaced?: string;
   tenant: string;
   dataDir: string;
   /** What a worker (or any AWS SDK client) in another process needs: endpoints, names, credentials. */
@@ -64,6 +83,12 @@ export interface LocalStack {
 }
 
 const NAMES = { bucket: 'obelm-local', table: 'obelm-local', jobs: 'obelm-jobs', webhooks: 'obelm-webhooks' };
+
+/**
+ * The local stage's default tenant limits, over core's: a development machine and its tests poll the API far
+ * faster than a client is allowed to in the cloud. A tenant's own limits (`obelm admin set-limits`) apply as there.
+ */
+export const LOCAL_TENANT_LIMITS: TenantLimitsOverride = { requestsPerSecond: 1000 };
 
 /**
  * The whole service on one machine: S3, SQS and DynamoDB stand-ins on 127.0.0.1, the API handlers behind an
@@ -92,7 +117,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const s3 = await started(restartable((port) => startS3(join(dataDir, 's3'), port)));
     const sqs = await started(restartable(startSqs));
     const dynamo = await started(restartable((port) => startDynamo(join(dataDir, 'dynamodb'), port)));
-    const devKey = devApiKey(dataDir, options.devApiKey);
     const tenant = options.tenant ?? 'dev';
 
     // s3rver knows one account (S3RVER/S3RVER); the other stand-ins accept any credentials.
@@ -128,17 +152,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       OBELM_TABLE: NAMES.table,
       OBELM_JOBS_QUEUE_URL: jobsQueueUrl,
       OBELM_WEBHOOKS_QUEUE_URL: webhooksQueueUrl,
-      OBELM_DEV_API_KEY: devKey,
-      OBELM_DEV_TENANT: tenant,
       OBELM_MODEL_BUNDLE: 'demo',
       OBELM_PROVIDER: 'cpu',
+      OBELM_TENANT_LIMITS: JSON.stringify(LOCAL_TENANT_LIMITS),
+      ...options.serviceEnv,
     };
     const deps = createDeps(env);
     stops.push(async () => {
       for (const client of [deps.s3, deps.sqs, deps.db, bootstrap.s3, bootstrap.sqs, bootstrap.db])
         client.destroy();
     });
-    await seedApiKey(deps.db, NAMES.table, devKey, tenant);
+    await ensureTenant(deps.store, tenant);
+    const devKey = await ensureDevKey(deps.store, dataDir, tenant, options.devApiKey);
     // The built-in demo's catalog entry, from its manifest; jobs name it 'demo' (its alias, as in loadBundle).
     await publishModel(deps.db, NAMES.table, catalogEntryOf(demoManifest(), { id: 'demo' }));
     const workerEnv = { ...env, ...options.workerEnv };
@@ -150,6 +175,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const stackFile = join(dataDir, LOCAL_STACK_FILE);
+    writeStackFile(stackFile, {
+      pid: process.pid,
+      apiUrl,
+      region: awsEnv.AWS_REGION,
+      credentials: { accessKeyId: awsEnv.AWS_ACCESS_KEY_ID, secretAccessKey: awsEnv.AWS_SECRET_ACCESS_KEY },
+      endpoints: { s3: s3.endpoint, sqs: sqs.endpoint, dynamodb: dynamo.endpoint },
+      table: NAMES.table,
+      bucket: NAMES.bucket,
+      queues: { jobs: jobsQueueUrl, webhooks: webhooksQueueUrl },
+      tenantLimits: deps.config.OBELM_TENANT_LIMITS,
+      devTenant: tenant,
+      devKeyFile: devKey.file,
+    });
+    stops.push(async () => rmSync(stackFile, { force: true }));
 
     const sweepEverySeconds = options.sweepEverySeconds ?? 30;
     if (sweepEverySeconds > 0) {
@@ -183,7 +223,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     return {
       apiUrl,
-      devKey,
+      devKey: devKey.key,
+      ...(devKey.replaced ? { devKeyReplaced: devKey.replaced } : {}),
       tenant,
       dataDir,
       env,
@@ -212,4 +253,10 @@ const ensureQueues = (sqs: SQSClient): Promise<[string, string]> =>
 function defaultStaleAfterMs(workerEnv: Record<string, string | undefined>): number {
   const heartbeatSeconds = Number(workerEnv['OBELM_HEARTBEAT_SECONDS']);
   return heartbeatSeconds > 0 ? coreStaleAfterMs(heartbeatSeconds) : coreStaleAfterMs();
+}
+
+/** The discovery file: only this user may read it (it names the dev key's file and the local credentials). */
+function writeStackFile(file: string, content: LocalStackFile): void {
+  writeFileSync(file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
 }

@@ -6,7 +6,6 @@
 
 export type { Logger } from '@obelm/core';
 export { type AwsClients, createAwsClients, createS3Client } from './aws/clients.ts';
-export { JobStore } from './aws/jobStore.ts';
 export { appendSdkCall, recordSdkCalls, SDK_RECORD_ENV, type SdkCall } from './aws/sdkRecorder.ts';
 export { TaskProtection } from './aws/taskProtection.ts';
 export {

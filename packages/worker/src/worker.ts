@@ -1,8 +1,15 @@
 import { hostname } from 'node:os';
-import { createLogger, describeError, type Logger, newId, type WorkerConfig } from '@obelm/core';
+import {
+  createLogger,
+  describeError,
+  endedJobKeepSeconds,
+  type Logger,
+  newId,
+  type WorkerConfig,
+} from '@obelm/core';
+import { storeContext } from '@obelm/store';
 import { BlobStore } from './aws/blobs.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from './aws/clients.ts';
-import { JobStore } from './aws/jobStore.ts';
 import { TaskProtection } from './aws/taskProtection.ts';
 import { loadModelBundle } from './bundles/bundles.ts';
 import { ModelCache, type ModelLoader } from './bundles/modelCache.ts';
@@ -69,7 +76,17 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
   const log = options.log ?? createLogger('worker', { workerId });
   const clients = options.clients ?? createAwsClients();
-  const jobs = new JobStore(clients.db, config.OBELM_TABLE);
+  // The table and queue as the store package works them: job transitions, and what follows a job's end
+  // (its usage entry, its tenant's held jobs released: store outbox.ts).
+  const store = storeContext({
+    db: clients.db,
+    sqs: clients.sqs,
+    table: config.OBELM_TABLE,
+    jobsQueueUrl: config.OBELM_JOBS_QUEUE_URL,
+    defaultLimits: config.OBELM_TENANT_LIMITS,
+    log,
+  });
+  const { jobs } = store;
   const queue = new JobQueue(clients.sqs, config.OBELM_JOBS_QUEUE_URL);
   const blobs = new BlobStore(clients.s3, config.OBELM_BUCKET);
   const models = modelCacheFor(config, options.loadModel);
@@ -78,11 +95,12 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
 
   const heartbeatSeconds = config.OBELM_HEARTBEAT_SECONDS;
   const shared = {
+    store,
     jobs,
     queue,
     workerId,
     heartbeatSeconds,
-    jobTtlSeconds: config.OBELM_JOB_TTL_SECONDS,
+    endedKeepSeconds: endedJobKeepSeconds(config.OBELM_OUTPUT_RETENTION_DAYS),
     log,
   };
   const claimDeps = { ...shared, maxAttempts: config.OBELM_MAX_ATTEMPTS };

@@ -1,13 +1,13 @@
 import { createLogger } from '@obelm/core';
+import type { JobTable } from '@obelm/store';
 import { expect, test } from 'vitest';
-import type { JobStore } from '../src/aws/jobStore.ts';
 import { JobLease } from '../src/queue/lease.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
 
 test('a resumed run is estimated from the steps it ran itself, not those of the runs before it', async () => {
   // No write happens here (the first 500 ms write no progress, the heartbeat is an hour away): no store needed.
   const lease = new JobLease({
-    jobs: {} as JobStore,
+    jobs: {} as JobTable,
     queue: {} as JobQueue,
     message: { id: 'm', body: '', receiptHandle: 'r', receiveCount: 1 },
     jobId: 'job_x',

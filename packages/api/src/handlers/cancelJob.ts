@@ -1,4 +1,5 @@
-import { conflict, isTerminal, jobTransitions } from '@obelm/core';
+import { conflict, endBilling, isTerminal, jobTransitions } from '@obelm/core';
+import { relayEndOrLog } from '@obelm/store';
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { authedRoute } from '../handler.ts';
 import { json } from '../http.ts';
@@ -21,10 +22,17 @@ export const buildCancelJob = (deps: DepsProvider) =>
       }
       const update =
         job.status === 'queued'
-          ? jobTransitions.cancel(jobId, { status: 'queued' }, d.now(), { ttl: endedTtl(d) })
+          ? jobTransitions.cancel(jobId, { status: 'queued' }, d.now(), {
+              ttl: endedTtl(d),
+              // A job stopped and re-queued before this pays for the work its checkpoint holds.
+              billing: endBilling(job, 'canceled', d.now(), job.checkpoint?.gpuMs),
+            })
           : jobTransitions.requestCancel(jobId, d.now());
       const updated = await applyTransition(d, update);
-      if (updated) return json(200, await toJobView(d, updated));
+      if (!updated) continue;
+      // Canceled here (not just requested): its usage entry, and a held job of the tenant takes its slot.
+      if (isTerminal(updated.status)) await relayEndOrLog(d.store, updated);
+      return json(200, await toJobView(d, updated));
     }
     throw conflict('job_busy', `Job '${jobId}' changed state repeatedly; retry the cancel`, {
       jobId,

@@ -13,7 +13,7 @@ export const buildCreateJob = (deps: DepsProvider) =>
     const idempotencyKey = checkIdempotencyKey(header(event, 'idempotency-key'));
     const body = readJsonBody(event);
     const req = parseWith(CreateJobRequestSchema, body);
-    const { job, replayed } = await createJob(d, caller.tenant, body, req, idempotencyKey);
+    const { job, replayed } = await createJob(d, caller, body, req, idempotencyKey);
     return json(replayed ? 200 : 202, await toJobView(d, job), {
       location: `/v1/jobs/${job.id}`,
       ...(replayed ? { 'idempotent-replayed': 'true' } : {}),

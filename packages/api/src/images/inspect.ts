@@ -9,14 +9,16 @@ export const HEAD_BYTES = 64 * 1024;
 
 /**
  * Checks an image of `length` bytes, read through `read`: its header (format, dimensions, the structure in
- * the first `headBytes`), its end, and its pixel count. Returns the header, or throws 400 `invalid_image`
- * with `{field, reason}` or 413 `image_too_large` with `{field, maxPixels}`.
+ * the first `headBytes`), its end, and its pixel count, against the service's limit and the tenant plan's
+ * `planMaxPixels` when lower. Returns the header, or throws 400 `invalid_image` with `{field, reason}` or 413
+ * `image_too_large` with `{field, maxPixels, width, height}` (and `limit: 'plan'` when the plan's limit refused it).
  */
 export async function inspectImage(
   field: string,
   length: number,
   read: ReadRange,
   headBytes = HEAD_BYTES,
+  planMaxPixels = MAX_IMAGE_PIXELS,
 ): Promise<ImageHeader> {
   try {
     let head = await read(0, Math.min(length, headBytes));
@@ -28,13 +30,20 @@ export async function inspectImage(
       head = Buffer.concat([head, more]);
       header = readImageHeader(head, length);
     }
-    const pixels = header.width * header.height;
-    if (pixels > MAX_IMAGE_PIXELS) {
+    const byPlan = planMaxPixels < MAX_IMAGE_PIXELS;
+    const maxPixels = byPlan ? planMaxPixels : MAX_IMAGE_PIXELS;
+    if (header.width * header.height > maxPixels) {
       throw new ApiError(
         413,
         'image_too_large',
-        `${field} is ${header.width}x${header.height} pixels; the limit is ${MAX_IMAGE_PIXELS}`,
-        { field, maxPixels: MAX_IMAGE_PIXELS, width: header.width, height: header.height },
+        `${field} is ${header.width}x${header.height} pixels; the ${byPlan ? "plan's " : ''}limit is ${maxPixels}`,
+        {
+          field,
+          ...(byPlan ? { limit: 'plan' } : {}),
+          maxPixels,
+          width: header.width,
+          height: header.height,
+        },
       );
     }
     const tail = head.length === length ? head : await read(Math.max(0, length - IMAGE_END_BYTES), length);

@@ -1,14 +1,19 @@
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { ApiError, conflict, IMAGE_CONTENT_TYPES, type UploadItem } from '@obelm/core';
 import type { Deps } from '../deps.ts';
-import { formatMismatch, inspectImage, invalidImage } from './inspect.ts';
+import { formatMismatch, HEAD_BYTES, inspectImage, invalidImage } from './inspect.ts';
 
 /**
  * An uploaded image, when a job names it: the object must be there (409 `upload_pending`), non-empty, within
- * the slot's size, of the slot's Content-Type, and a sound image of that format (inspect.ts). The header and
- * the end are read with ranged GETs (a few KB), never the whole object.
+ * the slot's size, of the slot's Content-Type, and a sound image of that format within the tenant plan's
+ * `maxPixels` (inspect.ts). The header and the end are read with ranged GETs (a few KB), never the whole object.
  */
-export async function checkUpload(deps: Deps, upload: UploadItem, field: string): Promise<void> {
+export async function checkUpload(
+  deps: Deps,
+  upload: UploadItem,
+  field: string,
+  maxPixels: number,
+): Promise<void> {
   const head = await headObject(deps, upload, field);
   const length = head.ContentLength ?? 0;
   if (length === 0) throw invalidImage(field, 'empty', `upload '${upload.uploadId}' is empty`);
@@ -30,7 +35,8 @@ export async function checkUpload(deps: Deps, upload: UploadItem, field: string)
       { contentType, expected: upload.contentType },
     );
   }
-  const header = await inspectImage(field, length, (start, end) => readRange(deps, upload.key, start, end));
+  const read = (start: number, end: number) => readRange(deps, upload.key, start, end);
+  const header = await inspectImage(field, length, read, HEAD_BYTES, maxPixels);
   if (IMAGE_CONTENT_TYPES[header.format] !== contentType)
     throw formatMismatch(field, header.format, contentType);
 }

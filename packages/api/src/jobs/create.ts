@@ -4,15 +4,19 @@ import {
   type CreateJobRequest,
   conflict,
   describeError,
+  type JobDispatch,
   type JobItem,
   newId,
+  priceOf,
   ttlAfter,
 } from '@obelm/core';
+import { relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 import { apiLog } from '../log.ts';
+import type { Caller } from '../middleware/auth.ts';
+import { admitJob } from './admission.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
 import { planJob } from './plan.ts';
-import { enqueueJob } from './queue.ts';
 import { failQueuedJob, getJob, putNewJob } from './store.ts';
 
 export interface CreateOutcome {
@@ -34,20 +38,24 @@ async function replay(deps: Deps, jobId: string): Promise<CreateOutcome> {
 }
 
 /**
- * POST /v1/jobs: check and resolve the request, claim the Idempotency-Key, store inline images, put the
- * job item (conditional), then enqueue its id (and start the worker fleet if it has no task, fleet.ts).
+ * POST /v1/jobs: an Idempotency-Key replay first (it answers the earlier job, whatever the limits say now);
+ * then check and resolve the request within the caller's plan (plan.ts), admit it within the tenant's limits
+ * (admission.ts), claim the Idempotency-Key, store inline images, put the job item (conditional, with the
+ * price it is accepted at and its dispatch), then send its message if it was sent rather than held (and start
+ * the worker fleet if it has no task, fleet.ts). Nothing is written before every check has passed.
  *
- * If SendMessage fails, the job is marked failed (`enqueue_failed`) and the caller gets a 503: a queued job
- * always has a message, and the client may simply retry. (A sweeper that re-enqueues queued jobs, see
- * sweeper.ts, still covers messages lost later, e.g. the local stack's in-memory queue across restarts.)
+ * If SendMessage fails, the job is marked failed (`enqueue_failed`) and the caller gets a 503: a sent job
+ * always has a message, and the client may simply retry. (The sweeper's lost-message rule still covers
+ * messages lost later, e.g. the local stack's in-memory queue across restarts.)
  */
 export async function createJob(
   deps: Deps,
-  tenant: string,
+  caller: Pick<Caller, 'tenant' | 'limits'>,
   body: unknown,
   req: CreateJobRequest,
   idempotencyKey: string | undefined,
 ): Promise<CreateOutcome> {
+  const { tenant, limits } = caller;
   const hash = idempotencyKey ? requestHash(body) : '';
   if (idempotencyKey) {
     const earlier = await findReplay(deps, tenant, idempotencyKey, hash);
@@ -56,7 +64,8 @@ export async function createJob(
 
   const now = deps.now();
   const jobId = newId('job', now.getTime());
-  const plan = await planJob(deps, tenant, jobId, req);
+  const plan = await planJob(deps, tenant, jobId, req, limits);
+  const admission = await admitJob(deps, tenant, limits, now);
 
   if (idempotencyKey && !(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) {
     const earlier = await findReplay(deps, tenant, idempotencyKey, hash);
@@ -65,7 +74,7 @@ export async function createJob(
     if (!(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) throw inProgress();
   }
 
-  const job: JobItem = {
+  const job: JobItem & { dispatch: JobDispatch } = {
     id: jobId,
     tenant,
     status: 'queued',
@@ -75,6 +84,8 @@ export async function createJob(
     attempts: 0,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
+    price: priceOf(deps.config.OBELM_PRICES, plan.params.model),
+    dispatch: admission.dispatch,
     ttl: ttlAfter(now, deps.config.OBELM_JOB_TTL_SECONDS),
   };
   try {
@@ -90,16 +101,37 @@ export async function createJob(
     throw err;
   }
 
+  if (job.dispatch === 'sent') await sendOrFail(deps, job, idempotencyKey);
+  else if (admission.fillFreeSlot) await fillFreeSlot(deps, tenant);
+  // An empty fleet starts now rather than when the backlog alarm sees the message, minutes later.
+  await deps.fleet?.nudge();
+  return { job, replayed: false };
+}
+
+/** A sent job's message; without one, the job fails at once (`enqueue_failed`) and the caller gets a 503. */
+async function sendOrFail(deps: Deps, job: JobItem, idempotencyKey: string | undefined): Promise<void> {
+  const { id: jobId, tenant } = job;
   try {
-    await enqueueJob(deps, job);
+    await sendJobMessage(deps.store, job);
   } catch (err) {
     apiLog.error('enqueue failed', { jobId, tenant, ...describeError(err) });
-    await failQueuedJob(deps, jobId, { code: 'enqueue_failed', message: 'The job could not be queued' });
+    const failed = await failQueuedJob(deps, job, {
+      code: 'enqueue_failed',
+      message: 'The job could not be queued',
+    });
+    // Its usage entry (nothing billed) and its dispatch slot to the next held job; the sweeper if this fails.
+    if (failed) await relayEndOrLog(deps.store, failed, apiLog);
     // The retry the 503 asks for must create a job, not replay this one that never ran.
     if (idempotencyKey) await releaseKey(deps, tenant, idempotencyKey, jobId);
     throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
   }
-  // An empty fleet starts now rather than when the backlog alarm sees the message, minutes later.
-  await deps.fleet?.nudge();
-  return { job, replayed: false };
+}
+
+/** A slot is free but older jobs of the tenant are held: release them (the sweeper does if this fails). */
+async function fillFreeSlot(deps: Deps, tenant: string): Promise<void> {
+  try {
+    await releaseHeld(deps.store, tenant);
+  } catch (err) {
+    apiLog.warn('releasing held jobs failed; the sweeper will', { tenant, ...describeError(err) });
+  }
 }

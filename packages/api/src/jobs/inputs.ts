@@ -25,26 +25,37 @@ export interface ResolvedInput {
 }
 
 /** An uploaded image: the upload slot must be the tenant's, and its object a sound image within its limits. */
-async function resolveUpload(deps: Deps, tenant: string, uploadId: string, field: string): Promise<JobInput> {
+async function resolveUpload(
+  deps: Deps,
+  tenant: string,
+  uploadId: string,
+  field: string,
+  maxPixels: number,
+): Promise<JobInput> {
   const { Item } = await deps.db.send(
     new GetCommand({ TableName: deps.config.OBELM_TABLE, Key: dbKeys.upload(uploadId) }),
   );
   const upload = Item as UploadItem | undefined;
   if (!upload || upload.tenant !== tenant)
     throw notFound('unknown_upload', `${field}: no upload '${uploadId}'`, { field, uploadId });
-  await checkUpload(deps, upload, field);
+  await checkUpload(deps, upload, field, maxPixels);
   return { type: 'image', key: upload.key };
 }
 
+/** An input image, uploaded or inline, checked against the service's limits and the plan's `maxPixels`. */
 export async function resolveImage(
   deps: Deps,
   tenant: string,
   ref: ImageRef,
   inlineKey: string,
   field: string,
+  maxPixels: number,
 ): Promise<ResolvedInput> {
-  if ('uploadId' in ref) return { input: await resolveUpload(deps, tenant, ref.uploadId, field) };
-  return { input: { type: 'image', key: inlineKey }, inline: await decodeInlineImage(ref.base64, field) };
+  if ('uploadId' in ref) return { input: await resolveUpload(deps, tenant, ref.uploadId, field, maxPixels) };
+  return {
+    input: { type: 'image', key: inlineKey },
+    inline: await decodeInlineImage(ref.base64, field, maxPixels),
+  };
 }
 
 /**

@@ -6,10 +6,11 @@ import {
   type ModelEntry,
   type NoiseRef,
   s3Keys,
+  type TenantLimits,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 import { loadNoiseJob, noiseInput, type ResolvedInput, resolveImage } from './inputs.ts';
-import { type ArtifactStart, assertFixed, modelIdOf, resolveParams } from './resolve.ts';
+import { type ArtifactStart, assertFixed, assertPlanSteps, modelIdOf, resolveParams } from './resolve.ts';
 
 /** A checked request: resolved parameters and inputs, nothing written yet. */
 export interface JobPlan {
@@ -17,19 +18,24 @@ export interface JobPlan {
   inputs: ResolvedInput[];
 }
 
+/** The limits of the caller's plan that a request is held to (core tenants.ts). */
+export type PlanLimits = Pick<TenantLimits, 'maxSteps' | 'maxPixels'>;
+
 /** One input as the request gives it, with the field it came from (for error messages). */
 type InputRef = { field: string } & ({ image: ImageRef } | { noise: NoiseRef });
 
 /**
- * Checks everything a request refers to (uploads, inline images, noise jobs) and resolves its parameters.
- * Runs before anything is written, so a bad request leaves no trace. Which artifact can start which job, and
- * what it fixes, is core's artifact rules; this only gathers the inputs and applies them.
+ * Checks everything a request refers to (uploads, inline images, noise jobs) and resolves its parameters, within
+ * the model's limits and the caller's plan. Runs before anything is written, so a bad request leaves no trace.
+ * Which artifact can start which job, and what it fixes, is core's artifact rules; this only gathers the inputs
+ * and applies them.
  */
 export async function planJob(
   deps: Deps,
   tenant: string,
   jobId: string,
   req: CreateJobRequest,
+  limits: PlanLimits,
 ): Promise<JobPlan> {
   const refs = inputRefs(req);
   // Noise artifacts and the model first (table reads), so a bad setting is refused before any image is read.
@@ -42,6 +48,7 @@ export async function planJob(
   const [first, ...rest] = artifacts.values();
   const model = await modelEntry(deps, tenant, modelIdOf(req, first, deps.config.OBELM_DEFAULT_MODEL));
   const params = resolveParams(req, model, first);
+  assertPlanSteps(params, limits.maxSteps);
   // Two artifacts (interpolation) must share the grid the first one fixed.
   for (const other of rest) assertFixed(params, other);
 
@@ -49,7 +56,14 @@ export async function planJob(
   for (const [n, ref] of refs.entries()) {
     inputs.push(
       'image' in ref
-        ? await resolveImage(deps, tenant, ref.image, s3Keys.jobInput(tenant, jobId, n), ref.field)
+        ? await resolveImage(
+            deps,
+            tenant,
+            ref.image,
+            s3Keys.jobInput(tenant, jobId, n),
+            ref.field,
+            limits.maxPixels,
+          )
         : artifacts.get(n)!.input,
     );
   }

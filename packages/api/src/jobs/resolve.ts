@@ -80,6 +80,20 @@ export function resolveParams(req: CreateJobRequest, model: ModelEntry, from?: A
   }
 }
 
+/**
+ * The tenant's plan may allow fewer steps than the model (core tenants.ts `maxSteps`): 400 `steps_out_of_range`
+ * with `details.limit: 'plan'`. Checked on the resolved steps, so an artifact's inherited steps count too.
+ */
+export function assertPlanSteps(params: Pick<JobParams, 'steps'>, maxSteps: number): void {
+  if (params.steps <= maxSteps) return;
+  throw badRequest('steps_out_of_range', `steps must be at most ${maxSteps} on this plan`, {
+    field: 'steps',
+    limit: 'plan',
+    max: maxSteps,
+    steps: params.steps,
+  });
+}
+
 /** The model a request runs on: its own choice, else its artifact's, else the service default. */
 export const modelIdOf = (
   req: CreateJobRequest,

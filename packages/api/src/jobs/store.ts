@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  dbKeys,
-  isConditionFailed,
+  endBilling,
+  endedJobKeepSeconds,
+  type JobDispatch,
   type JobError,
   type JobItem,
   type JobUpdate,
@@ -11,18 +11,13 @@ import {
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 
-/** Job items in the single table: reads, and the writes of core's transitions (transitions.ts). */
+/** Job items for the handlers: reads, and core's transitions (transitions.ts) through the store's JobTable. */
 
-export async function putNewJob(deps: Deps, job: JobItem): Promise<void> {
-  await deps.db.send(new PutCommand({ TableName: deps.config.OBELM_TABLE, ...jobTransitions.create(job) }));
+export async function putNewJob(deps: Deps, job: JobItem & { dispatch: JobDispatch }): Promise<void> {
+  await deps.store.jobs.put(jobTransitions.create(job));
 }
 
-export async function getJob(deps: Deps, jobId: string): Promise<JobItem | undefined> {
-  const { Item } = await deps.db.send(
-    new GetCommand({ TableName: deps.config.OBELM_TABLE, Key: dbKeys.job(jobId), ConsistentRead: true }),
-  );
-  return Item as JobItem | undefined;
-}
+export const getJob = (deps: Deps, jobId: string): Promise<JobItem | undefined> => deps.store.jobs.get(jobId);
 
 /** A job of this tenant, or 404: another tenant's job is indistinguishable from a missing one. */
 export async function getTenantJob(deps: Deps, tenant: string, jobId: string): Promise<JobItem> {
@@ -35,24 +30,19 @@ export async function getTenantJob(deps: Deps, tenant: string, jobId: string): P
  * Applies a transition: the new item, or undefined when its condition failed (the job moved meanwhile; the
  * caller reads it again and decides).
  */
-export async function applyTransition(deps: Deps, update: JobUpdate): Promise<JobItem | undefined> {
-  const { from: _from, to: _to, ...input } = update;
-  try {
-    const { Attributes } = await deps.db.send(
-      new UpdateCommand({ TableName: deps.config.OBELM_TABLE, ReturnValues: 'ALL_NEW', ...input }),
-    );
-    return Attributes as JobItem;
-  } catch (err) {
-    if (isConditionFailed(err)) return undefined;
-    throw err;
-  }
-}
+export const applyTransition = (deps: Deps, update: JobUpdate): Promise<JobItem | undefined> =>
+  deps.store.jobs.apply(update);
 
 /** Epoch seconds until which an ended job item is kept (DynamoDB TTL), from now. */
-export const endedTtl = (deps: Deps): number => ttlAfter(deps.now(), deps.config.OBELM_JOB_TTL_SECONDS);
+export const endedTtl = (deps: Deps): number =>
+  ttlAfter(deps.now(), endedJobKeepSeconds(deps.config.OBELM_OUTPUT_RETENTION_DAYS));
 
-export const failQueuedJob = (deps: Deps, jobId: string, error: JobError) =>
+export const failQueuedJob = (deps: Deps, job: JobItem, error: JobError) =>
   applyTransition(
     deps,
-    jobTransitions.fail(jobId, { status: 'queued' }, deps.now(), { error, ttl: endedTtl(deps) }),
+    jobTransitions.fail(job.id, { status: 'queued' }, deps.now(), {
+      error,
+      ttl: endedTtl(deps),
+      billing: endBilling(job, 'failed', deps.now()),
+    }),
   );

@@ -34,8 +34,37 @@ export async function toJobView(deps: Deps, job: JobItem): Promise<JobView> {
     ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),
     ...(job.metadata ? { metadata: job.metadata } : {}),
     ...(job.cancelRequested ? { cancelRequested: true } : {}),
+    ...(job.billing
+      ? {
+          billing: {
+            gpuMs: job.billing.gpuMs,
+            amountMicros: job.billing.amountMicros,
+            currency: job.billing.currency,
+          },
+        }
+      : {}),
     createdAt: job.createdAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
+    ...(job.finishedAt && !job.deletedAt
+      ? { outputsExpireAt: outputsExpireAt(job.finishedAt, deps.config.OBELM_OUTPUT_RETENTION_DAYS) }
+      : {}),
+    ...(job.deletedAt ? { deletedAt: job.deletedAt } : {}),
   };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * When the bucket's lifecycle rule (infra/bucket.ts: `jobs/` objects expire `retentionDays` after creation) has
+ * expired every object of a job that ended at `finishedAt`. S3 dates an object's expiry at its creation plus the
+ * days, rounded up to the next midnight UTC; a job's inputs and outputs are all written before it ends, so none
+ * expires later than this (inputs, written at creation, may expire earlier). S3 removes expired objects
+ * asynchronously, so a link can keep working a little past it. The caller deletes them sooner with DELETE.
+ */
+export function outputsExpireAt(finishedAt: string, retentionDays: number): string {
+  const expiry = new Date(Date.parse(finishedAt) + retentionDays * DAY_MS);
+  return new Date(
+    Date.UTC(expiry.getUTCFullYear(), expiry.getUTCMonth(), expiry.getUTCDate() + 1),
+  ).toISOString();
 }

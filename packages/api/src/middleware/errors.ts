@@ -17,7 +17,8 @@ const requestIdOf = (event: HttpEvent): string => event.requestContext?.requestI
  * The one error mapping of the API, used by every handler: an ApiError becomes its status and
  * `{error: {code, message, details}}`; a passing fault of S3, SQS or DynamoDB (core `classify`: transient)
  * a 503 `service_unavailable` naming the service; anything else is logged and becomes a 500
- * `internal_error` that leaks nothing. Every 503 carries Retry-After; every response, the request id.
+ * `internal_error` that leaks nothing. Every 503 carries Retry-After, and so does an ApiError that sets
+ * `retryAfterSeconds` (the 429s); every response, the request id.
  */
 export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
   return {
@@ -32,8 +33,9 @@ export function httpErrors(): MiddlewareObj<HttpEvent, HttpResult> {
       const requestId = requestIdOf(request.event);
       const err = request.error;
       const error = err instanceof ApiError ? err : unexpected(err, requestId);
+      const retryAfter = error.retryAfterSeconds ?? (error.status === 503 ? RETRY_AFTER_SECONDS : undefined);
       const retry: Record<string, string> =
-        error.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+        retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
       return json(error.status, error.toBody(), { [REQUEST_ID_HEADER]: requestId, ...retry });
     },
   };

@@ -42,6 +42,8 @@ export async function saveCheckpoint(
   job: JobItem,
   at: PipelineProgress,
   now: Date,
+  /** GPU time of the work up to `at`, every attempt that led to it (RunTrace `billableGpuMs`). */
+  gpuMs: number,
 ): Promise<JobCheckpoint> {
   const save = (key: string, state: SamplerState, stage: number) =>
     blobs.put(
@@ -54,7 +56,7 @@ export async function saveCheckpoint(
     ...at.completed.map((state, n) => save(completedKeys[n]!, state, n)),
     save(key, at.state, at.stage),
   ]);
-  return { key, completedKeys, stage: at.stage, step: at.step, savedAt: now.toISOString() };
+  return { key, completedKeys, stage: at.stage, step: at.step, savedAt: now.toISOString(), gpuMs };
 }
 
 /**
@@ -76,7 +78,14 @@ export async function checkpointRunningJob(
   const { key, completedKeys } = keysAt(job, lastStep);
   for (const written of [key, ...completedKeys]) trace.strayCheckpointKeys.add(written);
   try {
-    const checkpoint = await saveCheckpoint(deps.blobs, model, job, lastStep, new Date());
+    const checkpoint = await saveCheckpoint(
+      deps.blobs,
+      model,
+      job,
+      lastStep,
+      new Date(),
+      trace.billableGpuMs(),
+    );
     const recorded = await deps.jobs.apply(
       jobTransitions.saveCheckpoint(job.id, deps.workerId, new Date(), checkpoint),
     );

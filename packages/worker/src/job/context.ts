@@ -1,20 +1,23 @@
 import { type Logger, ttlAfter } from '@obelm/core';
+import type { JobTable, StoreContext } from '@obelm/store';
 import type { BlobStore } from '../aws/blobs.ts';
-import type { JobStore } from '../aws/jobStore.ts';
 import type { ModelCache } from '../bundles/modelCache.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { JobRunner } from './runner.ts';
 
 /** What running a claimed job needs: the stores, the queue, the models, the pipeline runner and its settings. */
 export interface ExecuteDeps {
-  readonly jobs: JobStore;
+  /** What follows a job's end is relayed through it (store outbox.ts). */
+  readonly store: StoreContext;
+  readonly jobs: JobTable;
   readonly queue: JobQueue;
   readonly blobs: BlobStore;
   readonly models: ModelCache;
   readonly runner: JobRunner;
   readonly workerId: string;
   readonly heartbeatSeconds: number;
-  readonly jobTtlSeconds: number;
+  /** How long an ended job item is kept (core endedJobKeepSeconds). */
+  readonly endedKeepSeconds: number;
   /** Model time between periodic checkpoints of a running job; 0: none (OBELM_CHECKPOINT_SECONDS). */
   readonly checkpointSeconds: number;
   readonly stepDelayMs: number;

@@ -1,5 +1,13 @@
-import { classify, describeError, type JobItem, type JobMetrics, jobTransitions } from '@obelm/core';
+import {
+  classify,
+  describeError,
+  endBilling,
+  type JobItem,
+  type JobMetrics,
+  jobTransitions,
+} from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
+import { relayEndOrLog } from '@obelm/store';
 import { meterModel } from '../bundles/meteredModel.ts';
 import { hardwareOf } from '../hardware.ts';
 import type { JobLease } from '../queue/lease.ts';
@@ -26,12 +34,17 @@ export async function runToEnd(
 ): Promise<JobOutcome> {
   const { blobs } = deps;
   trace.checkpoint = job.checkpoint;
+  // Until the run knows whether it can resume, a stop (a cancel) pays for the work the checkpoint holds, as a
+  // cancel of the queued job would have.
+  trace.resumedGpuMs = job.checkpoint?.gpuMs ?? 0;
   const model = await deps.models.get(job.params.model);
   const hardware = await hardwareOf(model);
   const metered = meterModel(model, lease.signal);
   const loadStart = performance.now();
   const inputs = await loadInputs(blobs, job.inputs, model, lease.signal);
   const resume = await resumePoint(deps, job, model);
+  // A run that resumes carries the GPU time of the work its checkpoint holds; one that starts over, none.
+  trace.resumedGpuMs = resume ? (job.checkpoint?.gpuMs ?? 0) : 0;
   const loadMs = performance.now() - loadStart;
 
   const runStart = performance.now();
@@ -87,12 +100,14 @@ export async function runToEnd(
   metrics.runMs = Math.round(performance.now() - trace.claimedAt);
 
   const last = trace.lastStep;
+  const now = new Date();
   const finished = await deps.jobs.apply(
-    jobTransitions.succeed(job.id, deps.workerId, new Date(), {
+    jobTransitions.succeed(job.id, deps.workerId, now, {
       outputs,
       metrics,
       ...(last ? { progress: { step: last.total, of: last.total } } : {}),
-      ttl: ttlFromNow(deps.jobTtlSeconds),
+      ttl: ttlFromNow(deps.endedKeepSeconds),
+      billing: endBilling(job, 'succeeded', now, trace.resumedGpuMs, trace.modelMs()),
     }),
   );
   if (!finished) {
@@ -107,6 +122,8 @@ export async function runToEnd(
     deps.log.warn('finished job message not deleted', describeError(error));
   }
   await deleteJobCheckpoints(blobs, job, deps.log);
+  // What follows the end (its usage entry, the tenant's next held job), once the job's own cleanup is done.
+  await relayEndOrLog(deps.store, finished, deps.log);
   return 'succeeded';
 }
 

@@ -1,4 +1,5 @@
-import { classify, describeError, type JobItem, jobTransitions } from '@obelm/core';
+import { classify, describeError, endBilling, type JobItem, jobTransitions } from '@obelm/core';
+import { relayEndOrLog } from '@obelm/store';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
 import { deleteStrayCheckpoints, saveCheckpoint } from './checkpoint.ts';
@@ -28,22 +29,25 @@ export async function settleStoppedRun(
   const reason = lease.stopReason;
   if (reason === 'lost') return 'lost';
   if (reason === 'canceled') {
+    const now = new Date();
     const canceled = await jobs.apply(
-      jobTransitions.cancel(job.id, owner, new Date(), {
-        ttl: ttlFromNow(deps.jobTtlSeconds),
+      jobTransitions.cancel(job.id, owner, now, {
+        ttl: ttlFromNow(deps.endedKeepSeconds),
         metrics: trace.metered ? { gpuMs: Math.round(trace.modelMs()) } : undefined,
+        billing: endBilling(job, 'canceled', now, trace.resumedGpuMs, trace.modelMs()),
       }),
     );
     // Only the owner that ended the job deletes its message; one that lost it leaves the message to the new owner.
     if (!canceled) return 'lost';
     await queue.delete(message);
+    await relayEndOrLog(deps.store, canceled, log);
     return 'canceled';
   }
   if (reason === 'checkpoint') {
     const { model, lastStep } = trace;
     const checkpoint =
       model && lastStep
-        ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date())
+        ? await saveCheckpoint(deps.blobs, model, job, lastStep, new Date(), trace.billableGpuMs())
         : trace.checkpoint;
     const parked = await jobs.apply(jobTransitions.checkpoint(job.id, workerId, new Date(), checkpoint));
     await lease.close(); // a heartbeat in flight must not hide the message again after this
@@ -58,14 +62,17 @@ export async function settleStoppedRun(
   }
   const verdict = classify(error);
   if (verdict.kind === 'job') {
+    const now = new Date();
     const failed = await jobs.apply(
-      jobTransitions.fail(job.id, owner, new Date(), {
+      jobTransitions.fail(job.id, owner, now, {
         error: verdict.error,
-        ttl: ttlFromNow(deps.jobTtlSeconds),
+        ttl: ttlFromNow(deps.endedKeepSeconds),
+        billing: endBilling(job, 'failed', now),
       }),
     );
     if (!failed) return 'lost';
     await queue.delete(message);
+    await relayEndOrLog(deps.store, failed, log);
     log.warn('job failed', { code: verdict.error.code, error: verdict.error.message });
     return 'failed';
   }

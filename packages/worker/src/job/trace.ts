@@ -27,6 +27,8 @@ export class RunTrace {
   metered: MeteredModel | undefined;
   /** The checkpoint the item records: the one the run resumed from, then each one it saved. */
   checkpoint: JobCheckpoint | undefined;
+  /** GPU time of the work the run resumed from (its checkpoint's `gpuMs`); 0 for a run from the start. */
+  resumedGpuMs = 0;
   /**
    * Checkpoint objects the item does not point at (superseded, or written by a save that was not recorded) and
    * not yet deleted: removed after each recorded checkpoint, and all of them once the job succeeded.
@@ -91,6 +93,11 @@ export class RunTrace {
   /** Milliseconds spent inside the model so far (what a job is billed for). */
   modelMs(): number {
     return this.metered?.modelMs() ?? 0;
+  }
+
+  /** GPU time of the work that led to where the run is: what a checkpoint saved now records (billing.ts). */
+  billableGpuMs(): number {
+    return Math.round(this.resumedGpuMs + this.modelMs());
   }
 
   get model(): DiffusionModel | undefined {

@@ -1,23 +1,28 @@
 import {
+  endBilling,
   isStale,
   isTerminal,
   type JobItem,
   JobMessageSchema,
+  type JobUpdate,
   jobTransitions,
   type Logger,
   staleAfterMs,
   ttlAfter,
 } from '@obelm/core';
-import type { JobStore } from '../aws/jobStore.ts';
+import { type JobTable, relayEndOrLog, type StoreContext } from '@obelm/store';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 export interface ClaimDeps {
-  readonly jobs: JobStore;
+  /** What follows a job's end is relayed through it (store outbox.ts). */
+  readonly store: StoreContext;
+  readonly jobs: JobTable;
   readonly queue: JobQueue;
   readonly workerId: string;
   readonly heartbeatSeconds: number;
   readonly maxAttempts: number;
-  readonly jobTtlSeconds: number;
+  /** How long an ended job item is kept (core endedJobKeepSeconds). */
+  readonly endedKeepSeconds: number;
   readonly log: Logger;
 }
 
@@ -41,7 +46,9 @@ export type ClaimResult =
  * - a malformed message is logged and left alone, so SQS redrives it to the DLQ after maxReceiveCount;
  * - a job already terminal (or gone) just has its message deleted, but for a poison job's: a job that failed
  *   `too_many_attempts` keeps its message visible, so SQS moves it to the DLQ (where the operators' alarm is);
- * - a queued job past its TTL expires, one with a cancel request is canceled, one out of attempts fails;
+ *   an end whose relay a crash left undone (`outboxPending`: store outbox.ts) is relayed then;
+ * - a queued job past its TTL expires, one with a cancel request is canceled, one out of attempts fails (each
+ *   end relayed: its usage entry, its tenant's held jobs released);
  * - a running job whose heartbeat went stale (its worker died) is put back to queued and claimed again;
  *   one with a fresh heartbeat belongs to a live worker, and the duplicate message is deleted (the sweeper
  *   recovers the job should that worker die).
@@ -75,23 +82,22 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
       });
       return { outcome: 'bad_message' };
     }
+    // The message first, then what follows the job's end (its usage entry, the tenant's next held job).
+    const settle = async (outcome: Settled, ended: JobItem | undefined) => {
+      // A poison job's message is left for SQS to dead-letter after its receive limit; others are done.
+      if (outcome === 'too_many_attempts') await queue.setVisibility(message, 0);
+      else await queue.delete(message);
+      if (ended?.outboxPending) await relayEndOrLog(deps.store, ended, log);
+      return { outcome };
+    };
     if (isTerminal(job.status)) {
-      if (isPoison(job)) {
-        await queue.setVisibility(message, 0);
-        return { outcome: 'too_many_attempts' };
-      }
-      await queue.delete(message);
-      return { outcome: 'already_done' };
+      // An end whose relay did not get through (a crash right after it) is finished here.
+      return settle(isPoison(job) ? 'too_many_attempts' : 'already_done', job);
     }
     const now = new Date();
     if (job.status === 'queued') {
       const settled = await settleUnrunnable(deps, job, now);
-      if (settled) {
-        // A poison job's message is left for SQS to dead-letter after its receive limit; others are done.
-        if (settled === 'too_many_attempts') await queue.setVisibility(message, 0);
-        else await queue.delete(message);
-        return { outcome: settled };
-      }
+      if (settled) return settle(settled.outcome, settled.ended);
       const claimed = await jobs.apply(jobTransitions.claim(jobId, deps.workerId, now));
       if (claimed) return { claimed };
       continue;
@@ -115,33 +121,50 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
   return { outcome: 'held_elsewhere' };
 }
 
-/** Ends a queued job that must not run; returns how it ended, or undefined when it may run. */
+type Settled = 'already_done' | 'expired' | 'canceled' | 'too_many_attempts';
+
+/**
+ * Ends a queued job that must not run: how it ended, and the ended item when this call ended it (undefined when
+ * another writer got there first: that writer relays the end). Undefined when the job may run.
+ */
 async function settleUnrunnable(
   deps: ClaimDeps,
   job: JobItem,
   now: Date,
-): Promise<'expired' | 'canceled' | 'too_many_attempts' | undefined> {
-  const ttl = ttlAfter(now, deps.jobTtlSeconds);
+): Promise<{ outcome: Settled; ended: JobItem | undefined } | undefined> {
+  const ttl = ttlAfter(now, deps.endedKeepSeconds);
   const from = { status: 'queued' as const };
+  const end = async (outcome: Settled, update: JobUpdate) => ({
+    outcome,
+    ended: await deps.jobs.apply(update),
+  });
   if (job.ttl * 1000 < now.getTime()) {
-    await deps.jobs.apply(jobTransitions.expire(job.id, now, { ttl }));
-    return 'expired';
+    return end(
+      'expired',
+      jobTransitions.expire(job.id, now, { ttl, billing: endBilling(job, 'expired', now) }),
+    );
   }
   if (job.cancelRequested) {
-    await deps.jobs.apply(jobTransitions.cancel(job.id, from, now, { ttl }));
-    return 'canceled';
+    // What its checkpoint holds ran (a job stopped, re-queued, then canceled): that much is billed.
+    const billing = endBilling(job, 'canceled', now, job.checkpoint?.gpuMs);
+    return end('canceled', jobTransitions.cancel(job.id, from, now, { ttl, billing }));
   }
   if (job.attempts >= deps.maxAttempts) {
     const message = `the job stopped its worker ${job.attempts} times; it is not retried again`;
-    await deps.jobs.apply(
-      jobTransitions.fail(job.id, from, now, { ttl, error: { code: 'too_many_attempts', message } }),
+    const failed = await end(
+      'too_many_attempts',
+      jobTransitions.fail(job.id, from, now, {
+        ttl,
+        error: { code: 'too_many_attempts', message },
+        billing: endBilling(job, 'failed', now),
+      }),
     );
     deps.log.error('job failed after too many attempts', {
       jobId: job.id,
       tenant: job.tenant,
       attempts: job.attempts,
     });
-    return 'too_many_attempts';
+    return failed;
   }
   return undefined;
 }

@@ -1,12 +1,12 @@
 import { describeError, jobTransitions, type Logger } from '@obelm/core';
-import type { JobStore } from '../aws/jobStore.ts';
+import type { JobTable } from '@obelm/store';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 /** Why a running job was interrupted: the user canceled it, another worker owns it now, or we are stopping. */
 export type StopReason = 'canceled' | 'lost' | 'checkpoint';
 
 export interface LeaseOptions {
-  readonly jobs: JobStore;
+  readonly jobs: JobTable;
   readonly queue: JobQueue;
   readonly message: ReceivedMessage;
   readonly jobId: string;

@@ -1,15 +1,15 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, isConditionFailed, type JobItem, type JobUpdate } from '@obelm/core';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dbKeys, isConditionFailed, type JobItem, type JobPut, type JobUpdate } from '@obelm/core';
 
 /**
- * The worker's access to job items: reads, and the writes of core's transitions (packages/core/src/transitions.ts),
- * the same ones the API and the sweeper send. A lost condition returns `undefined` instead of throwing: another
+ * Job items: reads, and the writes of core's transitions (packages/core/src/transitions.ts), executed the same way
+ * by the API, the sweeper and the worker. A lost condition returns `undefined` instead of throwing: another
  * writer moved the job, and the caller decides what that means.
  */
-export class JobStore {
+export class JobTable {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
+    readonly db: DynamoDBDocumentClient,
+    readonly table: string,
   ) {}
 
   async get(jobId: string): Promise<JobItem | undefined> {
@@ -17,6 +17,11 @@ export class JobStore {
       new GetCommand({ TableName: this.table, Key: dbKeys.job(jobId), ConsistentRead: true }),
     );
     return out.Item as JobItem | undefined;
+  }
+
+  /** Puts a new job item (`jobTransitions.create`); throws when the id is taken. */
+  async put(put: JobPut): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, ...put }));
   }
 
   /** Applies a transition; the new item, or undefined when its condition failed. */

@@ -1,0 +1,122 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { dbKeys, GSI2, type JobItem, jobMessage, jobTransitions } from '@obelm/core';
+import type { StoreContext } from './context.ts';
+import { tenantLimits } from './tenants.ts';
+
+/**
+ * Fair share by admission in the app: a tenant has at most `parallelJobs` jobs in the shared jobs queue or
+ * running (`dispatch: 'sent'`); the rest wait in the table (`held`, no message) and are released oldest first
+ * as the tenant's sent jobs end. Another tenant's job therefore never queues behind more than the parallelJobs
+ * of each busy tenant, whatever their backlog. Chosen over SQS fair queues (message groups on a standard queue)
+ * because it behaves the same on the local stand-in queue, bounds a tenant's share of the GPUs by a limit the
+ * operator sets, and needs no queue feature: only gsi2, the sparse index of active jobs (core table.ts).
+ *
+ * gsi2 reads are eventually consistent in the cloud (a GSI offers nothing else), usually within a second: the
+ * counts may miss a job put or ended a moment ago, so a burst of concurrent requests can overshoot
+ * `maxActiveJobs` or `parallelJobs` by the few requests in flight. The transitions themselves are conditional,
+ * so no job is ever sent twice.
+ */
+
+/** A tenant's active (queued or running) jobs, and how many of those hold a dispatch slot. */
+export async function activeCounts(
+  ctx: StoreContext,
+  tenant: string,
+): Promise<{ active: number; sent: number }> {
+  const [active, sent] = await Promise.all([countActive(ctx, tenant), countActive(ctx, tenant, 'sent')]);
+  return { active, sent };
+}
+
+/** Sends a job's ids (never its payload) to the jobs queue; duplicates are harmless, workers claim conditionally. */
+export async function sendJobMessage(ctx: StoreContext, job: Pick<JobItem, 'id' | 'tenant'>): Promise<void> {
+  await ctx.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: ctx.jobsQueueUrl,
+      MessageBody: JSON.stringify(jobMessage(job.id, job.tenant)),
+    }),
+  );
+}
+
+/**
+ * Fills the tenant's free dispatch slots with its oldest held jobs: each takes its slot by the conditional
+ * `jobTransitions.dispatch` (held -> sent), then gets its message. Safe to run concurrently (every job end of
+ * the tenant calls it, and the sweeper): a job is dispatched by one caller only; a caller that loses a job to
+ * another counts the slots again and goes on with the next. A crash between the transition and the message
+ * leaves a sent job without one, which the sweeper's lost-message rule re-sends. Returns the released ids.
+ */
+export async function releaseHeld(ctx: StoreContext, tenant: string): Promise<string[]> {
+  const { parallelJobs } = await tenantLimits(ctx, tenant);
+  const released: string[] = [];
+  // Ids tried once are skipped: a stale index page could offer a job already dispatched again and again.
+  const tried = new Set<string>();
+  for (;;) {
+    const free = parallelJobs - (await countActive(ctx, tenant, 'sent'));
+    if (free <= 0) return released;
+    const candidates = (await oldestHeld(ctx, tenant, free + tried.size)).filter((job) => !tried.has(job.id));
+    if (candidates.length === 0) return released;
+    let lostOne = false;
+    for (const job of candidates.slice(0, free)) {
+      tried.add(job.id);
+      const dispatched = await ctx.jobs.apply(jobTransitions.dispatch(job, ctx.now()));
+      if (!dispatched) {
+        // Released by another caller, canceled or expired meanwhile: the free slots may have changed too.
+        lostOne = true;
+        break;
+      }
+      await sendJobMessage(ctx, dispatched);
+      released.push(job.id);
+    }
+    if (!lostOne) return released;
+  }
+}
+
+/** Counts a tenant's active jobs (all, or the sent ones) in gsi2, page by page (Select COUNT reads no items). */
+async function countActive(ctx: StoreContext, tenant: string, only?: 'sent'): Promise<number> {
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ctx.db.send(
+      new QueryCommand({
+        TableName: ctx.table,
+        IndexName: GSI2,
+        Select: 'COUNT',
+        ...activeKeyCondition(tenant, only),
+        ExclusiveStartKey: start,
+      }),
+    );
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
+/** The oldest `limit` held jobs of a tenant (their ids and what dispatch needs). */
+async function oldestHeld(
+  ctx: StoreContext,
+  tenant: string,
+  limit: number,
+): Promise<Pick<JobItem, 'id' | 'tenant' | 'createdAt'>[]> {
+  const { Items = [] } = await ctx.db.send(
+    new QueryCommand({
+      TableName: ctx.table,
+      IndexName: GSI2,
+      ...activeKeyCondition(tenant, 'held'),
+      ScanIndexForward: true,
+      Limit: limit,
+      ProjectionExpression: '#id, #tenant, #createdAt',
+      ExpressionAttributeNames: { '#id': 'id', '#tenant': 'tenant', '#createdAt': 'createdAt' },
+    }),
+  );
+  return Items as Pick<JobItem, 'id' | 'tenant' | 'createdAt'>[];
+}
+
+/** A tenant's gsi2 partition, or only its sent or held jobs (sort-key prefix). */
+function activeKeyCondition(tenant: string, only?: 'sent' | 'held') {
+  return {
+    KeyConditionExpression: only ? 'gsi2pk = :pk AND begins_with(gsi2sk, :prefix)' : 'gsi2pk = :pk',
+    ExpressionAttributeValues: {
+      ':pk': dbKeys.tenantActivePartition(tenant),
+      ...(only ? { ':prefix': dbKeys.activePrefix[only] } : {}),
+    },
+  };
+}
