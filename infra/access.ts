@@ -1,4 +1,4 @@
-import { dbKeys, type LambdaHandlerName, S3_PREFIXES, TABLE } from '@obelm/core';
+import { dbKeys, type LambdaHandlerName, S3_PREFIXES, TABLE, WEBHOOK_SECRET_CONTEXT } from '@obelm/core';
 import * as pulumi from '@pulumi/pulumi';
 
 /**
@@ -19,6 +19,12 @@ export interface ResourceArns {
   tableArn: pulumi.Input<string>;
   jobsQueueArn: pulumi.Input<string>;
   webhooksQueueArn: pulumi.Input<string>;
+  /** Where the dispatcher puts a delivery it gives up on (after WEBHOOK_MAX_ATTEMPTS). */
+  webhooksDlqArn: pulumi.Input<string>;
+  /** The bucket's ObjectCreated notifications under batch/ (the batch trigger's event source). */
+  batchQueueArn: pulumi.Input<string>;
+  /** The KMS key that seals webhook signing secrets (infra/secrets.ts). */
+  webhookSecretsKeyArn: pulumi.Input<string>;
   /**
    * The GPU worker's ECS service, which createJob starts when it enqueues into an empty fleet (fleet.ts). Absent
    * while the worker itself is being built (its role never holds that grant); the API's grants need it.
@@ -48,6 +54,24 @@ export function grants(arns: ResourceArns) {
     ],
   });
   const table = [arns.tableArn];
+  /**
+   * What a Lambda event source mapping does with the function's role: Lambda polls the queue, deletes what the
+   * handler did not report failed, and reads the queue's attributes. The handler's own code never calls these.
+   */
+  const eventSource = (queueArn: pulumi.Input<string>): Grant => ({
+    actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+    resources: [queueArn],
+  });
+  /** One KMS action on the webhook secrets key, for that purpose only (the encryption context). */
+  const webhookSecretKey = (action: string): Grant => ({
+    actions: [action],
+    resources: [arns.webhookSecretsKeyArn],
+    conditions: Object.entries(WEBHOOK_SECRET_CONTEXT).map(([name, value]) => ({
+      test: 'StringEquals',
+      variable: `kms:EncryptionContext:${name}`,
+      values: [value],
+    })),
+  });
   return {
     // DynamoDB items by key (api keys, tenants, jobs, uploads, idempotency keys, rate windows), one action per
     // grant.
@@ -56,7 +80,10 @@ export function grants(arns: ResourceArns) {
     itemUpdate: { actions: ['dynamodb:UpdateItem'], resources: table },
     // Only createJob's release of an Idempotency-Key whose job was never queued.
     itemDelete: { actions: ['dynamodb:DeleteItem'], resources: table },
-    // The sweeper's walk over job items (re-enqueue lost, recover stale, expire old); nothing else scans.
+    // A batch's jobs, read by id after a Query of its pointers (store batchJobs.ts): views, summary, listings.
+    itemBatchRead: { actions: ['dynamodb:BatchGetItem'], resources: table },
+    // The sweeper's walk over job and batch items (re-enqueue lost, recover stale, expire old, finish batches);
+    // nothing else scans.
     tableScan: { actions: ['dynamodb:Scan'], resources: table },
     // A tenant's jobs newest first, only through the index.
     tenantJobsQuery: {
@@ -69,6 +96,18 @@ export function grants(arns: ResourceArns) {
       resources: [pulumi.interpolate`${arns.tableArn}/index/${TABLE.gsi2.name}`],
     },
     usageQuery: { actions: ['dynamodb:Query'], resources: table },
+    // A batch's job pointers (its own partition, store batchJobs.ts), and of no other partition.
+    batchJobsQuery: {
+      actions: ['dynamodb:Query'],
+      resources: table,
+      conditions: [
+        {
+          test: 'ForAllValues:StringLike',
+          variable: 'dynamodb:LeadingKeys',
+          values: [dbKeys.batch('*').pk],
+        },
+      ],
+    },
     // The model catalog (packages/api/src/models/catalog.ts): one Query of its partition, and of no other.
     catalogQuery: {
       actions: ['dynamodb:Query'],
@@ -89,16 +128,16 @@ export function grants(arns: ResourceArns) {
     },
     // The sweeper compares the jobs queue's message counts with the active jobs (lost messages, sweeper.ts).
     jobsCount: { actions: ['sqs:GetQueueAttributes'], resources: [arns.jobsQueueArn] },
+    // A job's (or batch's) end enqueues its webhook event (store outbox.ts); the dispatcher re-sends a message
+    // with a delay for the next attempt.
     webhooksSend: { actions: ['sqs:SendMessage'], resources: [arns.webhooksQueueArn] },
-    webhooksConsume: {
-      actions: [
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:GetQueueAttributes',
-      ],
-      resources: [arns.webhooksQueueArn],
-    },
+    webhooksConsume: eventSource(arns.webhooksQueueArn),
+    // A delivery given up after its last attempt: the dispatcher puts its message there itself.
+    webhooksDlqSend: { actions: ['sqs:SendMessage'], resources: [arns.webhooksDlqArn] },
+    batchConsume: eventSource(arns.batchQueueArn),
+    // KMS: seal a new signing secret (first use, rotation), open a stored one (to show it, to sign with it).
+    kmsSeal: webhookSecretKey('kms:Encrypt'),
+    kmsOpen: webhookSecretKey('kms:Decrypt'),
     // ECS: createJob starts the worker service from zero tasks (packages/api/src/jobs/fleet.ts).
     fleetStart: {
       actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
@@ -117,11 +156,16 @@ export function grants(arns: ResourceArns) {
     // DELETE /v1/jobs/{id} lists the job's folder to delete what is in it.
     jobsList: listing('jobs'),
     modelsRead: { actions: ['s3:GetObject'], resources: objects('models') },
-    // The worker reads inputs (uploads/, jobs/) and model bundles, which it lists (bundleFetch.ts).
-    workerList: listing('uploads', 'jobs', 'models'),
-    // Batch (planned): images dropped under batch/ start jobs whose outputs go under batch-out/.
+    // The worker reads inputs (uploads/, jobs/, batch/, batch-out/ noise) and model bundles, which it lists
+    // (bundleFetch.ts).
+    workerList: listing('uploads', 'jobs', 'models', 'batch', 'batchOut'),
+    // Batches: images dropped under batch/ start invert jobs (the worker reads them), whose noise goes under
+    // batch-out/ with the batch's summary.json (written by whoever completes the batch: store batchCompletion.ts).
+    // createBatch signs the upload form for the batch's prefix; views sign links to the noise and the summary.
     batchRead: { actions: ['s3:GetObject'], resources: objects('batch') },
+    batchUploadsForm: { actions: ['s3:PutObject'], resources: objects('batch') },
     batchOutWrite: { actions: ['s3:PutObject'], resources: objects('batchOut') },
+    batchOutRead: { actions: ['s3:GetObject'], resources: objects('batchOut') },
   } satisfies Record<string, Grant>;
 }
 
@@ -137,6 +181,7 @@ export type GrantName = keyof Grants;
  * the request in the key's rate window (itemUpdate): packages/api/src/middleware/auth.ts and rateLimit.ts.
  */
 export const HANDLER_GRANTS = {
+  // A job that could not be queued ends failed here: its webhook event (store outbox.ts).
   createJob: [
     'itemRead',
     'itemPut',
@@ -146,54 +191,145 @@ export const HANDLER_GRANTS = {
     'activeJobsQuery',
     'usageQuery',
     'jobsSend',
+    'webhooksSend',
     'uploadsRead',
     'uploadsList',
     'jobsRead',
     'jobsWrite',
     'fleetStart',
   ],
-  getJob: ['itemRead', 'itemUpdate', 'jobsRead'],
-  listJobs: ['itemRead', 'itemUpdate', 'tenantJobsQuery', 'jobsRead'],
-  // A queued job canceled here: its usage entry, and its tenant's held jobs released (store outbox.ts).
-  cancelJob: ['itemRead', 'itemPut', 'itemUpdate', 'activeJobsQuery', 'jobsSend', 'jobsRead'],
+  // A batch job's noise is under batch-out/ (its view links it).
+  getJob: ['itemRead', 'itemUpdate', 'jobsRead', 'batchOutRead'],
+  // `?batch=`: the batch's pointers, then its jobs.
+  listJobs: [
+    'itemRead',
+    'itemUpdate',
+    'tenantJobsQuery',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'jobsRead',
+    'batchOutRead',
+  ],
+  // A queued job canceled here: its usage entry, its webhook event, its tenant's held jobs released (store
+  // outbox.ts) and, for a batch's last job, the batch's completion (summary.json, batch.completed).
+  cancelJob: [
+    'itemRead',
+    'itemPut',
+    'itemUpdate',
+    'activeJobsQuery',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'jobsSend',
+    'webhooksSend',
+    'jobsRead',
+    'batchOutRead',
+    'batchOutWrite',
+  ],
   createUpload: ['itemRead', 'itemPut', 'itemUpdate', 'uploadsWrite'],
   openapi: [],
   listModels: ['itemRead', 'itemUpdate', 'catalogQuery'],
   // A tombstone's view has no outputs to sign: no jobsRead.
   deleteJob: ['itemRead', 'itemUpdate', 'jobsList', 'jobsDelete'],
   getUsage: ['itemRead', 'itemUpdate', 'usageQuery'],
-  sweeper: ['itemRead', 'itemPut', 'itemUpdate', 'tableScan', 'activeJobsQuery', 'jobsSend', 'jobsCount'],
+  // The sweeper also finishes the relays (webhook events) and batches (close, completion) a crash left.
+  sweeper: [
+    'itemRead',
+    'itemPut',
+    'itemUpdate',
+    'tableScan',
+    'activeJobsQuery',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'jobsSend',
+    'jobsCount',
+    'webhooksSend',
+    'batchOutWrite',
+  ],
+  // The signing secret: sealed when created (first use, rotation), opened to be shown.
+  getWebhookSecret: ['itemRead', 'itemUpdate', 'kmsSeal', 'kmsOpen'],
+  rotateWebhookSecret: ['itemRead', 'itemUpdate', 'kmsSeal', 'kmsOpen'],
+  // The event sent again with a fresh schedule; the answer is the job view.
+  redeliverWebhook: ['itemRead', 'itemUpdate', 'webhooksSend', 'jobsRead', 'batchOutRead'],
+  // The batch item, its params resolved from the catalog, and the upload form for its prefix; the answer is its
+  // view (its pointers, none yet).
+  createBatch: ['itemRead', 'itemPut', 'itemUpdate', 'catalogQuery', 'batchJobsQuery', 'batchUploadsForm'],
+  // Counts from the batch's jobs; the summary's link once complete.
+  getBatch: ['itemRead', 'itemUpdate', 'batchJobsQuery', 'itemBatchRead', 'batchOutRead'],
+  // A closed batch whose jobs have all ended completes here: summary.json and batch.completed.
+  closeBatch: [
+    'itemRead',
+    'itemPut',
+    'itemUpdate',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'webhooksSend',
+    'batchOutWrite',
+    'batchOutRead',
+  ],
+  // Lambda polls the webhooks queue with its role. Per message: the delivery and its subject's view (output
+  // links, a batch's counts and summary), the tenant's secrets (the first one created if none yet), the attempt
+  // recorded; the next attempt re-sent with a delay, a given-up one into the DLQ.
+  webhookDispatcher: [
+    'webhooksConsume',
+    'itemRead',
+    'itemUpdate',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'webhooksSend',
+    'webhooksDlqSend',
+    'kmsSeal',
+    'kmsOpen',
+    'jobsRead',
+    'batchOutRead',
+  ],
+  // Lambda polls the batch queue with its role. Per object: the batch and its pointer (taken back if the batch
+  // completed meanwhile), admission as createJob's (the fleet started from zero), the job and its message; a job
+  // refused by a budget ends failed at once (its relay: webhook, held jobs, the batch's completion); the batch's
+  // count and its close at `expectedImages`.
+  batchTrigger: [
+    'batchConsume',
+    'itemRead',
+    'itemPut',
+    'itemUpdate',
+    'itemDelete',
+    'activeJobsQuery',
+    'usageQuery',
+    'batchJobsQuery',
+    'itemBatchRead',
+    'jobsSend',
+    'webhooksSend',
+    'batchOutWrite',
+    'fleetStart',
+  ],
 } as const satisfies Record<LambdaHandlerName, readonly GrantName[]>;
 
 /**
- * Grants of handlers later issues add, ready for their seams in infra/api.ts: each moves into
- * HANDLER_GRANTS when its handler file exists and core names it (the coverage test then holds it to its calls).
- * Whatever of theirs the API and the worker need too (webhooksSend when jobs end, batch outputs in job views and
- * the worker) is added to those lists with the code that makes the calls.
- */
-export const PLANNED_HANDLER_GRANTS = {
-  batchTrigger: ['itemRead', 'itemPut', 'jobsSend', 'batchRead'],
-  webhookDispatcher: ['itemRead', 'itemUpdate', 'webhooksConsume', 'webhooksSend'],
-} as const satisfies Record<string, readonly GrantName[]>;
-
-/**
  * The GPU worker: consume jobs, read inputs and model bundles (listing them, and missing objects as 404s), write
- * outputs and checkpoints, remove checkpoints, update job items; after a job's end, write its usage entry and
- * release its tenant's held jobs (store outbox.ts, dispatch.ts: the gsi2 Query, the tenant's item, SendMessage).
+ * outputs and checkpoints, remove checkpoints, update job items; after a job's end, write its usage entry,
+ * enqueue its webhook event, release its tenant's held jobs (store outbox.ts, dispatch.ts: the gsi2 Query, the
+ * tenant's item, SendMessage) and complete its batch if it was the last job (summary.json). A batch's job reads
+ * its image under batch/ and writes its noise under batch-out/, where a later job may read it as its noise. No
+ * KMS: the dispatcher signs webhooks, the worker never sees a secret.
  */
 export const WORKER_GRANTS = [
   'jobsConsume',
   'jobsSend',
+  'webhooksSend',
   'itemRead',
   'itemPut',
   'itemUpdate',
   'activeJobsQuery',
+  'batchJobsQuery',
+  'itemBatchRead',
   'uploadsRead',
   'jobsRead',
   'jobsWrite',
   'jobsDelete',
   'modelsRead',
   'workerList',
+  'batchRead',
+  'batchOutRead',
+  'batchOutWrite',
 ] as const satisfies readonly GrantName[];
 
 /** The grants behind a list of names. */

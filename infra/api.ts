@@ -3,14 +3,20 @@
  * the SST app. Each function gets exactly the grants access.ts lists for it, through one SST link per grant,
  * and reads resource names from OBELM_* environment variables (packages/core/src/config.ts).
  */
-import type { LambdaHandlerName } from '@obelm/core';
+import { type LambdaHandlerName, QUEUE_HANDLERS } from '@obelm/core';
 import { type Grants, HANDLER_GRANTS } from './access.ts';
+import { type Environment, functionEnvironment, type GrantEnvironment } from './environment.ts';
+import { type HandlerQueueName, QUEUE_OF, queueEventSource, queueHandlerTimeoutSeconds } from './queues.ts';
 import { HANDLERS_DIR, httpRoutes } from './routes.ts';
 
 export interface HttpApiArgs {
   grants: Grants;
   /** OBELM_* variables every handler reads. */
-  environment: Record<string, $util.Input<string>>;
+  environment: Environment;
+  /** Variables only the handlers holding a grant get (environment.ts). */
+  grantEnvironment: GrantEnvironment;
+  /** The queues that feed the queue handlers (core QUEUE_HANDLERS), by core's queue name. */
+  queueArns: Record<HandlerQueueName, $util.Input<string>>;
   /** Requests per second before API Gateway throttles (burst: twice that). */
   rateLimit: number;
   logRetentionDays: keyof typeof LOG_RETENTION;
@@ -45,7 +51,7 @@ export function createHttpApi(args: HttpApiArgs) {
     // getJob long-polls up to MAX_JOB_WAIT_SECONDS (20 s, packages/core) and stops 1 s before its deadline;
     // HTTP API integrations time out at 30 s.
     timeout: handler === 'getJob' ? '25 seconds' : '15 seconds',
-    environment: args.environment,
+    environment: functionEnvironment(args.environment, HANDLER_GRANTS[handler], args.grantEnvironment),
     link: HANDLER_GRANTS[handler].map((grant) => links[grant]),
     logging: { retention: LOG_RETENTION[args.logRetentionDays], format: 'json' },
     nodejs: { format: 'esm', sourcemap: true },
@@ -72,20 +78,22 @@ export function createHttpApi(args: HttpApiArgs) {
     schedule: `rate(${SWEEP_MINUTES} minutes)`,
   });
 
-  /*
-   * Seam (batch issue): once packages/api/src/handlers/batchTrigger.ts exists (and its name is in core's
-   * handler lists, packages/core/src/routes.ts), in stacks/index.ts:
-   *   const batchTrigger = new sst.aws.Function('BatchTrigger', functionArgs('batchTrigger'));
-   *   storage.notifyBatchUploads({ arn: batchTrigger.arn, name: batchTrigger.name });
-   *
-   * Seam (webhooks issue): once packages/api/src/handlers/webhookDispatcher.ts exists (and its name is in
-   * core's handler lists, packages/core/src/routes.ts):
-   *   new aws.lambda.EventSourceMapping('WebhookDispatch', { eventSourceArn: queues.webhooks.queue.arn,
-   *     functionName: dispatcher.name, batchSize: 10, functionResponseTypes: ['ReportBatchItemFailures'] });
-   *   with dispatcher = new sst.aws.Function('WebhookDispatcher', { ...functionArgs('webhookDispatcher'),
-   *     timeout: `${WEBHOOK_DISPATCH_TIMEOUT_SECONDS} seconds` }) (the constant is core's, queues.ts).
-   */
-  return { api, functionArgs };
+  // The queue handlers: Lambda polls each one's queue (10 messages a batch, failures reported per message).
+  // The webhook dispatcher's timeout is core's WEBHOOK_DISPATCH_TIMEOUT_SECONDS, from which its queue's
+  // visibility is derived.
+  const queueHandlers = QUEUE_HANDLERS.map((handler) => {
+    const id = `${handler[0]!.toUpperCase()}${handler.slice(1)}`;
+    const fn = new sst.aws.Function(id, {
+      ...functionArgs(handler),
+      timeout: `${queueHandlerTimeoutSeconds(handler)} seconds`,
+    });
+    queueEventSource(`${id}Source`, {
+      queueArn: args.queueArns[QUEUE_OF[handler]],
+      functionName: fn.name,
+    });
+    return fn;
+  });
+  return { api, functionArgs, queueHandlers };
 }
 
 /** How often the sweeper runs; a job is stale after two missed heartbeats (core queues.ts `staleAfterMs`). */

@@ -110,23 +110,38 @@ export class ObelmBucket extends pulumi.ComponentResource {
   }
 
   /**
-   * Invokes `fn` for every object created under batch/ (one job per dropped image).
-   * Seam: call this once packages/api/src/handlers/batchTrigger.ts exists (see infra/api.ts).
+   * Sends an S3 event to `queue` for every object created under batch/ (each starts one job: the batch trigger
+   * consumes the queue). Through a queue rather than a direct invocation: S3 delivers each event at least once
+   * and never retries a failed invocation, while a queue keeps what the trigger could not handle for a retry,
+   * then its DLQ.
    */
-  notifyBatchUploads(fn: {
+  notifyBatchUploads(queue: {
     arn: pulumi.Input<string>;
-    name: pulumi.Input<string>;
+    url: pulumi.Input<string>;
   }): aws.s3.BucketNotification {
-    const invoke = new aws.lambda.Permission(
-      'BatchTriggerInvoke',
+    const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    const policy = new aws.sqs.QueuePolicy(
+      'BatchUploadsSend',
       {
-        action: 'lambda:InvokeFunction',
-        function: fn.name,
-        principal: 's3.amazonaws.com',
-        sourceArn: this.bucket.arn,
-        // Bucket names are global: a bucket of this name in another account (after this one is deleted)
-        // must not be able to invoke the function.
-        sourceAccount: aws.getCallerIdentityOutput({}, { parent: this }).accountId,
+        queueUrl: queue.url,
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'BucketNotifications',
+              Effect: 'Allow',
+              Principal: { Service: 's3.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Resource: queue.arn,
+              // Bucket names are global: a bucket of this name in another account (after this one is deleted)
+              // must not be able to send, hence the account as well as the bucket.
+              Condition: {
+                ArnEquals: { 'aws:SourceArn': this.bucket.arn },
+                StringEquals: { 'aws:SourceAccount': accountId },
+              },
+            },
+          ],
+        }),
       },
       { parent: this },
     );
@@ -134,11 +149,10 @@ export class ObelmBucket extends pulumi.ComponentResource {
       'BatchUploads',
       {
         bucket: this.bucket.id,
-        lambdaFunctions: [
-          { lambdaFunctionArn: fn.arn, events: ['s3:ObjectCreated:*'], filterPrefix: S3_PREFIXES.batch },
-        ],
+        queues: [{ queueArn: queue.arn, events: ['s3:ObjectCreated:*'], filterPrefix: S3_PREFIXES.batch }],
       },
-      { parent: this, dependsOn: [invoke] },
+      // S3 checks that it may send to the queue when the notification is set.
+      { parent: this, dependsOn: [policy] },
     );
   }
 }

@@ -9,9 +9,11 @@ import { ObelmAlarms } from '../infra/alarms.ts';
 import { createHttpApi, LOG_RETENTION } from '../infra/api.ts';
 import { ObelmBucket } from '../infra/bucket.ts';
 import { StageDiscovery } from '../infra/discovery.ts';
+import { functionEnvironment, type GrantEnvironment } from '../infra/environment.ts';
 import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
 import { createWorkerNetwork } from '../infra/network.ts';
 import { ObelmQueues } from '../infra/queues.ts';
+import { WebhookSecretsKey } from '../infra/secrets.ts';
 import { ObelmTable } from '../infra/table.ts';
 import { createWorkerRepository, resolveWorkerImage, workerImageParameter } from '../infra/workerImage.ts';
 import { settingsFor } from './settings.ts';
@@ -45,12 +47,18 @@ export async function deployStage(stage: string) {
   });
   const table = new ObelmTable('Table', { protect: settings.protect });
   const queues = new ObelmQueues('Queues');
+  // Every object created under batch/ becomes a message of the batch queue (the batch trigger consumes it).
+  storage.notifyBatchUploads(queues.batch.queue);
+  const secretsKey = new WebhookSecretsKey('WebhookSecrets', { protect: settings.protect });
 
   const arns = {
     bucketArn: storage.bucket.arn,
     tableArn: table.table.arn,
     jobsQueueArn: queues.jobs.queue.arn,
     webhooksQueueArn: queues.webhooks.queue.arn,
+    webhooksDlqArn: queues.webhooks.deadLetter.arn,
+    batchQueueArn: queues.batch.queue.arn,
+    webhookSecretsKeyArn: secretsKey.key.arn,
   };
   // The worker's grants need no worker service ARN; the API's do, so the API is built after the worker.
   const all = grants(arns);
@@ -68,6 +76,12 @@ export async function deployStage(stage: string) {
     OBELM_TENANT_LIMITS: JSON.stringify(settings.tenantLimits),
     OBELM_PRICES: JSON.stringify(settings.prices),
   };
+  // Only the functions that may use these resources are told where they are (infra/environment.ts).
+  const grantEnvironment: GrantEnvironment = {
+    kmsSeal: { OBELM_KMS_KEY_ID: secretsKey.key.arn },
+    kmsOpen: { OBELM_KMS_KEY_ID: secretsKey.key.arn },
+    webhooksDlqSend: { OBELM_WEBHOOKS_DLQ_URL: queues.webhooks.deadLetter.url },
+  };
   // Where `obelm admin --stage` finds the table, and the default limits it shows (as the API reads them).
   new StageDiscovery('Discovery', {
     stage,
@@ -84,7 +98,7 @@ export async function deployStage(stage: string) {
     queueName: queues.jobs.queue.name,
     access: select(all, WORKER_GRANTS),
     environment: {
-      ...environment,
+      ...functionEnvironment(environment, WORKER_GRANTS, grantEnvironment),
       OBELM_PROVIDER: 'cuda',
       // Heartbeat and attempts keep core's defaults (packages/core/src/queues.ts): the queues are built on them.
       OBELM_STOP_GRACE_SECONDS: '90',
@@ -102,12 +116,21 @@ export async function deployStage(stage: string) {
       OBELM_WORKER_CLUSTER: worker.cluster.name,
       OBELM_WORKER_SERVICE: worker.service.name,
     },
+    grantEnvironment,
+    queueArns: {
+      webhooks: queues.webhooks.queue.arn,
+      batch: queues.batch.queue.arn,
+    },
     rateLimit: settings.limits.apiRateLimit,
     logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
   });
 
   new ObelmAlarms('Alarms', {
-    deadLetterQueues: { Jobs: queues.jobs.deadLetter.name, Webhooks: queues.webhooks.deadLetter.name },
+    deadLetterQueues: {
+      Jobs: queues.jobs.deadLetter.name,
+      Webhooks: queues.webhooks.deadLetter.name,
+      Batch: queues.batch.deadLetter.name,
+    },
     jobsQueueName: queues.jobs.queue.name,
     maxJobSeconds: settings.maxJobSeconds,
     ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
@@ -118,6 +141,7 @@ export async function deployStage(stage: string) {
     bucket: storage.bucket.bucket,
     table: table.table.name,
     jobsQueue: queues.jobs.queue.url,
+    batchQueue: queues.batch.queue.url,
     workerRepository: repository.repositoryUrl,
     workerCluster: worker.cluster.name,
   };

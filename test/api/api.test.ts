@@ -108,6 +108,12 @@ describe('OpenAPI document', () => {
         '/v1/openapi.json',
         '/v1/uploads',
         '/v1/usage',
+        '/v1/jobs/{id}/webhook/redeliver',
+        '/v1/webhooks/secret',
+        '/v1/webhooks/secret/rotate',
+        '/v1/batches',
+        '/v1/batches/{id}',
+        '/v1/batches/{id}/close',
       ].sort(),
     );
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -159,6 +165,8 @@ describe('job view contract', () => {
       startedAt: new Date().toISOString(),
       finishedAt: new Date().toISOString(),
       billing: { gpuMs: 3, amountMicros: 2, currency: 'USD', month: '2026-12' },
+      webhook: { url: 'http://127.0.0.1:9/hook' },
+      batch: { id: 'batch_1', key: 'batch/dev/batch_1/a.png' },
     });
     const full = await call(stack, 'GET', `/v1/jobs/${job.id}`);
     // Every field but deletedAt, which replaces outputsExpireAt on a tombstone (below).

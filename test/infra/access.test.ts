@@ -19,11 +19,15 @@ describe('API handler access', () => {
 
   it('gives openapi nothing, and listJobs the index query and the outputs its links point to', async () => {
     expect(HANDLER_GRANTS.openapi).toEqual([]);
-    // The table: the key and its tenant (GetItem), the key's rate window (UpdateItem).
+    // The table: the key and its tenant (GetItem), the key's rate window (UpdateItem), a batch's pointers
+    // (Query) and its jobs (BatchGetItem).
     expect(await resourcesOf('listJobs')).toEqual([
       arns.tableArn,
       arns.tableArn,
+      arns.tableArn,
+      arns.tableArn,
       `${arns.tableArn}/index/gsi1`,
+      'arn:aws:s3:::b/batch-out/*',
       'arn:aws:s3:::b/jobs/*',
     ]);
   });
@@ -52,7 +56,13 @@ describe('API handler access', () => {
       [{ test: 'StringLikeIfExists', variable: 's3:prefix', values: ['uploads/*'] }],
     ]);
     expect(lists(WORKER_GRANTS).map((g) => g.conditions)).toEqual([
-      [{ test: 'StringLikeIfExists', variable: 's3:prefix', values: ['uploads/*', 'jobs/*', 'models/*'] }],
+      [
+        {
+          test: 'StringLikeIfExists',
+          variable: 's3:prefix',
+          values: ['uploads/*', 'jobs/*', 'models/*', 'batch/*', 'batch-out/*'],
+        },
+      ],
     ]);
   });
 
@@ -66,6 +76,29 @@ describe('API handler access', () => {
         values: [dbKeys.modelsPartition],
       },
     ]);
+  });
+
+  it("gives the queue handlers' roles exactly what Lambda's polling of their queue needs", async () => {
+    const polling = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'];
+    expect(all.webhooksConsume.actions).toEqual(polling);
+    expect(await Promise.all(all.webhooksConsume.resources.map((r) => resolved(r)))).toEqual([
+      arns.webhooksQueueArn,
+    ]);
+    expect(all.batchConsume.actions).toEqual(polling);
+    expect(await Promise.all(all.batchConsume.resources.map((r) => resolved(r)))).toEqual([
+      arns.batchQueueArn,
+    ]);
+  });
+
+  it('lets createBatch sign uploads under batch/ only, and only the dispatcher send to the webhooks DLQ', async () => {
+    const writes = select(all, HANDLER_GRANTS.createBatch).filter((g) => g.actions.includes('s3:PutObject'));
+    expect(await Promise.all(writes.flatMap((g) => g.resources.map((r) => resolved(r))))).toEqual([
+      'arn:aws:s3:::b/batch/*',
+    ]);
+    const dlqSenders = Object.entries(HANDLER_GRANTS).filter(([, names]) =>
+      (names as readonly GrantName[]).includes('webhooksDlqSend'),
+    );
+    expect(dlqSenders.map(([name]) => name)).toEqual(['webhookDispatcher']);
   });
 
   it('never grants a wildcard action', () => {
@@ -154,7 +187,8 @@ describe('IAM evaluation of recorded calls (test/infra/iam.ts)', () => {
   it("keeps the worker's listings to the prefixes it reads", async () => {
     const list = { fn: 'worker', command: 'ListObjectsV2Command', bucket: 'bkt' };
     expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'models/sd15/' })).toEqual(['workerList']);
-    expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'batch-out/' })).toEqual([undefined]);
+    expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'batch-out/t/b/' })).toEqual(['workerList']);
+    expect(await allowedFor(WORKER_GRANTS, { ...list, prefix: 'idempotency/' })).toEqual([undefined]);
   });
 
   it("holds the catalog query to the models partition by the key condition's value", async () => {
@@ -168,6 +202,23 @@ describe('IAM evaluation of recorded calls (test/infra/iam.ts)', () => {
       'catalogQuery',
     ]);
     expect(await allowedFor(HANDLER_GRANTS.listModels, query('JOB#x'))).toEqual([undefined]);
+  });
+
+  it("holds a batch's pointer query to batch partitions by the key condition's value", async () => {
+    const query = (pk: string): SdkCall => ({
+      fn: 'getBatch',
+      command: 'QueryCommand',
+      table: 'tbl',
+      keyCondition: {
+        expression: 'pk = :pk AND begins_with(sk, :prefix)',
+        names: {},
+        values: { ':pk': pk, ':prefix': dbKeys.batchJobPrefix },
+      },
+    });
+    expect(await allowedFor(HANDLER_GRANTS.getBatch, query(dbKeys.batch('bat_1').pk))).toEqual([
+      'batchJobsQuery',
+    ]);
+    expect(await allowedFor(HANDLER_GRANTS.getBatch, query('USAGE#t'))).toEqual([undefined]);
   });
 
   it('refuses a command the action table does not know', () => {

@@ -14,7 +14,10 @@ beforeAll(async () => {
     corsOrigins: ['https://app.example'],
     protect: false,
   });
-  bucket.notifyBatchUploads({ arn: 'arn:aws:lambda:us-east-1:1:function:batch', name: 'batch' });
+  bucket.notifyBatchUploads({
+    arn: 'arn:aws:sqs:us-east-1:123456789012:Batch',
+    url: 'https://sqs.us-east-1.amazonaws.com/123456789012/Batch',
+  });
   new ObelmTable('Table', { protect: true });
   await settle();
 });
@@ -68,21 +71,41 @@ describe('bucket', () => {
     });
   });
 
-  it('notifies the batch trigger for objects created under batch/ only', () => {
+  it('sends an event to the batch queue for objects created under batch/ only, and invokes nothing', () => {
     const notification = one(recorded, 'aws:s3/bucketNotification:BucketNotification');
-    expect(notification.inputs.lambdaFunctions).toEqual([
+    expect(notification.inputs.queues).toEqual([
       {
-        lambdaFunctionArn: 'arn:aws:lambda:us-east-1:1:function:batch',
+        queueArn: 'arn:aws:sqs:us-east-1:123456789012:Batch',
         events: ['s3:ObjectCreated:*'],
         filterPrefix: 'batch/',
       },
     ]);
-    // Only this bucket, in this account (bucket names are global and can be re-created elsewhere).
-    expect(one(recorded, 'aws:lambda/permission:Permission').inputs).toMatchObject({
-      principal: 's3.amazonaws.com',
-      sourceArn: 'arn:aws:s3:us-east-1:123456789012:Storage',
-      sourceAccount: '123456789012',
-    });
+    expect(notification.inputs.lambdaFunctions).toBeUndefined();
+    expect(recorded.filter((r) => r.type === 'aws:lambda/permission:Permission')).toEqual([]);
+  });
+
+  it('lets only this bucket, in this account, send to the batch queue, before the notification is set', async () => {
+    const queuePolicy = one(recorded, 'aws:sqs/queuePolicy:QueuePolicy', 'BatchUploadsSend');
+    expect(queuePolicy.inputs.queueUrl).toBe('https://sqs.us-east-1.amazonaws.com/123456789012/Batch');
+    const policy = JSON.parse(await resolved(queuePolicy.inputs.policy as string));
+    // Bucket names are global and can be re-created elsewhere: the account is checked too.
+    expect(policy.Statement).toEqual([
+      {
+        Sid: 'BucketNotifications',
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: 'arn:aws:sqs:us-east-1:123456789012:Batch',
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': 'arn:aws:s3:us-east-1:123456789012:Storage' },
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+        },
+      },
+    ]);
+    // S3 refuses a queue destination it may not send to: the policy must exist first.
+    expect(one(recorded, 'aws:s3/bucketNotification:BucketNotification').dependencies).toContain(
+      'BatchUploadsSend',
+    );
   });
 
   it('rejects a retention shorter than a day', () => {

@@ -12,6 +12,9 @@ const arns = {
   tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/obelm',
   jobsQueueArn: 'arn:aws:sqs:us-east-1:123456789012:jobs',
   webhooksQueueArn: 'arn:aws:sqs:us-east-1:123456789012:webhooks',
+  webhooksDlqArn: 'arn:aws:sqs:us-east-1:123456789012:webhooks-dlq',
+  batchQueueArn: 'arn:aws:sqs:us-east-1:123456789012:batch',
+  webhookSecretsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/k',
 };
 
 beforeAll(async () => {
@@ -247,11 +250,14 @@ describe('worker IAM', () => {
       ),
     );
 
-  it('scopes S3 to prefixes, SQS to the jobs queue and DynamoDB to the table', async () => {
+  it('scopes S3 to prefixes, SQS to the jobs and webhooks queues and DynamoDB to the table', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
     const resources = statements.flatMap((s) => s.Resource);
     expect(resources.filter((r) => r.startsWith('arn:aws:s3')).sort()).toEqual([
       'arn:aws:s3:::obelm-bucket', // ListBucket only, with an s3:prefix condition
+      'arn:aws:s3:::obelm-bucket/batch-out/*', // a batch job's noise, written
+      'arn:aws:s3:::obelm-bucket/batch-out/*', // ... and read as a later job's noise
+      'arn:aws:s3:::obelm-bucket/batch/*', // a batch job's image
       'arn:aws:s3:::obelm-bucket/jobs/*',
       'arn:aws:s3:::obelm-bucket/jobs/*',
       'arn:aws:s3:::obelm-bucket/jobs/*',
@@ -259,7 +265,7 @@ describe('worker IAM', () => {
       'arn:aws:s3:::obelm-bucket/uploads/*',
     ]);
     expect(new Set(resources.filter((r) => r.startsWith('arn:aws:sqs')))).toEqual(
-      new Set([arns.jobsQueueArn]),
+      new Set([arns.jobsQueueArn, arns.webhooksQueueArn]),
     );
     // The table, and its active-jobs index (the worker releases a tenant's held jobs when one ends).
     expect(new Set(resources.filter((r) => r.startsWith('arn:aws:dynamodb')))).toEqual(
@@ -268,19 +274,26 @@ describe('worker IAM', () => {
     expect(statements.flatMap((s) => s.Action).some((a) => a.endsWith('*'))).toBe(false);
   });
 
-  it('consumes the jobs queue and sends only to it (released held jobs), to no other queue', async () => {
+  it("consumes the jobs queue, sends to it (released held jobs) and enqueues jobs' webhook events", async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
     const on = (arn: string) => statements.filter((s) => s.Resource.includes(arn)).flatMap((s) => s.Action);
     expect(on(arns.jobsQueueArn)).toContain('sqs:ChangeMessageVisibility');
     expect(on(arns.jobsQueueArn)).toContain('sqs:SendMessage');
-    expect(on(arns.webhooksQueueArn)).toEqual([]);
+    expect(on(arns.webhooksQueueArn)).toEqual(['sqs:SendMessage']);
+    for (const arn of [arns.webhooksDlqArn, arns.batchQueueArn]) expect(on(arn)).toEqual([]);
+  });
+
+  it('never holds the webhook secrets key: the dispatcher signs, not the worker', async () => {
+    const statements = (await taskPolicy()).Statement as { Action: string[]; Resource: string[] }[];
+    expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith('kms:'))).toEqual([]);
+    expect(statements.flatMap((s) => s.Resource)).not.toContain(arns.webhookSecretsKeyArn);
   });
 
   it('keeps bucket listing to the prefixes it reads, and lets a missing object be a 404', async () => {
     const statements = (await taskPolicy()).Statement as { Action: string[]; Condition?: unknown }[];
     const list = statements.find((s) => s.Action.includes('s3:ListBucket'));
     expect(list?.Condition).toEqual({
-      StringLikeIfExists: { 's3:prefix': ['uploads/*', 'jobs/*', 'models/*'] },
+      StringLikeIfExists: { 's3:prefix': ['uploads/*', 'jobs/*', 'models/*', 'batch/*', 'batch-out/*'] },
     });
   });
 });

@@ -23,9 +23,17 @@ export interface ResourceNames {
   tableArn: string;
   /** Queue URL -> queue ARN. */
   queues: Record<string, string>;
+  /** KMS key id or ARN, as a call names it -> key ARN. */
+  keys?: Record<string, string>;
 }
 
-type Kind = 'object' | 'bucket' | 'table' | 'queue';
+/**
+ * A recorded call. KMS calls also name their key and encryption context (which IAM conditions see as
+ * `kms:EncryptionContext:<name>`).
+ */
+export type RecordedCall = SdkCall & { keyId?: string; encryptionContext?: Record<string, string> };
+
+type Kind = 'object' | 'bucket' | 'table' | 'queue' | 'key';
 
 /**
  * SDK command -> IAM action and the kind of resource it acts on. HeadObject is authorized as s3:GetObject,
@@ -43,6 +51,8 @@ export const IAM_ACTIONS: Record<string, { action: string; kind: Kind }> = {
   PutItemCommand: { action: 'dynamodb:PutItem', kind: 'table' },
   UpdateItemCommand: { action: 'dynamodb:UpdateItem', kind: 'table' },
   DeleteItemCommand: { action: 'dynamodb:DeleteItem', kind: 'table' },
+  // Its table is a key of RequestItems: the recorder records it as `table`.
+  BatchGetItemCommand: { action: 'dynamodb:BatchGetItem', kind: 'table' },
   QueryCommand: { action: 'dynamodb:Query', kind: 'table' },
   ScanCommand: { action: 'dynamodb:Scan', kind: 'table' },
   SendMessageCommand: { action: 'sqs:SendMessage', kind: 'queue' },
@@ -50,6 +60,8 @@ export const IAM_ACTIONS: Record<string, { action: string; kind: Kind }> = {
   DeleteMessageCommand: { action: 'sqs:DeleteMessage', kind: 'queue' },
   ChangeMessageVisibilityCommand: { action: 'sqs:ChangeMessageVisibility', kind: 'queue' },
   GetQueueAttributesCommand: { action: 'sqs:GetQueueAttributes', kind: 'queue' },
+  EncryptCommand: { action: 'kms:Encrypt', kind: 'key' },
+  DecryptCommand: { action: 'kms:Decrypt', kind: 'key' },
 };
 
 /** The value a Query's key condition binds to the partition key of the table or index it reads. */
@@ -64,7 +76,7 @@ function leadingKey(call: SdkCall): string | undefined {
 }
 
 /** The authorization requests behind one recorded call. Throws on a command the table does not know. */
-export function requestsOf(call: SdkCall, names: ResourceNames): IamRequest[] {
+export function requestsOf(call: RecordedCall, names: ResourceNames): IamRequest[] {
   const mapped = IAM_ACTIONS[call.command];
   if (!mapped) throw new Error(`no IAM action for ${call.command}: add it to IAM_ACTIONS`);
   const named = <T>(value: T | undefined, what: string): T => {
@@ -113,6 +125,17 @@ export function requestsOf(call: SdkCall, names: ResourceNames): IamRequest[] {
       if (!arn) throw new Error(`unknown queue ${call.queueUrl}`);
       return [{ action: mapped.action, resource: arn, context: {} }];
     }
+    case 'key': {
+      const arn = names.keys?.[named(call.keyId, 'KMS key')];
+      if (!arn) throw new Error(`unknown KMS key ${call.keyId}`);
+      const context = Object.fromEntries(
+        Object.entries(call.encryptionContext ?? {}).map(([name, value]) => [
+          `kms:EncryptionContext:${name}`,
+          value,
+        ]),
+      );
+      return [{ action: mapped.action, resource: arn, context }];
+    }
   }
 }
 
@@ -148,9 +171,13 @@ function conditionHolds(
 ): boolean {
   const value = context[variable];
   switch (test) {
+    case 'StringEquals':
+      return value !== undefined && values.includes(value);
     case 'StringLike':
       return value !== undefined && values.some((v) => globMatches(v, value));
     case 'StringLikeIfExists':
+      return value === undefined || values.some((v) => globMatches(v, value));
+    case 'ForAllValues:StringLike':
       return value === undefined || values.some((v) => globMatches(v, value));
     // A request without the key passes ForAllValues (the empty set): IAM's rule, kept here.
     case 'ForAllValues:StringEquals':

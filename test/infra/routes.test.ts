@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HANDLER_FACTORIES, ROUTES } from '@obelm/api';
-import { HTTP_HANDLERS, ROUTE_SPECS, SCHEDULED_HANDLERS } from '@obelm/core';
+import { HTTP_HANDLERS, QUEUE_HANDLERS, ROUTE_SPECS, SCHEDULED_HANDLERS } from '@obelm/core';
 import { describe, expect, it } from 'vitest';
 import { HANDLER_GRANTS } from '../../infra/access.ts';
 import { HANDLERS_DIR, httpRoutes } from '../../infra/routes.ts';
@@ -33,7 +33,7 @@ describe('routes: core, the API package and infra agree', () => {
 });
 
 describe('Lambda handlers', () => {
-  const names = [...HTTP_HANDLERS, ...SCHEDULED_HANDLERS];
+  const names = [...HTTP_HANDLERS, ...SCHEDULED_HANDLERS, ...QUEUE_HANDLERS];
 
   it('has a file exporting `handler` for every handler core names', async () => {
     for (const name of names) {

@@ -1,9 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { awsClientSettings, loadConfig, type ServiceConfig, ServiceConfigSchema } from '@obelm/core';
-import { type StoreContext, storeContext } from '@obelm/store';
+import { type SecretSealer, type StoreContext, sealerFor, storeContext } from '@obelm/store';
 import { createFleet, ecsSender, type Fleet } from './jobs/fleet.ts';
 import { apiLog } from './log.ts';
 import { createModelCatalog, type ModelCatalog } from './models/catalog.ts';
@@ -18,6 +19,11 @@ export interface Deps {
   db: DynamoDBDocumentClient;
   /** The table and the jobs queue as the store package works them (job items, tenants, usage, dispatch). */
   store: StoreContext;
+  /**
+   * Seals and opens the tenants' webhook signing secrets (store secrets.ts): KMS in the cloud, the local key
+   * locally. Built on first use: only the functions that handle secrets are configured for it.
+   */
+  sealer: SecretSealer;
   /** The GPU worker service, started from zero by createJob (fleet.ts); cloud only (OBELM_WORKER_*). */
   fleet?: Fleet;
   now: () => Date;
@@ -39,7 +45,10 @@ export const serviceOf = (err: unknown): string | undefined =>
  * Marks every error the client throws (after its retries) with the service's name: a refused connection
  * says nothing of where it was going.
  */
-function namingErrors<C extends S3Client | SQSClient | DynamoDBClient>(client: C, service: string): C {
+function namingErrors<C extends S3Client | SQSClient | DynamoDBClient | KMSClient>(
+  client: C,
+  service: string,
+): C {
   (client as S3Client).middlewareStack.add(
     (next) => async (args) => {
       try {
@@ -78,14 +87,15 @@ export function createDeps(env: Env = process.env): Deps {
     new SQSClient({ ...common, ...sqs, ...(sqs.endpoint ? { useQueueUrlAsEndpoint: false } : {}) }),
     'SQS',
   );
+  // Stand-ins serve buckets by path, not by virtual host (docs/local-stack.md §2).
+  const s3Client = namingErrors(
+    new S3Client({ ...common, ...s3, ...(s3.endpoint ? { forcePathStyle: true } : {}) }),
+    'S3',
+  );
   return {
     config,
     catalog: createModelCatalog(db, config.OBELM_TABLE),
-    // Stand-ins serve buckets by path, not by virtual host (docs/local-stack.md §2).
-    s3: namingErrors(
-      new S3Client({ ...common, ...s3, ...(s3.endpoint ? { forcePathStyle: true } : {}) }),
-      'S3',
-    ),
+    s3: s3Client,
     sqs: sqsClient,
     db,
     store: storeContext({
@@ -93,9 +103,19 @@ export function createDeps(env: Env = process.env): Deps {
       sqs: sqsClient,
       table: config.OBELM_TABLE,
       jobsQueueUrl: config.OBELM_JOBS_QUEUE_URL,
+      webhooksQueueUrl: config.OBELM_WEBHOOKS_QUEUE_URL,
+      s3: s3Client,
+      bucket: config.OBELM_BUCKET,
       defaultLimits: config.OBELM_TENANT_LIMITS,
       log: apiLog,
     }),
+    sealer: sealerOnFirstUse(() =>
+      sealerFor(
+        config,
+        // Cloud only (the local stack seals with its own key): the SDK's default region and credentials.
+        config.OBELM_KMS_KEY_ID ? namingErrors(new KMSClient(common), 'KMS') : undefined,
+      ),
+    ),
     ...(env['OBELM_WORKER_CLUSTER'] && env['OBELM_WORKER_SERVICE']
       ? {
           fleet: createFleet({
@@ -108,6 +128,19 @@ export function createDeps(env: Env = process.env): Deps {
       : {}),
     now: () => new Date(),
   };
+}
+
+/**
+ * A sealer built when first used: every function builds its deps, but only those that seal or open secrets are
+ * given a key (infra/environment.ts); the others never need one, and a missing key fails only its use.
+ */
+function sealerOnFirstUse(build: () => SecretSealer): SecretSealer {
+  let sealer: SecretSealer | undefined;
+  const get = () => {
+    sealer ??= build();
+    return sealer;
+  };
+  return { seal: async (plain) => get().seal(plain), open: async (sealed) => get().open(sealed) };
 }
 
 /** What every handler factory takes: a function so Lambda builds its deps lazily, on the first request. */

@@ -1,5 +1,7 @@
 export { createDeps, type Deps, type DepsProvider, type Env, lambdaDepsProvider } from './deps.ts';
 export type { HandlerFactory, HttpHandler } from './handler.ts';
+export { buildBatchTrigger } from './handlers/batchTrigger.ts';
+export { buildWebhookDispatcher } from './handlers/webhookDispatcher.ts';
 export { type HttpEvent, type HttpResult, MAX_BODY_BYTES } from './http.ts';
 export { applyTransition } from './jobs/store.ts';
 export { REQUEST_ID_HEADER } from './middleware/errors.ts';

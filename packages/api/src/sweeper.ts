@@ -2,6 +2,7 @@ import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/cli
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, describeError, endBilling, isStale, type JobItem, jobTransitions } from '@obelm/core';
 import { relayEnd, relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
+import { sweepBatches } from './batches/sweep.ts';
 import type { Deps } from './deps.ts';
 import { applyTransition, endedTtl } from './jobs/store.ts';
 import { apiLog } from './log.ts';
@@ -32,6 +33,8 @@ export interface SweepReport {
   released: string[];
   /** Ended jobs whose outbox (usage entry, release of held jobs) a crash had left undone, now done. */
   relayed: string[];
+  /** Batches closed (expectedImages), completed or relayed that a crash or a lost event had left (batches/sweep.ts). */
+  batches: string[];
 }
 
 /** Twice the lag AWS documents for the approximate message counts. */
@@ -72,7 +75,14 @@ export async function sweepJobs(
   deps: Deps,
   { staleAfterMs, resendAll = false, settleMs = SETTLE_MS }: SweepOptions,
 ): Promise<SweepReport> {
-  const report: SweepReport = { requeued: [], recovered: [], expired: [], released: [], relayed: [] };
+  const report: SweepReport = {
+    requeued: [],
+    recovered: [],
+    expired: [],
+    released: [],
+    relayed: [],
+    batches: [],
+  };
   const now = deps.now();
   /** Queued jobs that hold a dispatch slot, so have (or had) a message; items from before dispatch too. */
   const queued: JobItem[] = [];
@@ -157,6 +167,8 @@ export async function sweepJobs(
       });
     }
   }
+  // After the job relays: a batch whose last job's relay ran just now may be complete already.
+  report.batches.push(...(await sweepBatches(deps)));
   return report;
 }
 

@@ -9,6 +9,7 @@ import {
   JobParamsSchema,
   JobProgressSchema,
 } from './jobs.ts';
+import { WEBHOOK_EVENTS, WebhookDeliverySchema } from './webhooks.ts';
 
 /**
  * Schemas of the API's other requests and responses (job creation is in jobs.ts), plus the DynamoDB items the
@@ -31,6 +32,7 @@ export type UploadResponse = z.infer<typeof UploadResponseSchema>;
 
 export const ListJobsQuerySchema = z.strictObject({
   status: z.enum(JOB_STATUSES).optional(),
+  batch: IdSchema.optional().describe("Only this batch's jobs."),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(2048).optional().describe('The `nextCursor` of the previous page.'),
 });
@@ -113,6 +115,16 @@ export const JobViewSchema = z.strictObject({
     .optional()
     .describe("When the stage's retention deletes the job's inputs and outputs (an ended job)."),
   deletedAt: z.iso.datetime().optional().describe("When the caller deleted the job's data."),
+  webhook: z
+    .strictObject({
+      url: z.string(),
+      events: z.array(z.enum(WEBHOOK_EVENTS)),
+      delivery: WebhookDeliverySchema.optional().describe(
+        "The delivery of the job's end event once it has ended: its attempts (time, status, latency).",
+      ),
+    })
+    .optional(),
+  batchId: IdSchema.optional().describe('The batch that started the job.'),
 });
 export type JobView = z.output<typeof JobViewSchema>;
 

@@ -45,6 +45,25 @@ export const ServiceConfigSchema = z.object({
     .transform((o): TenantLimits => ({ ...DEFAULT_TENANT_LIMITS, ...o })),
   /** Days an ended job's inputs and outputs stay in S3 (the bucket's lifecycle rule); the job view shows when. */
   OBELM_OUTPUT_RETENTION_DAYS: int(30),
+  /** The webhooks queue's dead-letter queue: a delivery given up after WEBHOOK_MAX_ATTEMPTS lands there. */
+  OBELM_WEBHOOKS_DLQ_URL: z.url().optional(),
+  /**
+   * Local stack only: webhook URLs may name http://127.0.0.1 (a receiver on this machine). The cloud never sets
+   * it (infra has no such setting), so loopback and every other private address stay refused there.
+   */
+  OBELM_WEBHOOK_ALLOW_LOOPBACK: z.stringbool().default(false),
+  /**
+   * Tests only: a factor on every webhook retry delay (webhooks.ts `webhookRetryDelaySeconds`), so a test's
+   * fifteen attempts take about two seconds. 1 everywhere else.
+   */
+  OBELM_WEBHOOK_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
+  /** The KMS key that seals webhook signing secrets at rest (cloud). */
+  OBELM_KMS_KEY_ID: z.string().min(1).optional(),
+  /** Without KMS (local stack): a 32-byte hex key that seals them with AES-256-GCM, kept in the data folder. */
+  OBELM_SECRETS_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, '64 hex digits')
+    .optional(),
 });
 export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 

@@ -26,6 +26,10 @@ export const API_ERRORS = {
   },
   invalid_idempotency_key: { status: 400, description: 'The Idempotency-Key header is malformed.' },
   invalid_cursor: { status: 400, description: 'A `cursor` this API did not return.' },
+  invalid_webhook: {
+    status: 400,
+    description: 'A webhook URL the delivery guard refuses (`details.reason`: scheme, private address...).',
+  },
   // 401
   unauthorized: {
     status: 401,
@@ -41,6 +45,7 @@ export const API_ERRORS = {
   job_not_found: { status: 404, description: 'No such job of the caller.' },
   unknown_upload: { status: 404, description: 'No such upload of the caller.' },
   unknown_noise: { status: 404, description: 'The noise names no job of the caller.' },
+  batch_not_found: { status: 404, description: 'No such batch of the caller.' },
   // 405
   method_not_allowed: { status: 405, description: 'The path exists with another method (`Allow`).' },
   // 409: the request is fine, the state of what it names is not
@@ -55,6 +60,12 @@ export const API_ERRORS = {
   job_finished: { status: 409, description: 'The job has already ended.' },
   job_busy: { status: 409, description: 'The job kept changing state; retry.' },
   job_active: { status: 409, description: 'The job has not ended: cancel it first.' },
+  no_webhook_event: {
+    status: 409,
+    description:
+      'Nothing to redeliver: the job has no webhook, has not ended, or its event is not subscribed.',
+  },
+  batch_closed: { status: 409, description: 'The batch is already closed.' },
   // 413
   payload_too_large: { status: 413, description: 'The request body is over the limit (`details.maxBytes`).' },
   image_too_large: {

@@ -1,6 +1,7 @@
 export * from './api.ts';
 export * from './artifacts.ts';
 export * from './awsClientSettings.ts';
+export * from './batches.ts';
 export * from './billing.ts';
 export * from './classify.ts';
 export * from './config.ts';
@@ -20,3 +21,4 @@ export * from './state.ts';
 export * from './table.ts';
 export * from './tenants.ts';
 export * from './transitions.ts';
+export * from './webhooks.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { JobBilling, JobPrice } from './billing.ts';
 import type { JobEndEvent } from './transitions.ts';
+import { type WebhookSpec, WebhookSpecSchema } from './webhooks.ts';
 
 /**
  * Request and job schemas. The same schemas validate requests and generate the OpenAPI document.
@@ -89,19 +90,23 @@ const common = {
     .refine((m) => Object.keys(m).length <= 16, 'at most 16 entries')
     .optional()
     .describe('Free-form caller data returned with the job.'),
+  webhook: WebhookSpecSchema.optional(),
 };
 
+/** An invert job's request (also what a batch applies to each of its images, batches.ts). */
+export const InvertRequestSchema = z.strictObject({
+  kind: z.literal('invert'),
+  image: ImageRefSchema.optional().describe('The image to invert; give `image` or `noise`, not both.'),
+  noise: NoiseRefSchema.optional().describe(
+    "A sample job's noise: inverts its image exactly from the kept pair, back to that job's starting noise. " +
+      "Prompt, guidance and negative prompt default to the sample job's; other values are refused.",
+  ),
+  prompt: setting.prompt.optional(),
+  ...common,
+});
+
 export const CreateJobRequestSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('invert'),
-    image: ImageRefSchema.optional().describe('The image to invert; give `image` or `noise`, not both.'),
-    noise: NoiseRefSchema.optional().describe(
-      "A sample job's noise: inverts its image exactly from the kept pair, back to that job's starting noise. " +
-        "Prompt, guidance and negative prompt default to the sample job's; other values are refused.",
-    ),
-    prompt: setting.prompt.optional(),
-    ...common,
-  }),
+  InvertRequestSchema,
   z.strictObject({
     kind: z.literal('sample'),
     noise: NoiseRefSchema.optional(),
@@ -300,6 +305,10 @@ export interface JobItem {
   dispatch?: JobDispatch;
   /** Set when the caller deleted the job's data (DELETE /v1/jobs/{id}): the item stays as a tombstone. */
   deletedAt?: string;
+  /** Where the job's end events go (webhooks.ts); the outbox relay puts the delivery when the job ends. */
+  webhook?: WebhookSpec;
+  /** A job a batch started (batches.ts): the batch, and the object (key, version) it inverts. */
+  batch?: { id: string; key: string; versionId?: string };
   /** Epoch seconds after which a still-queued job is expired and the item may be deleted (DynamoDB TTL). */
   ttl: number;
 }

@@ -42,6 +42,13 @@ export const s3Keys = {
   jobCheckpointStage: (tenant: string, jobId: string, n: number) =>
     `${jobPrefix(tenant, jobId)}checkpoint-stage-${n}.safetensors`,
   model: (bundle: string) => `${models}${bundle}/`,
+  /** Where a batch's images are dropped: every object created below starts one invert job. */
+  batchPrefix: (tenant: string, batchId: string) => `${S3_PREFIXES.batch}${tenant}/${batchId}/`,
+  /** The noise of the job that inverted `name` (the object's key below the batch prefix). */
+  batchNoise: (tenant: string, batchId: string, name: string) =>
+    `${S3_PREFIXES.batchOut}${tenant}/${batchId}/${name}.noise.safetensors`,
+  batchSummary: (tenant: string, batchId: string) =>
+    `${S3_PREFIXES.batchOut}${tenant}/${batchId}/summary.json`,
 } as const;
 
 /**
@@ -84,6 +91,16 @@ export const dbKeys = {
   usageMonthPrefix: (month: string) => `USAGE#${month}#`,
   /** Requests of one API key in one second (a fixed-window rate limit; kept a minute by TTL). */
   rateWindow: (keyId: string, epochSecond: number) => ({ pk: `RATE#${keyId}`, sk: `S#${epochSecond}` }),
+  /** A webhook delivery, by its event id (the webhook-id). */
+  webhookDelivery: (eventId: string) => ({ pk: `WEBHOOK#${eventId}`, sk: 'DELIVERY' }),
+  batch: (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' }),
+  batchByTenant: (tenant: string, createdAt: string, batchId: string) => ({
+    gsi1pk: `TENANT#${tenant}#BATCHES`,
+    gsi1sk: `${createdAt}#${batchId}`,
+  }),
+  /** One item per job a batch started, in the batch's partition: the batch's jobs are one Query. */
+  batchJob: (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` }),
+  batchJobPrefix: 'JOB#',
   /** Model catalog entries share one partition, so one Query lists them all. */
   model: (modelId: string) => ({ pk: 'MODELS', sk: `MODEL#${modelId}` }),
   modelsPartition: 'MODELS',

@@ -44,6 +44,11 @@ export const QUEUES = {
     // The dispatcher retries with backoff by re-sending with a delay; SQS receives only guard crashes.
     maxReceiveCount: 5,
   },
+  batch: {
+    // S3 ObjectCreated notifications under batch/: each starts one job, quickly (a DynamoDB put, a message).
+    visibilityTimeoutSeconds: 6 * WEBHOOK_DISPATCH_TIMEOUT_SECONDS,
+    maxReceiveCount: 5,
+  },
 } as const satisfies Record<string, QueueSettings>;
 
 export type QueueName = keyof typeof QUEUES;

@@ -7,10 +7,12 @@ import {
   ListJobsQuerySchema,
   UploadResponseSchema,
 } from './api.ts';
+import { BatchViewSchema, CreateBatchRequestSchema, CreateBatchResponseSchema } from './batches.ts';
 import { UsageQuerySchema, UsageSchema } from './billing.ts';
 import type { ApiErrorCode } from './errorCatalog.ts';
 import { CreateJobRequestSchema } from './jobs.ts';
 import { ModelListSchema } from './models.ts';
+import { WebhookSecretResponseSchema } from './webhooks.ts';
 
 /**
  * The Lambda handlers behind HTTP routes. Each name is a file, packages/api/src/handlers/<name>.ts, that
@@ -26,6 +28,12 @@ export const HTTP_HANDLERS = [
   'listModels',
   'deleteJob',
   'getUsage',
+  'getWebhookSecret',
+  'rotateWebhookSecret',
+  'redeliverWebhook',
+  'createBatch',
+  'getBatch',
+  'closeBatch',
 ] as const;
 export type HandlerName = (typeof HTTP_HANDLERS)[number];
 
@@ -33,8 +41,16 @@ export type HandlerName = (typeof HTTP_HANDLERS)[number];
 export const SCHEDULED_HANDLERS = ['sweeper'] as const;
 export type ScheduledHandlerName = (typeof SCHEDULED_HANDLERS)[number];
 
+/**
+ * Lambda handlers fed by an SQS queue (middy, partial batch failures): the webhook dispatcher (webhooks queue)
+ * and the batch trigger (the bucket's ObjectCreated notifications under batch/, through the batch queue).
+ * Locally, the stack polls the same queues and invokes the same handlers with SQS events.
+ */
+export const QUEUE_HANDLERS = ['webhookDispatcher', 'batchTrigger'] as const;
+export type QueueHandlerName = (typeof QUEUE_HANDLERS)[number];
+
 /** Every Lambda handler the cloud deploys. */
-export type LambdaHandlerName = HandlerName | ScheduledHandlerName;
+export type LambdaHandlerName = HandlerName | ScheduledHandlerName | QueueHandlerName;
 
 /** What the API offers, independent of how it is served: the OpenAPI document, the local router and infra read it. */
 export interface RouteSpec {
@@ -90,6 +106,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
       'queue_unavailable',
       'concurrency_limit',
       'quota_exceeded',
+      'invalid_webhook',
     ],
   },
   {
@@ -97,11 +114,11 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     path: '/v1/jobs',
     handler: 'listJobs',
     auth: true,
-    summary: "List the caller's jobs, newest first.",
+    summary: "List the caller's jobs, newest first; with `batch`, that batch's jobs (in job-id order).",
     query: ListJobsQuerySchema,
     status: 200,
     response: JobListSchema,
-    errors: ['unknown_field', 'invalid_request', 'invalid_cursor'],
+    errors: ['unknown_field', 'invalid_request', 'invalid_cursor', 'batch_not_found'],
   },
   {
     method: 'GET',
@@ -150,6 +167,79 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     status: 200,
     response: UsageSchema,
     errors: ['unknown_field', 'invalid_request'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{id}/webhook/redeliver',
+    handler: 'redeliverWebhook',
+    auth: true,
+    summary: "Send the job's end event to its webhook again (same webhook-id), with a fresh retry schedule.",
+    status: 202,
+    response: JobViewSchema,
+    errors: ['malformed_path', 'job_not_found', 'no_webhook_event'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/secret',
+    handler: 'getWebhookSecret',
+    auth: true,
+    summary:
+      "The tenant's webhook signing secret (whsec_...), created on first use; after a rotation, the old one too.",
+    status: 200,
+    response: WebhookSecretResponseSchema,
+    errors: [],
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/secret/rotate',
+    handler: 'rotateWebhookSecret',
+    auth: true,
+    summary: 'Replace the signing secret; the old one keeps signing (both signatures sent) for 24 hours.',
+    status: 200,
+    response: WebhookSecretResponseSchema,
+    errors: [],
+  },
+  {
+    method: 'POST',
+    path: '/v1/batches',
+    handler: 'createBatch',
+    auth: true,
+    summary:
+      'Create a batch: every image uploaded under its prefix (the presigned POST form, or S3 directly) becomes ' +
+      'one invert job with these settings; outputs under batch-out/, then summary.json and batch.completed.',
+    body: CreateBatchRequestSchema,
+    status: 201,
+    response: CreateBatchResponseSchema,
+    errors: [
+      'malformed_json',
+      'unknown_field',
+      'invalid_request',
+      'unknown_model',
+      'steps_out_of_range',
+      'guidance_out_of_range',
+      'invalid_webhook',
+      'payload_too_large',
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/batches/{id}',
+    handler: 'getBatch',
+    auth: true,
+    summary: 'A batch: its jobs by status, and once complete a presigned link to summary.json.',
+    status: 200,
+    response: BatchViewSchema,
+    errors: ['malformed_path', 'batch_not_found'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/batches/{id}/close',
+    handler: 'closeBatch',
+    auth: true,
+    summary: 'Close a batch: no new images; it completes once every job has ended.',
+    status: 200,
+    response: BatchViewSchema,
+    errors: ['malformed_path', 'batch_not_found', 'batch_closed'],
   },
   {
     method: 'POST',

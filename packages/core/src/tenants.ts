@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { MAX_IMAGE_PIXELS } from './images.ts';
 import { IdSchema } from './jobs.ts';
+import type { StoredWebhookSecret } from './webhooks.ts';
 
 /**
  * Tenants, their API keys and their limits: the item shapes, the key format and the limit rules. Stored by
@@ -62,6 +63,11 @@ export interface TenantItem {
   createdAt: string;
   updatedAt: string;
   limits?: TenantLimitsOverride;
+  /**
+   * Webhook signing secrets, sealed (store webhookSecrets.ts): the current one first, then the one the last
+   * rotation replaced while it still signs (its `expiresAt`). Absent until the first use.
+   */
+  webhookSecrets?: StoredWebhookSecret[];
 }
 
 /**

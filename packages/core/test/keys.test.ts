@@ -15,6 +15,9 @@ describe('DynamoDB keys', () => {
       dbKeys.usageEntry('t1', '2025-01', 'j1'),
       dbKeys.rateWindow('key_abcdefghijkl', 1_700_000_000),
       dbKeys.model('m1'),
+      dbKeys.webhookDelivery('evt_j1_succeeded'),
+      dbKeys.batch('b1'),
+      dbKeys.batchJob('b1', 'j1'),
     ];
     for (const key of items) expect(Object.keys(key).sort()).toEqual(primaryKey);
     // Every function of dbKeys that builds a primary key is listed above.
@@ -26,6 +29,7 @@ describe('DynamoDB keys', () => {
       'keyByTenant',
       'tenantKeysPartition',
       'usageMonthPrefix',
+      'batchByTenant',
     ];
     const builders = Object.entries(dbKeys).filter(
       ([name, build]) => typeof build === 'function' && !indexKeys.includes(name),

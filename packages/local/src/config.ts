@@ -21,6 +21,8 @@ export const LocalConfigSchema = z.object({
   OBELM_TENANT_LIMITS: z.string().optional(),
   /** The local stage's price table (JSON, as OBELM_PRICES in the cloud); core's default when unset. */
   OBELM_PRICES: z.string().optional(),
+  /** Webhook URLs may name http://127.0.0.1 (a receiver on this machine): `false` makes the guard the cloud's. */
+  OBELM_WEBHOOK_ALLOW_LOOPBACK: z.enum(['true', 'false']).optional(),
   /** Worker processes to run (0: API only). */
   OBELM_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
   /**

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     ...(config.OBELM_DEV_API_KEY ? { devApiKey: config.OBELM_DEV_API_KEY } : {}),
     // Validated with the rest of the service's settings when the stack builds its clients (a ConfigError).
     serviceEnv: Object.fromEntries(
-      (['OBELM_TENANT_LIMITS', 'OBELM_PRICES'] as const).flatMap((name) =>
+      (['OBELM_TENANT_LIMITS', 'OBELM_PRICES', 'OBELM_WEBHOOK_ALLOW_LOOPBACK'] as const).flatMap((name) =>
         config[name] === undefined ? [] : [[name, config[name]]],
       ),
     ),

@@ -10,7 +10,12 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { type QueueSettings, TABLE, TABLE_INDEXES, TABLE_KEY_ATTRIBUTES } from '@obelm/core';
 import { createTenant, TenantError, type TenantStore } from '@obelm/store';
 
@@ -24,13 +29,16 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
   }
 }
 
+/** The name of queue `name`'s dead-letter queue. */
+const deadLetterName = (name: string) => `${name}-dlq`;
+
 /** A queue with its dead-letter queue (core's settings): a message received `maxReceiveCount` times moves there. */
 export async function ensureQueueWithDlq(
   sqs: SQSClient,
   name: string,
   { visibilityTimeoutSeconds, maxReceiveCount }: QueueSettings,
 ): Promise<string> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: deadLetterName(name) }));
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
   );
@@ -44,6 +52,11 @@ export async function ensureQueueWithDlq(
     }),
   );
   return queue.QueueUrl!;
+}
+
+/** The URL of the dead-letter queue ensureQueueWithDlq made for queue `name`. */
+export async function deadLetterQueueUrl(sqs: SQSClient, name: string): Promise<string> {
+  return (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterName(name) }))).QueueUrl!;
 }
 
 /**

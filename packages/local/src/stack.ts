@@ -3,7 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createDeps, type Deps, publishModel, ROUTES, type SweepReport, sweepJobs } from '@obelm/api';
+import {
+  buildBatchTrigger,
+  buildWebhookDispatcher,
+  createDeps,
+  type Deps,
+  publishModel,
+  ROUTES,
+  type SweepReport,
+  sweepJobs,
+} from '@obelm/api';
 import {
   staleAfterMs as coreStaleAfterMs,
   createLogger,
@@ -18,8 +27,17 @@ import { ensureDevKey } from './devKey.ts';
 import { listen } from './listen.ts';
 import { acquireLock } from './lock.ts';
 import { startPeriodicSweep } from './periodicSweep.ts';
-import { ensureBucket, ensureQueueWithDlq, ensureTable, ensureTenant } from './provision.ts';
+import {
+  deadLetterQueueUrl,
+  ensureBucket,
+  ensureQueueWithDlq,
+  ensureTable,
+  ensureTenant,
+} from './provision.ts';
+import { startQueueConsumer } from './queueConsumer.ts';
 import { type RestartableStandIn, restartable } from './restartable.ts';
+import { type S3EventBridge, startS3EventBridge } from './s3Events.ts';
+import { ensureSecretsKey } from './secretsKey.ts';
 import { closeServer, startDynamo, startS3, startSqs } from './standins.ts';
 import { startWorkerProcesses } from './workers.ts';
 
@@ -52,6 +70,8 @@ export interface LocalStackOptions {
   sweepEverySeconds?: number;
   /** Extra variables for the worker processes (e.g. OBELM_TEST_STEP_DELAY_MS). */
   workerEnv?: Record<string, string>;
+  /** Long-poll wait of the queue consumers (queueConsumer.ts), 0..20 s: what stop() may wait for. Default 20. */
+  queuePollSeconds?: number;
 }
 
 export interface LocalStack {
@@ -82,7 +102,13 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const NAMES = { bucket: 'obelm-local', table: 'obelm-local', jobs: 'obelm-jobs', webhooks: 'obelm-webhooks' };
+const NAMES = {
+  bucket: 'obelm-local',
+  table: 'obelm-local',
+  jobs: 'obelm-jobs',
+  webhooks: 'obelm-webhooks',
+  batch: 'obelm-batch',
+};
 
 /**
  * The local stage's default tenant limits, over core's: a development machine and its tests poll the API far
@@ -114,7 +140,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const log = createLogger('local');
 
   try {
-    const s3 = await started(restartable((port) => startS3(join(dataDir, 's3'), port)));
+    // The bucket's notification to the batch queue (s3Events.ts), bound once the queue exists.
+    let s3Events: S3EventBridge | undefined;
+    const s3 = await started(
+      restartable((port) => startS3(join(dataDir, 's3'), port, (event) => s3Events?.onEvent(event))),
+    );
     const sqs = await started(restartable(startSqs));
     const dynamo = await started(restartable((port) => startDynamo(join(dataDir, 'dynamodb'), port)));
     const tenant = options.tenant ?? 'dev';
@@ -140,11 +170,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       credentials: { accessKeyId: awsEnv.AWS_ACCESS_KEY_ID, secretAccessKey: awsEnv.AWS_SECRET_ACCESS_KEY },
     });
     stops.push(async () => tableAdmin.destroy());
-    const [, [jobsQueueUrl, webhooksQueueUrl]] = await Promise.all([
+    const [, [jobsQueueUrl, webhooksQueueUrl, batchQueueUrl]] = await Promise.all([
       ensureBucket(bootstrap.s3, NAMES.bucket),
       ensureQueues(bootstrap.sqs),
       ensureTable(tableAdmin, NAMES.table),
     ]);
+    const webhooksDlqUrl = await deadLetterQueueUrl(bootstrap.sqs, NAMES.webhooks);
     const env: Record<string, string> = {
       ...awsEnv,
       OBELM_STAGE: 'local',
@@ -155,6 +186,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       OBELM_MODEL_BUNDLE: 'demo',
       OBELM_PROVIDER: 'cpu',
       OBELM_TENANT_LIMITS: JSON.stringify(LOCAL_TENANT_LIMITS),
+      OBELM_WEBHOOKS_DLQ_URL: webhooksDlqUrl,
+      // Receivers on this machine (http://127.0.0.1): the cloud has no such setting.
+      OBELM_WEBHOOK_ALLOW_LOOPBACK: 'true',
+      OBELM_SECRETS_KEY: ensureSecretsKey(dataDir),
       ...options.serviceEnv,
     };
     const deps = createDeps(env);
@@ -196,6 +231,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const sweeps = startPeriodicSweep(deps, { everyMs: sweepEverySeconds * 1000, staleAfterMs, log });
       stops.push(() => sweeps.stop());
     }
+    // The webhooks queue's Lambda, as its event source would invoke it.
+    const webhooks = startQueueConsumer({
+      sqs: deps.sqs,
+      queueUrl: webhooksQueueUrl,
+      handler: buildWebhookDispatcher(() => deps),
+      log,
+      pollSeconds: options.queuePollSeconds,
+    });
+    stops.push(() => webhooks.stop());
+    // The batch queue's Lambda (the batch trigger), fed by the bucket's events under batch/.
+    const bridge = startS3EventBridge({ sqs: deps.sqs, queueUrl: batchQueueUrl, log });
+    s3Events = bridge;
+    stops.push(() => {
+      s3Events = undefined;
+      return bridge.stop();
+    });
+    const batches = startQueueConsumer({
+      sqs: deps.sqs,
+      queueUrl: batchQueueUrl,
+      handler: buildBatchTrigger(() => deps),
+      log,
+      pollSeconds: options.queuePollSeconds,
+    });
+    stops.push(() => batches.stop());
     const workerCount = options.worker === true ? 1 : options.worker === false ? 0 : (options.worker ?? 0);
     const workers = startWorkerProcesses(workerCount, workerEnv, log);
     // Stopped first, and its supervision at once (synchronously): a worker that exits on the same Ctrl-C is
@@ -213,7 +272,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         start: async () => {
           await sqs.start();
           const urls = await ensureQueues(deps.sqs);
-          if (urls[0] !== jobsQueueUrl || urls[1] !== webhooksQueueUrl) {
+          if (urls[0] !== jobsQueueUrl || urls[1] !== webhooksQueueUrl || urls[2] !== batchQueueUrl) {
             throw new Error(`the restarted SQS stand-in gave other queue URLs: ${urls.join(', ')}`);
           }
           await sweepJobs(deps, { staleAfterMs, resendAll: true });
@@ -242,11 +301,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** The jobs and webhooks queues with the cloud's settings (packages/core/src/queues.ts): [jobs URL, webhooks URL]. */
-const ensureQueues = (sqs: SQSClient): Promise<[string, string]> =>
+/** The jobs, webhooks and batch queues with the cloud's settings (packages/core/src/queues.ts): their URLs. */
+const ensureQueues = (sqs: SQSClient): Promise<[string, string, string]> =>
   Promise.all([
     ensureQueueWithDlq(sqs, NAMES.jobs, QUEUES.jobs),
     ensureQueueWithDlq(sqs, NAMES.webhooks, QUEUES.webhooks),
+    ensureQueueWithDlq(sqs, NAMES.batch, QUEUES.batch),
   ]);
 
 /** Core's stale rule (two missed heartbeats) at the heartbeat the stack's workers run with. */

@@ -29,10 +29,16 @@ export function closeServer(server: Server): Promise<void> {
 /**
  * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures
  * and POST policies as S3 does (s3auth/gateway.ts); the endpoint is the gateway's. `port`: the endpoint's; 0 picks one.
+ * `onObjectEvent` receives s3rver's event notifications (S3's format) for objects stored and removed (s3Events.ts).
  */
-export async function startS3(dir: string, port = 0): Promise<StandIn> {
+export async function startS3(
+  dir: string,
+  port = 0,
+  onObjectEvent?: (notification: unknown) => void,
+): Promise<StandIn> {
   mkdirSync(dir, { recursive: true });
   const s3rver = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir });
+  if (onObjectEvent) s3rver.on('event', onObjectEvent);
   const address = await s3rver.run();
   const stopS3rver = () => (s3rver.httpServer ? closeServer(s3rver.httpServer) : Promise.resolve());
   const gateway = await startS3Gateway({

@@ -16,6 +16,8 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** An S3 event notification ({Records: [...]}) for each object stored (Put, Post, Copy) or deleted. */
+    on(event: 'event', listener: (notification: unknown) => void): this;
     httpServer?: Server;
   }
 }

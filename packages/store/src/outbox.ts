@@ -10,13 +10,16 @@ import {
   type TerminalStatus,
   usageEntryOf,
 } from '@obelm/core';
+import { onBatchJobEnded } from './batchCompletion.ts';
 import type { StoreContext } from './context.ts';
 import { releaseHeld } from './dispatch.ts';
+import { enqueueWebhookEvent, jobWebhookEvent } from './webhooks.ts';
 
 /**
  * What follows a job's end (the outbox its terminal transition opened with `outboxPending`): its usage entry,
- * the release of its tenant's held jobs into the slot it freed, then `outboxDone`. Idempotent, and safe to run
- * twice or concurrently (the worker or API that ended the job, a duplicate message's worker, the sweeper):
+ * its webhook event when its webhook subscribes to it (webhooks.ts), the release of its tenant's held jobs into
+ * the slot it freed, then `outboxDone`. Idempotent, and safe to run twice or concurrently (the worker or API
+ * that ended the job, a duplicate message's worker, the sweeper):
  * - the amount is not computed here: it is the `billing` the terminal transition wrote in the same conditional
  *   update that ended the job, which cannot happen twice (core billing.ts `usageEntryOf`);
  * - the entry's key is the job id, and its put is conditional on that key being free: a second put fails its
@@ -26,7 +29,12 @@ import { releaseHeld } from './dispatch.ts';
 export async function relayEnd(ctx: StoreContext, job: JobItem): Promise<void> {
   if (!isTerminal(job.status) || !job.outboxPending) return;
   await putUsageEntry(ctx, job);
+  // Put once under the end event's id (the webhook-id): a relay run again never makes a second delivery.
+  const webhookEvent = jobWebhookEvent(job);
+  if (webhookEvent) await enqueueWebhookEvent(ctx, webhookEvent);
   await releaseHeld(ctx, job.tenant);
+  // A batch's last job ending completes the batch (summary.json, batch.completed).
+  if (job.batch) await onBatchJobEnded(ctx, job);
   await ctx.jobs.apply(jobTransitions.outboxDone(job.id, job.status as TerminalStatus));
 }
 

@@ -83,6 +83,9 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     sqs: clients.sqs,
     table: config.OBELM_TABLE,
     jobsQueueUrl: config.OBELM_JOBS_QUEUE_URL,
+    webhooksQueueUrl: config.OBELM_WEBHOOKS_QUEUE_URL,
+    s3: clients.s3,
+    bucket: config.OBELM_BUCKET,
     defaultLimits: config.OBELM_TENANT_LIMITS,
     log,
   });

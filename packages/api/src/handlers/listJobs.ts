@@ -6,7 +6,7 @@ import { listJobs } from '../jobs/list.ts';
 import { toJobView } from '../jobs/view.ts';
 import { parseWith } from '../validation.ts';
 
-/** GET /v1/jobs?status=&limit=&cursor= -> the caller's jobs, newest first. */
+/** GET /v1/jobs?status=&batch=&limit=&cursor= -> the caller's jobs, newest first (or one batch's). */
 export const buildListJobs = (deps: DepsProvider) =>
   authedRoute(deps, async (event, caller, d) => {
     const query = parseWith(ListJobsQuerySchema, event.queryStringParameters ?? {});

@@ -14,6 +14,7 @@ import { relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 import { apiLog } from '../log.ts';
 import type { Caller } from '../middleware/auth.ts';
+import { checkWebhookUrl } from '../webhooks/guard.ts';
 import { admitJob } from './admission.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
 import { planJob } from './plan.ts';
@@ -65,6 +66,10 @@ export async function createJob(
   const now = deps.now();
   const jobId = newId('job', now.getTime());
   const plan = await planJob(deps, tenant, jobId, req, limits);
+  // The SSRF guard (400 invalid_webhook); every delivery checks the URL again.
+  if (req.webhook) {
+    await checkWebhookUrl(req.webhook.url, { allowLoopback: deps.config.OBELM_WEBHOOK_ALLOW_LOOPBACK });
+  }
   const admission = await admitJob(deps, tenant, limits, now);
 
   if (idempotencyKey && !(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) {
@@ -81,6 +86,7 @@ export async function createJob(
     params: plan.params,
     inputs: plan.inputs.map((i) => i.input),
     ...(req.metadata ? { metadata: req.metadata } : {}),
+    ...(req.webhook ? { webhook: req.webhook } : {}),
     attempts: 0,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),

@@ -1,7 +1,15 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, GSI1, type JobItem, type JobStatus } from '@obelm/core';
+import { badRequest, dbKeys, GSI1, IdSchema, type JobItem, type JobStatus } from '@obelm/core';
+import { batchJobPage, getJobsById } from '@obelm/store';
+import { getTenantBatch } from '../batches/lookup.ts';
 import type { Deps } from '../deps.ts';
 import { decodeCursor, encodeCursor, positionOf } from './cursor.ts';
+
+interface ListQuery {
+  status?: JobStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
 
 export interface JobPage {
   jobs: JobItem[];
@@ -17,8 +25,10 @@ export interface JobPage {
 export async function listJobs(
   deps: Deps,
   tenant: string,
-  { status, limit, cursor }: { status?: JobStatus | undefined; limit: number; cursor?: string | undefined },
+  query: ListQuery & { batch?: string | undefined },
 ): Promise<JobPage> {
+  if (query.batch) return listBatchJobs(deps, tenant, query.batch, query);
+  const { status, limit, cursor } = query;
   const jobs: JobItem[] = [];
   let start: Record<string, unknown> | undefined = cursor ? { ...decodeCursor(cursor, tenant) } : undefined;
   let hasMore = false;
@@ -52,4 +62,58 @@ export async function listJobs(
   }
   const last = jobs.at(-1);
   return hasMore && last ? { jobs, nextCursor: encodeCursor(positionOf(last)) } : { jobs };
+}
+
+/**
+ * The jobs of one of the tenant's batches (404 `batch_not_found` otherwise), in job-id order: a page of the
+ * batch's pointers, then their jobs (BatchGet). Pages fill as listJobs's do (one pointer more than needed tells
+ * whether another page exists; a status filter reads on), and the cursor is the last job id returned.
+ */
+async function listBatchJobs(
+  deps: Deps,
+  tenant: string,
+  batchId: string,
+  { status, limit, cursor }: ListQuery,
+): Promise<JobPage> {
+  await getTenantBatch(deps, tenant, batchId);
+  const jobs: JobItem[] = [];
+  let start = cursor ? decodeBatchCursor(cursor, batchId) : undefined;
+  let hasMore = false;
+  while (!hasMore) {
+    const page = await batchJobPage(deps.store, batchId, limit - jobs.length + 1, start);
+    const items = await getJobsById(
+      deps.store,
+      page.pointers.map((p) => p.jobId),
+    );
+    for (const pointer of page.pointers) {
+      const job = items.get(pointer.jobId);
+      // A pointer whose job is being created (or never was) is no job yet.
+      if (!job || (status && job.status !== status)) continue;
+      if (jobs.length === limit) {
+        hasMore = true;
+        break;
+      }
+      jobs.push(job);
+    }
+    start = page.lastJobId;
+    if (!start) break;
+    if (jobs.length === limit) hasMore = true;
+  }
+  const last = jobs.at(-1);
+  return hasMore && last ? { jobs, nextCursor: encodeBatchCursor(batchId, last.id) } : { jobs };
+}
+
+const encodeBatchCursor = (batchId: string, jobId: string): string =>
+  Buffer.from(JSON.stringify({ batch: batchId, after: jobId })).toString('base64url');
+
+/** The job id a batch listing resumes after; a cursor of another listing (or forged) is a 400. */
+function decodeBatchCursor(cursor: string, batchId: string): string {
+  let c: { batch?: unknown; after?: unknown } | undefined;
+  try {
+    c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {}
+  if (c?.batch !== batchId || !IdSchema.safeParse(c.after).success) {
+    throw badRequest('invalid_cursor', 'cursor is not a cursor returned by this API', { field: 'cursor' });
+  }
+  return c.after as string;
 }

@@ -71,7 +71,7 @@ export async function planJob(
 }
 
 /** The catalog entry of a model the tenant may use; 400 `unknown_model` listing the ones it may. */
-async function modelEntry(deps: Deps, tenant: string, id: string): Promise<ModelEntry> {
+export async function modelEntry(deps: Deps, tenant: string, id: string): Promise<ModelEntry> {
   const entry = await deps.catalog.get(id, tenant);
   if (entry) return entry;
   const allowed = (await deps.catalog.list(tenant)).map((m) => m.id);

@@ -1,6 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { JobItem, JobView, OutputLink } from '@obelm/core';
+import { type JobItem, type JobView, type OutputLink, subscribedEvents, type WebhookSpec } from '@obelm/core';
+import { getWebhookDelivery, jobWebhookEvent, toWebhookDelivery } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 
 /** The public view of a job item: internal fields dropped, every output a fresh presigned GET URL. */
@@ -50,6 +51,19 @@ export async function toJobView(deps: Deps, job: JobItem): Promise<JobView> {
       ? { outputsExpireAt: outputsExpireAt(job.finishedAt, deps.config.OBELM_OUTPUT_RETENTION_DAYS) }
       : {}),
     ...(job.deletedAt ? { deletedAt: job.deletedAt } : {}),
+    ...(job.webhook ? { webhook: await webhookView(deps, job, job.webhook) } : {}),
+    ...(job.batch ? { batchId: job.batch.id } : {}),
+  };
+}
+
+/** The job's webhook, its events with the defaults applied, and once it has ended the delivery of its event. */
+async function webhookView(deps: Deps, job: JobItem, spec: WebhookSpec): Promise<JobView['webhook']> {
+  const event = jobWebhookEvent(job);
+  const delivery = event && (await getWebhookDelivery(deps.store, event.eventId));
+  return {
+    url: spec.url,
+    events: [...subscribedEvents(spec, 'job')],
+    ...(delivery ? { delivery: toWebhookDelivery(delivery) } : {}),
   };
 }
 

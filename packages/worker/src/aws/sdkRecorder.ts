@@ -33,6 +33,8 @@ interface CommandInput {
   Key?: string;
   Prefix?: string;
   TableName?: string;
+  /** BatchGetItem names its table as a key of RequestItems. */
+  RequestItems?: Record<string, unknown>;
   IndexName?: string;
   QueueUrl?: string;
   KeyConditionExpression?: string;
@@ -59,6 +61,9 @@ function describeInput(input: CommandInput): Omit<SdkCall, 'fn' | 'command'> {
     ...(input.Key !== undefined ? { key: input.Key } : {}),
     ...(input.Prefix !== undefined ? { prefix: input.Prefix } : {}),
     ...(input.TableName !== undefined ? { table: input.TableName } : {}),
+    ...(input.TableName === undefined && input.RequestItems
+      ? { table: Object.keys(input.RequestItems)[0] }
+      : {}),
     ...(input.IndexName !== undefined ? { index: input.IndexName } : {}),
     ...(input.QueueUrl !== undefined ? { queueUrl: input.QueueUrl } : {}),
     ...(input.KeyConditionExpression !== undefined

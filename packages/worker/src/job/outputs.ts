@@ -8,6 +8,7 @@ const contentTypes = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' 
 /**
  * Encodes and stores a run's images and noise under `jobs/{tenant}/{jobId}/`: `image.<fmt>`, or
  * `image-<n>.<fmt>` (n from 0) for interpolation, and `noise.safetensors`. Returns their keys.
+ * A batch's job writes its noise only under batch-out/ instead (noiseKey), where the batch's outputs are.
  */
 export async function writeOutputs(blobs: BlobStore, job: JobItem, result: RunResult): Promise<JobOutputs> {
   const format = job.params.outputFormat;
@@ -26,7 +27,7 @@ export async function writeOutputs(blobs: BlobStore, job: JobItem, result: RunRe
     putImage(outputs.image, 0);
   }
   if (result.noise) {
-    outputs.noise = s3Keys.jobNoise(job.tenant, job.id);
+    outputs.noise = noiseKey(job);
     writes.push(blobs.put(outputs.noise, writeNoiseArtifact(result.noise), 'application/octet-stream'));
   }
   await Promise.all(writes);
@@ -37,4 +38,18 @@ export async function writeReport(blobs: BlobStore, job: JobItem, report: object
   const key = s3Keys.jobReport(job.tenant, job.id);
   await blobs.put(key, `${JSON.stringify(report, null, 2)}\n`, 'application/json');
   return key;
+}
+
+/**
+ * Where a job's noise goes: its own folder, or for a batch's job `batch-out/{tenant}/{batchId}/<name>
+ * .noise.safetensors` (the object's name below the batch prefix), the one copy: the job's `outputs.noise` points
+ * there, so GET /v1/jobs/{id}, noise inputs of later jobs and summary.json all name the same object. A later
+ * version of the same object writes the same key, so the batch's outputs hold the latest one.
+ */
+function noiseKey(job: JobItem): string {
+  const prefix = job.batch ? s3Keys.batchPrefix(job.tenant, job.batch.id) : undefined;
+  if (job.batch && prefix && job.batch.key.startsWith(prefix)) {
+    return s3Keys.batchNoise(job.tenant, job.batch.id, job.batch.key.slice(prefix.length));
+  }
+  return s3Keys.jobNoise(job.tenant, job.id);
 }
