@@ -137,6 +137,15 @@ async function waitForBatch(
   }
 }
 
+/** Until the job's end has been relayed (its outbox done: usage, releases, batch completion check). */
+async function waitForRelayed(jobId: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await stack.deps.store.jobs.get(jobId))?.outboxPending) {
+    if (Date.now() > deadline) throw new Error(`job ${jobId}: its end was not relayed`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Every job of a batch through GET /v1/jobs?batch=, page by page. */
 async function batchJobs(id: string, limit: number): Promise<JobView[]> {
   const jobs: JobView[] = [];
@@ -397,6 +406,8 @@ describe('a batch of 20 uploads', () => {
     await put(b); // new bytes: a new version, a second job
     const two = await waitForBatch(batch.id, (v) => v.jobs === 2 && v.counts['succeeded'] === 2);
     expect(two.status).toBe('open');
+    // Both ends relayed (the worker's relay of the last one would otherwise race the close below).
+    for (const { id } of await batchJobs(batch.id, 10)) await waitForRelayed(id);
 
     // Closed behind the API's back (as if the close's completion check had crashed): the sweep completes it.
     await closeBatch(stack.deps.store, batch.id, new Date());

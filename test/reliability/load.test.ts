@@ -28,4 +28,4 @@ test('60 jobs from 6 clients on 2 workers, one SIGKILLed midway: each succeeds e
   expect(check.reclaimed).toBeLessThanOrEqual(2);
   expect(stack.workerRestarts()).toBeGreaterThanOrEqual(1);
   expect(stack.workerPids()).not.toContain(result.killedPid);
-});
+}, 120_000);
