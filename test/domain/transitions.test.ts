@@ -10,6 +10,7 @@ import {
   type JobItem,
   jobTransitions as t,
 } from '@obelm/core';
+import { queuedJobItem } from '@obelm/core/testing';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { JobTable } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,29 +40,7 @@ describe('job transitions on the table', () => {
     billFor(price, status, gpuMs, new Date());
 
   async function queuedJob(dispatch: JobDispatch = 'sent'): Promise<JobItem> {
-    const now = new Date();
-    const job: JobItem = {
-      id: `job_transitions_${++n}`,
-      tenant: 'dev',
-      status: 'queued',
-      params: {
-        kind: 'sample',
-        model: 'demo',
-        steps: 4,
-        guidance: 1,
-        negativePrompt: '',
-        sampler: { name: 'obelm' },
-        outputFormat: 'png',
-        prompt: '',
-        seed: 1,
-      },
-      inputs: [],
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      ttl: Math.floor(now.getTime() / 1000) + 3600,
-      price,
-    };
+    const job = queuedJobItem({ id: `job_transitions_${++n}`, tenant: 'dev', price });
     await worker.put(t.create({ ...job, dispatch }));
     return job;
   }

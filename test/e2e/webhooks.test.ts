@@ -8,13 +8,12 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import { sweepJobs } from '@obelm/api';
 import {
   endBilling,
-  type JobItem,
   type JobView,
   jobTransitions,
-  ttlAfter,
   WEBHOOK_MAX_ATTEMPTS,
   type WebhookSecretResponse,
 } from '@obelm/core';
+import { queuedJobItem } from '@obelm/core/testing';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { ensureDemoBundle } from '@obelm/models';
 import { getWebhookDelivery, relayEnd } from '@obelm/store';
@@ -378,28 +377,10 @@ describe('secret rotation', () => {
 describe('a crash between the end and the enqueue', () => {
   it('neither loses the event nor delivers it under two ids: the sweeper relays it once', async () => {
     const now = new Date();
-    const job: JobItem = {
-      id: `job_webhook_crash_${Date.now()}`,
-      tenant: stack.tenant,
-      status: 'queued',
-      params: {
-        kind: 'sample',
-        model: 'demo',
-        steps: 4,
-        guidance: 1,
-        negativePrompt: '',
-        sampler: { name: 'obelm' },
-        outputFormat: 'png',
-        prompt: '',
-        seed: 1,
-      },
-      inputs: [],
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      ttl: ttlAfter(now, 3600),
-      webhook: { url: hookUrl('/crash') },
-    };
+    const job = queuedJobItem(
+      { id: `job_webhook_crash_${Date.now()}`, tenant: stack.tenant, webhook: { url: hookUrl('/crash') } },
+      now,
+    );
     // Ended as a process that crashed right after its terminal transition leaves it: no relay, no event yet.
     await stack.deps.store.jobs.put(jobTransitions.create({ ...job, dispatch: 'held' }));
     const ended = await stack.deps.store.jobs.apply(

@@ -11,6 +11,7 @@ import {
   usageEntryOf,
   usageMonth,
 } from '@obelm/core';
+import { queuedJobItem } from '@obelm/core/testing';
 import { monthUsage, relayEnd, sendJobMessage } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createJob, waitForJob } from '../e2e/helpers.ts';
@@ -163,30 +164,23 @@ describe('metering', () => {
   it('never leaves an ended job unbilled: the sweeper relays an end whose relay never ran', async () => {
     const { stack } = t;
     const now = new Date();
-    const job: JobItem = {
-      id: 'job_unrelayed_end',
-      tenant: stack.tenant,
-      status: 'queued',
-      params: {
-        kind: 'sample',
-        model: 'demo',
-        steps: 4,
-        guidance: 1,
-        negativePrompt: '',
-        sampler: { name: 'obelm' },
-        outputFormat: 'png',
-        prompt: '',
-        seed: 1,
+    const job = queuedJobItem(
+      {
+        id: 'job_unrelayed_end',
+        tenant: stack.tenant,
+        price,
+        // Work a checkpoint held: the cancel bills it.
+        checkpoint: {
+          key: 'k',
+          completedKeys: [],
+          stage: 0,
+          step: 2,
+          savedAt: now.toISOString(),
+          gpuMs: 1234,
+        },
       },
-      inputs: [],
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      ttl: Math.floor(now.getTime() / 1000) + 3600,
-      price,
-      // Work a checkpoint held: the cancel bills it.
-      checkpoint: { key: 'k', completedKeys: [], stage: 0, step: 2, savedAt: now.toISOString(), gpuMs: 1234 },
-    };
+      now,
+    );
     // A cancel applied as a process that crashed right after its transition would have left it: no relay.
     await stack.deps.store.jobs.put(jobTransitions.create({ ...job, dispatch: 'held' }));
     const billing = endBilling(job, 'canceled', now, job.checkpoint!.gpuMs);

@@ -10,6 +10,7 @@ import {
   jobTransitions as t,
   ttlAfter,
 } from '@obelm/core';
+import { queuedJobItem } from '@obelm/core/testing';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { activeCounts, createTenant, releaseHeld, type StoreContext, setTenantLimits } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,25 +48,9 @@ async function tenantWith(parallelJobs: number): Promise<string> {
 let clock = Date.parse('2026-01-01T00:00:00Z');
 async function putJob(tenant: string, dispatch: JobDispatch): Promise<JobItem> {
   const at = new Date(clock++);
-  const job: JobItem = {
-    id: `job_dispatch_${++n}`,
-    tenant,
-    status: 'queued',
-    params: {
-      kind: 'sample',
-      model: 'demo',
-      steps: 4,
-      guidance: 1,
-      negativePrompt: '',
-      sampler: { name: 'obelm' },
-      outputFormat: 'png',
-      prompt: '',
-      seed: 1,
-    },
-    inputs: [],
-    attempts: 0,
-    createdAt: at.toISOString(),
-    updatedAt: at.toISOString(),
+  // Kept an hour from now: `at` is in the past, and only the order of `createdAt` matters here.
+  const job = {
+    ...queuedJobItem({ id: `job_dispatch_${++n}`, tenant }, at),
     ttl: ttlAfter(new Date(), 3600),
   };
   await store.jobs.put(t.create({ ...job, dispatch }));

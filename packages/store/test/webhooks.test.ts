@@ -10,6 +10,7 @@ import {
   type WebhookAttempt,
   WebhookMessageSchema,
 } from '@obelm/core';
+import { queuedJobItem } from '@obelm/core/testing';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import {
   enqueueWebhookEvent,
@@ -158,28 +159,10 @@ describe('redeliverWebhookEvent', () => {
 describe("relayEnd and a job's webhook", () => {
   async function endedJob(webhook: JobItem['webhook']): Promise<JobItem> {
     const now = new Date();
-    const job: JobItem = {
-      id: `job_store_relay_${++n}`,
-      tenant: stack.tenant,
-      status: 'queued',
-      params: {
-        kind: 'sample',
-        model: 'demo',
-        steps: 4,
-        guidance: 1,
-        negativePrompt: '',
-        sampler: { name: 'obelm' },
-        outputFormat: 'png',
-        prompt: '',
-        seed: 1,
-      },
-      inputs: [],
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      ttl: ttlAfter(now, 3600),
-      ...(webhook ? { webhook } : {}),
-    };
+    const job = queuedJobItem(
+      { id: `job_store_relay_${++n}`, tenant: stack.tenant, ...(webhook ? { webhook } : {}) },
+      now,
+    );
     await store.jobs.put(t.create({ ...job, dispatch: 'held' }));
     const ended = await store.jobs.apply(
       t.cancel(job.id, { status: 'queued' }, now, {
