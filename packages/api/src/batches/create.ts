@@ -1,4 +1,3 @@
-import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import {
   type BatchItem,
   type CreateBatchRequest,
@@ -10,6 +9,7 @@ import {
 } from '@obelm/core';
 import { putBatch } from '@obelm/store';
 import type { Deps } from '../deps.ts';
+import { imageUploadForm } from '../images/uploadForm.ts';
 import { modelEntry, type PlanLimits } from '../jobs/plan.ts';
 import { assertPlanSteps, modelIdOf, resolveParams } from '../jobs/resolve.ts';
 import { checkWebhookUrl } from '../webhooks/guard.ts';
@@ -49,35 +49,10 @@ export async function createBatch(
     // Kept as long as the outputs its jobs write; completion keeps it that long again from its end.
     ttl: ttlAfter(now, endedJobKeepSeconds(deps.config.OBELM_OUTPUT_RETENTION_DAYS)),
   };
-  const upload = await uploadForm(deps, batch, contentType, now);
+  // Any key under the batch's prefix: the form's `key` field is the prefix and `${filename}`, which the caller
+  // replaces with the image's name or leaves to S3.
+  const key = `${s3Keys.batchPrefix(batch.tenant, batch.id)}\${filename}`;
+  const upload = await imageUploadForm(deps, key, contentType, now);
   await putBatch(deps.store, batch);
   return { batch, upload };
-}
-
-/**
- * The presigned POST form for the batch's prefix: any key starting with it (`starts-with $key`; the form's `key`
- * field is the prefix and `${filename}`, which the caller replaces with the image's name or leaves to S3), the
- * upload size range and an image Content-Type, enforced by S3 itself as for POST /v1/uploads.
- */
-async function uploadForm(
-  deps: Deps,
-  batch: BatchItem,
-  contentType: string | undefined,
-  now: Date,
-): Promise<CreateBatchResponse['upload']> {
-  const { config } = deps;
-  const maxBytes = config.OBELM_UPLOAD_MAX_BYTES;
-  const expires = config.OBELM_PRESIGN_SECONDS;
-  const { url, fields } = await createPresignedPost(deps.s3, {
-    Bucket: config.OBELM_BUCKET,
-    Key: `${s3Keys.batchPrefix(batch.tenant, batch.id)}\${filename}`,
-    Conditions: [
-      ['content-length-range', 1, maxBytes],
-      // One type when the request names it; otherwise any image type (the worker refuses what it cannot decode).
-      contentType ? ['eq', '$Content-Type', contentType] : ['starts-with', '$Content-Type', 'image/'],
-    ],
-    ...(contentType ? { Fields: { 'Content-Type': contentType } } : {}),
-    Expires: expires,
-  });
-  return { url, fields, maxBytes, expiresAt: new Date(now.getTime() + expires * 1000).toISOString() };
 }

@@ -4,11 +4,8 @@ import {
   effectiveLimits,
   isConditionFailed,
   JOB_WEBHOOK_EVENTS,
-  type JobDispatch,
   type JobError,
-  type JobItem,
   type Logger,
-  priceOf,
   type TenantLimits,
   ttlAfter,
   type WebhookSpec,
@@ -27,7 +24,7 @@ import {
 } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 import { type Admission, admitJob } from '../jobs/admission.ts';
-import { failQueuedJob, putNewJob } from '../jobs/store.ts';
+import { acceptedJob, failQueuedJob, putNewJob } from '../jobs/store.ts';
 import { batchJobId, batchObjectOf, type CreatedObject } from './s3Event.ts';
 
 /** What an object's event did: started its job, found it started already, or was not for an open batch. */
@@ -105,23 +102,20 @@ async function createBatchJob(
   if (await deps.store.jobs.get(jobId)) return false;
   const now = deps.now();
   const { admission, refused } = await admitBatchJob(deps, batch.tenant, limits, now);
-  const webhook = jobWebhook(batch);
-  const job: JobItem & { dispatch: JobDispatch } = {
-    id: jobId,
-    tenant: batch.tenant,
-    status: 'queued',
-    params: batch.params,
-    inputs: [{ type: 'image', key: object.key }],
-    ...(batch.metadata ? { metadata: batch.metadata } : {}),
-    ...(webhook ? { webhook } : {}),
-    batch: { id: batch.id, key: object.key, ...(object.versionId ? { versionId: object.versionId } : {}) },
-    attempts: 0,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    price: priceOf(deps.config.OBELM_PRICES, batch.params.model),
-    dispatch: admission.dispatch,
-    ttl: ttlAfter(now, deps.config.OBELM_JOB_TTL_SECONDS),
-  };
+  const job = acceptedJob(
+    deps,
+    {
+      id: jobId,
+      tenant: batch.tenant,
+      params: batch.params,
+      inputs: [{ type: 'image', key: object.key }],
+      metadata: batch.metadata,
+      webhook: jobWebhook(batch),
+      batch: { id: batch.id, key: object.key, ...(object.versionId ? { versionId: object.versionId } : {}) },
+      dispatch: admission.dispatch,
+    },
+    now,
+  );
   try {
     await putNewJob(deps, job);
   } catch (error) {

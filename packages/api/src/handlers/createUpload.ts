@@ -1,5 +1,4 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import {
   CreateUploadRequestSchema,
   dbKeys,
@@ -12,6 +11,7 @@ import {
 import { type DepsProvider, lambdaDepsProvider } from '../deps.ts';
 import { authedRoute } from '../handler.ts';
 import { json } from '../http.ts';
+import { imageUploadForm } from '../images/uploadForm.ts';
 import { parseWith, readJsonBody } from '../validation.ts';
 
 /**
@@ -26,20 +26,7 @@ export const buildCreateUpload = (deps: DepsProvider) =>
     const now = d.now();
     const uploadId = newId('upl', now.getTime());
     const key = s3Keys.upload(caller.tenant, uploadId);
-    const maxBytes = config.OBELM_UPLOAD_MAX_BYTES;
-    const expires = config.OBELM_PRESIGN_SECONDS;
-    const expiresAt = new Date(now.getTime() + expires * 1000).toISOString();
-
-    const { url, fields } = await createPresignedPost(d.s3, {
-      Bucket: config.OBELM_BUCKET,
-      Key: key,
-      Conditions: [
-        ['content-length-range', 1, maxBytes],
-        ['eq', '$Content-Type', contentType],
-      ],
-      Fields: { 'Content-Type': contentType },
-      Expires: expires,
-    });
+    const { url, fields, maxBytes, expiresAt } = await imageUploadForm(d, key, contentType, now);
     const item: UploadItem = {
       uploadId,
       tenant: caller.tenant,
@@ -48,7 +35,7 @@ export const buildCreateUpload = (deps: DepsProvider) =>
       maxBytes,
       createdAt: now.toISOString(),
       expiresAt,
-      ttl: ttlAfter(now, expires + config.OBELM_JOB_TTL_SECONDS),
+      ttl: ttlAfter(now, config.OBELM_PRESIGN_SECONDS + config.OBELM_JOB_TTL_SECONDS),
     };
     await d.db.send(
       new PutCommand({

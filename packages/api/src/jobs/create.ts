@@ -1,15 +1,5 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import {
-  ApiError,
-  type CreateJobRequest,
-  conflict,
-  describeError,
-  type JobDispatch,
-  type JobItem,
-  newId,
-  priceOf,
-  ttlAfter,
-} from '@obelm/core';
+import { ApiError, type CreateJobRequest, conflict, describeError, type JobItem, newId } from '@obelm/core';
 import { relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 import { apiLog } from '../log.ts';
@@ -18,7 +8,7 @@ import { checkWebhookUrl } from '../webhooks/guard.ts';
 import { admitJob } from './admission.ts';
 import { claimKey, findReplay, releaseKey, requestHash } from './idempotency.ts';
 import { planJob } from './plan.ts';
-import { failQueuedJob, getJob, putNewJob } from './store.ts';
+import { acceptedJob, failQueuedJob, getJob, putNewJob } from './store.ts';
 
 export interface CreateOutcome {
   job: JobItem;
@@ -79,21 +69,19 @@ export async function createJob(
     if (!(await claimKey(deps, tenant, idempotencyKey, hash, jobId))) throw inProgress();
   }
 
-  const job: JobItem & { dispatch: JobDispatch } = {
-    id: jobId,
-    tenant,
-    status: 'queued',
-    params: plan.params,
-    inputs: plan.inputs.map((i) => i.input),
-    ...(req.metadata ? { metadata: req.metadata } : {}),
-    ...(req.webhook ? { webhook: req.webhook } : {}),
-    attempts: 0,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    price: priceOf(deps.config.OBELM_PRICES, plan.params.model),
-    dispatch: admission.dispatch,
-    ttl: ttlAfter(now, deps.config.OBELM_JOB_TTL_SECONDS),
-  };
+  const job = acceptedJob(
+    deps,
+    {
+      id: jobId,
+      tenant,
+      params: plan.params,
+      inputs: plan.inputs.map((i) => i.input),
+      metadata: req.metadata,
+      webhook: req.webhook,
+      dispatch: admission.dispatch,
+    },
+    now,
+  );
   try {
     for (const { input, inline } of plan.inputs) {
       if (!inline) continue;

@@ -7,11 +7,40 @@ import {
   type JobUpdate,
   jobTransitions,
   notFound,
+  priceOf,
   ttlAfter,
 } from '@obelm/core';
 import type { Deps } from '../deps.ts';
 
 /** Job items for the handlers: reads, and core's transitions (transitions.ts) through the store's JobTable. */
+
+/** What a new job is made of; the rest is the same for every job accepted (`acceptedJob`). */
+export type NewJob = Pick<
+  JobItem,
+  'id' | 'tenant' | 'params' | 'inputs' | 'metadata' | 'webhook' | 'batch'
+> & {
+  dispatch: JobDispatch;
+};
+
+/**
+ * The item of a job accepted at `now`: queued, at the stage's price for its model (kept on the job, so a price
+ * change never reprices accepted work), expiring after OBELM_JOB_TTL_SECONDS if no worker takes it.
+ */
+export function acceptedJob(deps: Deps, fields: NewJob, now: Date): JobItem & { dispatch: JobDispatch } {
+  const { metadata, webhook, batch, ...required } = fields;
+  return {
+    ...required,
+    status: 'queued',
+    ...(metadata ? { metadata } : {}),
+    ...(webhook ? { webhook } : {}),
+    ...(batch ? { batch } : {}),
+    attempts: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    price: priceOf(deps.config.OBELM_PRICES, fields.params.model),
+    ttl: ttlAfter(now, deps.config.OBELM_JOB_TTL_SECONDS),
+  };
+}
 
 export async function putNewJob(deps: Deps, job: JobItem & { dispatch: JobDispatch }): Promise<void> {
   await deps.store.jobs.put(jobTransitions.create(job));
