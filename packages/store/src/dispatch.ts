@@ -1,6 +1,14 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, GSI2, type JobItem, jobMessage, jobTransitions } from '@obelm/core';
+import {
+  dbKeys,
+  describeError,
+  GSI2,
+  type JobItem,
+  jobMessage,
+  jobTransitions,
+  type Logger,
+} from '@obelm/core';
 import type { StoreContext } from './context.ts';
 import { tenantLimits } from './tenants.ts';
 
@@ -67,6 +75,22 @@ export async function releaseHeld(ctx: StoreContext, tenant: string): Promise<st
       released.push(job.id);
     }
     if (!lostOne) return released;
+  }
+}
+
+/**
+ * `releaseHeld` where a new job found a free slot while older ones of its tenant are held: best effort, since
+ * the new job is accepted whatever happens here; a failure is logged and the sweeper releases them.
+ */
+export async function releaseHeldOrLog(
+  ctx: StoreContext,
+  tenant: string,
+  log: Logger = ctx.log,
+): Promise<void> {
+  try {
+    await releaseHeld(ctx, tenant);
+  } catch (error) {
+    log.warn('releasing held jobs failed; the sweeper will', { tenant, ...describeError(error) });
   }
 }
 

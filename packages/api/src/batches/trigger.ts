@@ -19,7 +19,7 @@ import {
   getTenant,
   putBatchJobPointer,
   relayEndOrLog,
-  releaseHeld,
+  releaseHeldOrLog,
   sendJobMessage,
 } from '@obelm/store';
 import type { Deps } from '../deps.ts';
@@ -138,9 +138,7 @@ async function createBatchJob(
       });
     }
   } else if (admission.fillFreeSlot) {
-    await releaseHeld(deps.store, job.tenant).catch((error: unknown) =>
-      log.warn('releasing held jobs failed; the sweeper will', { ...logged, error: String(error) }),
-    );
+    await releaseHeldOrLog(deps.store, job.tenant, log.child(logged));
   }
   await deps.fleet?.nudge();
   log.info('batch trigger: job created', { ...logged, key: object.key, dispatch: job.dispatch });

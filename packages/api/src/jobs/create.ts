@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApiError, type CreateJobRequest, conflict, describeError, type JobItem, newId } from '@obelm/core';
-import { relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
+import { relayEndOrLog, releaseHeldOrLog, sendJobMessage } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 import { apiLog } from '../log.ts';
 import type { Caller } from '../middleware/auth.ts';
@@ -96,7 +96,8 @@ export async function createJob(
   }
 
   if (job.dispatch === 'sent') await sendOrFail(deps, job, idempotencyKey);
-  else if (admission.fillFreeSlot) await fillFreeSlot(deps, tenant);
+  // A slot is free but older jobs of the tenant are held: they go first.
+  else if (admission.fillFreeSlot) await releaseHeldOrLog(deps.store, tenant, apiLog);
   // An empty fleet starts now rather than when the backlog alarm sees the message, minutes later.
   await deps.fleet?.nudge();
   return { job, replayed: false };
@@ -118,14 +119,5 @@ async function sendOrFail(deps: Deps, job: JobItem, idempotencyKey: string | und
     // The retry the 503 asks for must create a job, not replay this one that never ran.
     if (idempotencyKey) await releaseKey(deps, tenant, idempotencyKey, jobId);
     throw new ApiError(503, 'queue_unavailable', 'The job could not be queued; retry the request', { jobId });
-  }
-}
-
-/** A slot is free but older jobs of the tenant are held: release them (the sweeper does if this fails). */
-async function fillFreeSlot(deps: Deps, tenant: string): Promise<void> {
-  try {
-    await releaseHeld(deps.store, tenant);
-  } catch (err) {
-    apiLog.warn('releasing held jobs failed; the sweeper will', { tenant, ...describeError(err) });
   }
 }
