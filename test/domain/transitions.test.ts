@@ -47,9 +47,9 @@ describe('job transitions on the table', () => {
 
   it('claims a job once; only its owner may write it; it ends once with one event', async () => {
     const job = await queuedJob();
-    const claimed = await worker.apply(t.claim(job.id, 'w1', new Date()));
+    const claimed = await worker.apply(t.claim(job, 'w1', new Date()));
     expect(claimed).toMatchObject({ status: 'running', workerId: 'w1', attempts: 1 });
-    expect(await worker.apply(t.claim(job.id, 'w2', new Date()))).toBeUndefined();
+    expect(await worker.apply(t.claim(job, 'w2', new Date()))).toBeUndefined();
     expect(await worker.apply(t.progress(job.id, 'w2', new Date(), { step: 1, of: 4 }))).toBeUndefined();
     expect(await worker.apply(t.progress(job.id, 'w1', new Date(), { step: 1, of: 4 }))).toMatchObject({
       progress: { step: 1, of: 4 },
@@ -95,7 +95,7 @@ describe('job transitions on the table', () => {
   it("deletes an ended job's data into a tombstone that keeps its end and bill", async () => {
     const job = await queuedJob();
     expect(await worker.apply(t.deleteData(job.id, 'canceled', new Date()))).toBeUndefined(); // not ended
-    await worker.apply(t.claim(job.id, 'w1', new Date()));
+    await worker.apply(t.claim(job, 'w1', new Date()));
     const billing = bill('succeeded', 10);
     await worker.apply(
       t.succeed(job.id, 'w1', new Date(), { outputs: { image: 'k' }, metrics: {}, ttl: 1, billing }),
@@ -108,7 +108,7 @@ describe('job transitions on the table', () => {
 
   it("re-queues a stale job only while its heartbeat is the one seen, by the API's sweep or a worker alike", async () => {
     const job = await queuedJob();
-    const claimed = (await worker.apply(t.claim(job.id, 'w1', new Date())))!;
+    const claimed = (await worker.apply(t.claim(job, 'w1', new Date())))!;
     const other = '2000-01-01T00:00:00.000Z';
     expect(await applyTransition(stack.deps, t.requeue(job.id, new Date(), { seenHeartbeatAt: other }))).toBe(
       undefined,
@@ -124,7 +124,7 @@ describe('job transitions on the table', () => {
 
   it('cancels a running job through its request, then its worker; a checkpoint gives the attempt back', async () => {
     const job = await queuedJob();
-    await worker.apply(t.claim(job.id, 'w1', new Date()));
+    await worker.apply(t.claim(job, 'w1', new Date()));
     expect(await applyTransition(stack.deps, t.requestCancel(job.id, new Date()))).toMatchObject({
       status: 'running',
       cancelRequested: true,
@@ -148,7 +148,7 @@ describe('job transitions on the table', () => {
     expect(canceled?.endEvent?.id).toBe(endEventId(job.id, 'canceled'));
 
     const second = await queuedJob();
-    await worker.apply(t.claim(second.id, 'w1', new Date()));
+    await worker.apply(t.claim(second, 'w1', new Date()));
     const checkpoint = { key: 'k', completedKeys: [], stage: 0, step: 2, savedAt: new Date().toISOString() };
     const back = await worker.apply(t.checkpoint(second.id, 'w1', new Date(), checkpoint));
     expect(back).toMatchObject({ status: 'queued', attempts: 0, checkpoint });

@@ -65,7 +65,7 @@ describe('the periodic sweep', () => {
     const job = await putQueued(stack.tenant, 'sent');
     const claimed = await applyTransition(
       stack.deps,
-      jobTransitions.claim(job.id, 'local-dead-worker', new Date(Date.now() - 60_000)),
+      jobTransitions.claim(job, 'local-dead-worker', new Date(Date.now() - 60_000)),
     );
     expect(claimed?.status).toBe('running');
 

@@ -150,8 +150,9 @@ function create(job: JobItem & { dispatch: JobDispatch }): JobPut {
 }
 
 /**
- * dispatch: a held queued job takes one of its tenant's dispatch slots; its message is sent right after (a crash
- * between the two leaves a sent job without a message, which the sweeper's lost-message rule re-sends).
+ * dispatch: a held queued job takes one of its tenant's dispatch slots. Its message is sent just before (store
+ * dispatch.ts): a crash between the two leaves a held job with a message, which its claim moves into a slot,
+ * never a sent job without one.
  */
 function dispatch(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, now: Date): JobUpdate {
   return build(job.id, {
@@ -166,13 +167,23 @@ function dispatch(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, now: Date):
   });
 }
 
-/** claim: queued -> running by `workerId`: attempts + 1, heartbeat now; startedAt keeps the first claim's time. */
-function claim(jobId: string, workerId: string, now: Date): JobUpdate {
+/**
+ * claim: queued -> running by `workerId`: attempts + 1, heartbeat now; startedAt keeps the first claim's time.
+ * A running job holds a dispatch slot: a job still held (its message went out, then its dispatch was cut short
+ * by a crash, or raced the claim) is counted as sent from here.
+ */
+function claim(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, workerId: string, now: Date): JobUpdate {
   const at = now.toISOString();
-  return build(jobId, {
+  return build(job.id, {
     from: 'queued',
     to: 'running',
-    set: { workerId, heartbeatAt: at, updatedAt: at },
+    set: {
+      workerId,
+      heartbeatAt: at,
+      updatedAt: at,
+      dispatch: 'sent',
+      ...dbKeys.activeJob(job.tenant, 'sent', job.createdAt, job.id),
+    },
     setIfAbsent: { startedAt: at },
     add: { attempts: 1 },
   });

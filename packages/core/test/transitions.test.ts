@@ -20,7 +20,7 @@ const created = { id: 'j', tenant: 't', createdAt: '2026-01-01T00:00:00.000Z' };
 
 /** One update of every builder, with each way it can be called. */
 const updates: Record<string, JobUpdate> = {
-  claim: t.claim('j', 'w1', now),
+  claim: t.claim(created, 'w1', now),
   progress: t.progress('j', 'w1', now, { step: 3, of: 10 }),
   heartbeat: t.progress('j', 'w1', now),
   checkpoint: t.checkpoint('j', 'w1', now, undefined),

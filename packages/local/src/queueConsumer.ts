@@ -16,7 +16,10 @@ export interface QueueConsumerOptions {
   queueUrl: string;
   handler: SqsHandler;
   log: Logger;
-  /** Long-poll wait of one receive (0..20 s): how long stop() may wait for a poll in progress. Default 20. */
+  /**
+   * Long-poll wait of one receive (0..20 s). Default 10: under the API clients' request timeout (api deps.ts,
+   * 15 s), which would otherwise cut every idle poll short with a warning.
+   */
   pollSeconds?: number;
   /** Messages per invocation (the cloud's batch size). Default 10, SQS's most. */
   batchSize?: number;
@@ -39,7 +42,7 @@ const RETRY_MS = 500;
  * handler that throws fails every record. One invocation at a time.
  */
 export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer {
-  const { sqs, queueUrl, handler, log, pollSeconds = 20, batchSize = 10 } = options;
+  const { sqs, queueUrl, handler, log, pollSeconds = 10, batchSize = 10 } = options;
   const timeoutMs = (options.timeoutSeconds ?? WEBHOOK_DISPATCH_TIMEOUT_SECONDS) * 1000;
   const name = queueUrl.split('/').at(-1) ?? 'queue';
   const abort = new AbortController();

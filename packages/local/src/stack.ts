@@ -70,7 +70,7 @@ export interface LocalStackOptions {
   sweepEverySeconds?: number;
   /** Extra variables for the worker processes (e.g. OBELM_TEST_STEP_DELAY_MS). */
   workerEnv?: Record<string, string>;
-  /** Long-poll wait of the queue consumers (queueConsumer.ts), 0..20 s: what stop() may wait for. Default 20. */
+  /** Long-poll wait of the queue consumers (queueConsumer.ts), 0..20 s: what stop() may wait for. Default 10. */
   queuePollSeconds?: number;
 }
 

@@ -46,11 +46,14 @@ export async function sendJobMessage(ctx: StoreContext, job: Pick<JobItem, 'id' 
 }
 
 /**
- * Fills the tenant's free dispatch slots with its oldest held jobs: each takes its slot by the conditional
- * `jobTransitions.dispatch` (held -> sent), then gets its message. Safe to run concurrently (every job end of
- * the tenant calls it, and the sweeper): a job is dispatched by one caller only; a caller that loses a job to
- * another counts the slots again and goes on with the next. A crash between the transition and the message
- * leaves a sent job without one, which the sweeper's lost-message rule re-sends. Returns the released ids.
+ * Fills the tenant's free dispatch slots with its oldest held jobs: each gets its message, then takes its slot
+ * by the conditional `jobTransitions.dispatch` (held -> sent). Message first, so that a crash between the two
+ * (a worker killed in its job's end relay) leaves a held job with a message, which a worker claims into a slot
+ * at once (core transitions claim), rather than a sent job without one, which only the sweeper's lost-message
+ * rule finds, minutes later. Safe to run concurrently (every job end of the tenant calls it, and the sweeper):
+ * a job is dispatched by one caller only; a caller that loses a job to another (or to a worker's claim) has sent
+ * a duplicate message, which workers drop (claims are conditional), counts the slots again and goes on with the
+ * next. Returns the released ids.
  */
 export async function releaseHeld(ctx: StoreContext, tenant: string): Promise<string[]> {
   const { parallelJobs } = await tenantLimits(ctx, tenant);
@@ -65,13 +68,12 @@ export async function releaseHeld(ctx: StoreContext, tenant: string): Promise<st
     let lostOne = false;
     for (const job of candidates.slice(0, free)) {
       tried.add(job.id);
-      const dispatched = await ctx.jobs.apply(jobTransitions.dispatch(job, ctx.now()));
-      if (!dispatched) {
-        // Released by another caller, canceled or expired meanwhile: the free slots may have changed too.
+      await sendJobMessage(ctx, job);
+      if (!(await ctx.jobs.apply(jobTransitions.dispatch(job, ctx.now())))) {
+        // Released by another caller, claimed, canceled or expired meanwhile: the free slots may have changed.
         lostOne = true;
         break;
       }
-      await sendJobMessage(ctx, dispatched);
       released.push(job.id);
     }
     if (!lostOne) return released;

@@ -12,7 +12,14 @@ import {
 } from '@obelm/core';
 import { queuedJobItem } from '@obelm/core/testing';
 import { type LocalStack, startLocalStack } from '@obelm/local';
-import { activeCounts, createTenant, releaseHeld, type StoreContext, setTenantLimits } from '@obelm/store';
+import {
+  activeCounts,
+  createTenant,
+  releaseHeld,
+  type StoreContext,
+  sendJobMessage,
+  setTenantLimits,
+} from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -99,7 +106,7 @@ describe('activeCounts', () => {
     expect(await activeCounts(store, tenant)).toEqual({ active: 3, sent: 1 });
 
     // Running still holds its slot; the end frees both counts.
-    const running = await store.jobs.apply(t.claim(sent.id, 'w1', new Date()));
+    const running = await store.jobs.apply(t.claim(sent, 'w1', new Date()));
     expect(running?.dispatch).toBe('sent');
     expect(await activeCounts(store, tenant)).toEqual({ active: 3, sent: 1 });
     await store.jobs.apply(
@@ -159,10 +166,11 @@ describe('releaseHeld', () => {
     for (let i = 0; i < 12; i++) held.push(await putJob(tenant, 'held'));
     const results = await Promise.all(Array.from({ length: 8 }, () => releaseHeld(store, tenant)));
     const released = results.flat();
-    // No job twice, in the results or in the queue; each one released is sent in the table.
+    // No job twice in the results; each one released has a message (a caller that lost a job to another sent
+    // a duplicate, which workers drop) and no other job has one; each one released is sent in the table.
     expect(new Set(released).size).toBe(released.length);
     const messages = await drainMessages();
-    expect(messages.sort()).toEqual([...released].sort());
+    expect([...new Set(messages)].sort()).toEqual([...released].sort());
     const { sent } = await activeCounts(store, tenant);
     expect(sent).toBe(released.length);
     // The slots are filled (racing callers that counted before the others' writes may overshoot: dispatch.ts).
@@ -174,5 +182,31 @@ describe('releaseHeld', () => {
         .map((j) => j.id)
         .sort(),
     );
+  });
+
+  it('sends the message before it takes the slot: a failed send leaves the job held, never sent without one', async () => {
+    await drainMessages();
+    const tenant = await tenantWith(1);
+    const held = await putJob(tenant, 'held');
+    // The same table, a queue that does not exist: the send fails as an outage (or a crash before it) would.
+    const broken = { ...store, jobsQueueUrl: `${store.jobsQueueUrl}-missing` };
+    await expect(releaseHeld(broken, tenant)).rejects.toThrow();
+    expect(await dispatchOf(held)).toBe('held');
+    // The next release (the next job end, or the sweeper) sends it.
+    expect(await releaseHeld(store, tenant)).toEqual([held.id]);
+    expect(await drainMessages()).toEqual([held.id]);
+  });
+
+  it('a held job whose message went out before a crash is claimed into a slot, and not released again', async () => {
+    await drainMessages();
+    const tenant = await tenantWith(1);
+    const held = await putJob(tenant, 'held');
+    // A crash right after the send: the message is out, the job still held.
+    await sendJobMessage(store, held);
+    const running = await store.jobs.apply(t.claim(held, 'w1', new Date()));
+    expect(running).toMatchObject({ status: 'running', dispatch: 'sent' });
+    expect(await activeCounts(store, tenant)).toEqual({ active: 1, sent: 1 });
+    expect(await releaseHeld(store, tenant)).toEqual([]);
+    expect(await drainMessages()).toEqual([held.id]);
   });
 });

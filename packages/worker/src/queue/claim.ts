@@ -98,7 +98,7 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
     if (job.status === 'queued') {
       const settled = await settleUnrunnable(deps, job, now);
       if (settled) return settle(settled.outcome, settled.ended);
-      const claimed = await jobs.apply(jobTransitions.claim(jobId, deps.workerId, now));
+      const claimed = await jobs.apply(jobTransitions.claim(job, deps.workerId, now));
       if (claimed) return { claimed };
       continue;
     }
