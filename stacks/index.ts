@@ -82,10 +82,12 @@ export async function deployStage(stage: string) {
     kmsOpen: { OBELM_KMS_KEY_ID: secretsKey.key.arn },
     webhooksDlqSend: { OBELM_WEBHOOKS_DLQ_URL: queues.webhooks.deadLetter.url },
   };
-  // Where `obelm admin --stage` finds the table, and the default limits it shows (as the API reads them).
+  // Where `obelm admin --stage` finds the table and the bucket, and the default limits it shows (as the API
+  // reads them).
   new StageDiscovery('Discovery', {
     stage,
     table: table.table.name,
+    bucket: storage.bucket.bucket,
     tenantLimits: ServiceConfigSchema.shape.OBELM_TENANT_LIMITS.parse(environment.OBELM_TENANT_LIMITS),
   });
 

@@ -27,7 +27,7 @@ beforeAll(async () => {
   sd = catalogEntryOf(await inferSdManifest(sdDir), { id: 'tiny-sd' });
   acmeOnly = catalogEntryOf(demoManifest(), { id: 'acme-shapes', tenants: ['acme'] });
   // Published before the first request: the API caches the catalog for 30 s.
-  for (const entry of [sd, acmeOnly]) await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, entry);
+  for (const entry of [sd, acmeOnly]) await publishModel(stack.deps.store, entry);
   acmeKey = await addApiKey(stack, 'acme');
 });
 afterAll(async () => {
@@ -105,7 +105,7 @@ describe('model catalog', () => {
     const catalog = createModelCatalog(stack.deps.db, table, { now: () => clock });
     expect(await catalog.get('demo')).toBeDefined();
     const late = { ...sd, id: 'published-late' };
-    await publishModel(stack.deps.db, table, late);
+    await publishModel(stack.deps.store, late);
     clock = CATALOG_TTL_MS - 1;
     expect(await catalog.get(late.id)).toBeUndefined();
     clock = CATALOG_TTL_MS;

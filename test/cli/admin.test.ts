@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +13,7 @@ import {
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { getKey, getTenant } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBELM_BIN, obelm, obelmOk } from './helpers.ts';
+import { fakeSsm, OBELM_BIN, obelm, obelmOk } from './helpers.ts';
 
 /**
  * `obelm admin` as an operator runs it, in its own process, against a local stack found through its data folder:
@@ -193,33 +192,6 @@ describe('obelm admin', () => {
     expect(frozen.stdout).toBe('');
   });
 });
-
-/**
- * SSM's GetParameter as the SDK speaks it (JSON 1.1 over HTTP), for `--stage`: there is no SSM stand-in, and the
- * parameters are all the command line reads of it.
- */
-async function fakeSsm(parameters: Record<string, string>): Promise<{ endpoint: string; server: Server }> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const name = (JSON.parse(body) as { Name: string }).Name;
-      const value = req.headers['x-amz-target'] === 'AmazonSSM.GetParameter' ? parameters[name] : undefined;
-      res.writeHead(value === undefined ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(
-        JSON.stringify(
-          value === undefined
-            ? { __type: 'ParameterNotFound', message: `no parameter ${name}` }
-            : { Parameter: { Name: name, Type: 'String', Value: value } },
-        ),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
-}
 
 describe('on a deployed stage (--stage)', () => {
   it("works on the table its SSM parameters name, with the environment's credentials", async () => {

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /** The `obelm` bin as npm links it (packages/cli/package.json and the root package.json name the same file). */
@@ -54,4 +56,33 @@ export async function tenantWithKey(
   };
   if (created.tenant !== tenant) throw new Error(`create-key answered tenant ${created.tenant}`);
   return created;
+}
+
+/**
+ * SSM's GetParameter as the SDK speaks it (JSON 1.1 over HTTP), for `--stage`: there is no SSM stand-in, and the
+ * parameters are all the command line reads of it. Its endpoint goes in AWS_ENDPOINT_URL_SSM.
+ */
+export async function fakeSsm(
+  parameters: Record<string, string>,
+): Promise<{ endpoint: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const name = (JSON.parse(body) as { Name: string }).Name;
+      const value = req.headers['x-amz-target'] === 'AmazonSSM.GetParameter' ? parameters[name] : undefined;
+      res.writeHead(value === undefined ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(
+        JSON.stringify(
+          value === undefined
+            ? { __type: 'ParameterNotFound', message: `no parameter ${name}` }
+            : { Parameter: { Name: name, Type: 'String', Value: value } },
+        ),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }

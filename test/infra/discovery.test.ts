@@ -10,8 +10,8 @@ import { settingsFor } from '../../stacks/settings.ts';
 import { ofType, type Recorded, recordResources, settle } from './pulumiMocks.ts';
 
 /**
- * The SSM parameters `obelm admin --stage <name>` reads (packages/cli/src/target.ts): the stage's table and its
- * default tenant limits, under the names core gives them.
+ * The SSM parameters `obelm admin --stage <name>` reads (packages/cli/src/target.ts): the stage's table, its
+ * bucket and its default tenant limits, under the names core gives them.
  */
 
 let recorded: Recorded[];
@@ -20,19 +20,29 @@ const stageLimits = { ...DEFAULT_TENANT_LIMITS, requestsPerSecond: 50 };
 beforeAll(async () => {
   recorded = await recordResources();
   const { StageDiscovery } = await import('../../infra/discovery.ts');
-  new StageDiscovery('Discovery', { stage: 'alice', table: 'obelm-alice-table', tenantLimits: stageLimits });
+  new StageDiscovery('Discovery', {
+    stage: 'alice',
+    table: 'obelm-alice-table',
+    bucket: 'obelm-alice-bucket',
+    tenantLimits: stageLimits,
+  });
   await settle();
 });
 
 describe('stage discovery parameters', () => {
-  it("holds the table's name and the default limits under core's names for the stage", () => {
+  it("holds the table's and the bucket's names and the default limits under core's names for the stage", () => {
     const parameters = Object.fromEntries(
       ofType(recorded, 'aws:ssm/parameter:Parameter').map((r) => [r.inputs['name'], r.inputs]),
     );
     const names = stageParameters('alice');
-    expect(Object.keys(parameters).sort()).toEqual([names.table, names.tenantLimits].sort());
-    expect(names).toEqual({ table: '/obelm/alice/table', tenantLimits: '/obelm/alice/tenant-limits' });
+    expect(Object.keys(parameters).sort()).toEqual([names.table, names.bucket, names.tenantLimits].sort());
+    expect(names).toEqual({
+      table: '/obelm/alice/table',
+      bucket: '/obelm/alice/bucket',
+      tenantLimits: '/obelm/alice/tenant-limits',
+    });
     expect(parameters[names.table]).toMatchObject({ type: 'String', insecureValue: 'obelm-alice-table' });
+    expect(parameters[names.bucket]).toMatchObject({ type: 'String', insecureValue: 'obelm-alice-bucket' });
     const limits = TenantLimitsSchema.parse(
       JSON.parse(parameters[names.tenantLimits]!['insecureValue'] as string),
     );

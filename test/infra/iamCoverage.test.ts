@@ -204,11 +204,7 @@ beforeAll(async () => {
       new PutObjectCommand({ Bucket: bucket, Key, Body: readFileSync(join(demoDir, name)) }),
     );
   }
-  await publishModel(
-    admin.db,
-    admin.config.OBELM_TABLE,
-    catalogEntryOf(await readManifest(demoDir), { id: 'shapes' }),
-  );
+  await publishModel(admin.store, catalogEntryOf(await readManifest(demoDir), { id: 'shapes' }));
 
   // A monthly budget (createJob then reads the month's usage) and dispatch slots for every job queued below
   // while no worker runs (each is sent at once, none held).

@@ -62,10 +62,10 @@ beforeAll(async () => {
   // the empty prefix what an SD-1.5 export without configs would get, so only the worker can find it missing.
   const uploaded = await readManifest(demoDir);
   for (const id of [UPLOADED, ...Object.values(FLAKY)]) {
-    await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, catalogEntryOf(uploaded, { id }));
+    await publishModel(stack.deps.store, catalogEntryOf(uploaded, { id }));
   }
   const sd15 = await inferSdManifest(join(dataDir, MISSING));
-  await publishModel(stack.deps.db, stack.deps.config.OBELM_TABLE, catalogEntryOf(sd15, { id: MISSING }));
+  await publishModel(stack.deps.store, catalogEntryOf(sd15, { id: MISSING }));
   config = loadConfig(WorkerConfigSchema, {
     ...stack.env,
     OBELM_HEARTBEAT_SECONDS: '1',

@@ -1,11 +1,13 @@
 import { ADMIN_COMMANDS } from './admin.ts';
 import { type Command, runCommand } from './command.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { MODEL_COMMANDS } from './models.ts';
 import { usageCommand } from './usage.ts';
 
 /**
- * `obelm`: the command line of the service. `obelm admin <command>` manages tenants and keys; `obelm usage`
- * shows a month's usage. Exit codes: 0 done, 2 a command line it cannot run, 1 anything that failed.
+ * `obelm`: the command line of the service. `obelm admin <command>` manages tenants and keys, `obelm admin models
+ * <command>` the model bundles; `obelm usage` shows a month's usage. Exit codes: 0 done, 2 a command line it
+ * cannot run, 1 anything that failed.
  */
 
 const help = (commands: readonly Command[], prefix: string) =>
@@ -17,6 +19,9 @@ const HELP = [
   'Tenants and keys, on the running local stack (found through OBELM_DATA_DIR, default .obelm), or with',
   '--stage <name> on a deployed stage (AWS credentials and region from the environment):',
   help(ADMIN_COMMANDS, 'obelm admin '),
+  '',
+  'Model bundles (a folder in the diffusers/optimum ONNX layout, or an obelm bundle), on the same targets:',
+  help(MODEL_COMMANDS, 'obelm admin models '),
   '',
   'Usage, through the API (--key/--url, else OBELM_API_KEY/OBELM_API_URL, else the local stack and its dev key):',
   help([usageCommand], 'obelm '),
@@ -30,12 +35,19 @@ async function main(args: string[]): Promise<void> {
   }
   if (first === 'usage') return runCommand(usageCommand, args.slice(1));
   if (first !== 'admin') throw usageError(`unknown command '${first}': try obelm --help`);
-  const command = ADMIN_COMMANDS.find((c) => c.name === second);
-  if (!command) {
-    const names = ADMIN_COMMANDS.map((c) => c.name).join(', ');
-    throw usageError(`${second ? `unknown admin command '${second}'` : 'admin needs a command'}: ${names}`);
+  if (second === 'models') {
+    const [third, ...modelArgs] = rest;
+    return runCommand(pick(MODEL_COMMANDS, third, 'admin models'), modelArgs);
   }
-  await runCommand(command, rest);
+  await runCommand(pick(ADMIN_COMMANDS, second, 'admin'), rest);
+}
+
+/** The command of a group by its name, or a usage error that lists the group's commands. */
+function pick(commands: readonly Command[], name: string | undefined, group: string): Command {
+  const command = commands.find((c) => c.name === name);
+  if (command) return command;
+  const names = [...commands.map((c) => c.name), ...(group === 'admin' ? ['models'] : [])].join(', ');
+  throw usageError(`${name ? `unknown ${group} command '${name}'` : `${group} needs a command`}: ${names}`);
 }
 
 // The AWS SDK warns at every client on Node 20 (the local stack's Node); the cloud runs Node 22.

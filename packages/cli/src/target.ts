@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  awsClientSettings,
   LOCAL_STACK_FILE,
   type LocalStackFile,
   LocalStackFileSchema,
@@ -20,6 +22,16 @@ export interface Target {
   store: TenantStore;
   /** The stage's default tenant limits (a tenant's effective limits are its overrides over these). */
   defaultLimits: TenantLimits;
+  close(): void;
+}
+
+/** Where `obelm admin models` acts: the table of the catalog and the bucket of the bundles. */
+export interface BundleTarget {
+  /** In words, for messages: `the local stack in .obelm` or `stage prod`. */
+  name: string;
+  store: TenantStore;
+  s3: S3Client;
+  bucket: string;
   close(): void;
 }
 
@@ -56,17 +68,59 @@ function tableStore(table: string, config: DynamoDBClientConfig): { store: Tenan
   return { store: { db, table, now: () => new Date() }, close: () => client.destroy() };
 }
 
+/** The table and the bucket, with clients that close together. */
+function bundleTarget(
+  name: string,
+  table: { name: string; config: DynamoDBClientConfig },
+  bucket: { name: string; config: S3ClientConfig },
+): BundleTarget {
+  const { store, close } = tableStore(table.name, table.config);
+  const s3 = new S3Client(bucket.config);
+  return {
+    name,
+    store,
+    s3,
+    bucket: bucket.name,
+    close: () => {
+      s3.destroy();
+      close();
+    },
+  };
+}
+
+/**
+ * What an S3 stand-in (s3rver) needs of a client: path-style addressing (it cannot resolve bucket subdomains), and
+ * checksums only where an operation requires one, since it cannot decode the aws-chunked body (with a trailing
+ * checksum) that the SDK otherwise sends a streamed upload as.
+ */
+const STAND_IN_S3 = { forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' } as const;
+
+/** The clients' settings for the running local stack: its stand-ins' endpoints and fixed credentials. */
+function localClients(stack: LocalStackFile) {
+  const common = { region: stack.region, credentials: stack.credentials };
+  return {
+    dynamodb: { ...common, endpoint: stack.endpoints.dynamodb },
+    s3: { ...common, endpoint: stack.endpoints.s3, ...STAND_IN_S3 },
+  };
+}
+
 export function localTarget(dataDir = localDataDir()): Target {
   const stack = runningLocalStack(dataDir);
   return {
     name: `the local stack in ${dataDir}`,
-    ...tableStore(stack.table, {
-      region: stack.region,
-      endpoint: stack.endpoints.dynamodb,
-      credentials: stack.credentials,
-    }),
+    ...tableStore(stack.table, localClients(stack).dynamodb),
     defaultLimits: stack.tenantLimits,
   };
+}
+
+export function localBundleTarget(dataDir = localDataDir()): BundleTarget {
+  const stack = runningLocalStack(dataDir);
+  const clients = localClients(stack);
+  return bundleTarget(
+    `the local stack in ${dataDir}`,
+    { name: stack.table, config: clients.dynamodb },
+    { name: stack.bucket, config: clients.s3 },
+  );
 }
 
 /**
@@ -74,6 +128,34 @@ export function localTarget(dataDir = localDataDir()): Target {
  * AWS credentials and region of the environment (the SDK's default chain).
  */
 export async function stageTarget(stage: string): Promise<Target> {
+  // One after the other: a stage that is not deployed is reported by its table parameter, always the same one.
+  const { table, tenantLimits } = await readStageParameters(stage, ['table', 'tenantLimits']);
+  return {
+    name: `stage ${stage}`,
+    ...tableStore(table, {}),
+    defaultLimits: TenantLimitsSchema.parse(JSON.parse(tenantLimits)),
+  };
+}
+
+/** A deployed stage's table and bucket, named by its SSM parameters, with the environment's AWS credentials. */
+export async function stageBundleTarget(stage: string): Promise<BundleTarget> {
+  const { table, bucket } = await readStageParameters(stage, ['table', 'bucket']);
+  // An S3 endpoint of its own (AWS_ENDPOINT_URL_S3) is a stand-in; AWS itself takes the SDK's defaults.
+  const standIn = awsClientSettings(process.env, 'S3').endpoint !== undefined;
+  return bundleTarget(
+    `stage ${stage}`,
+    { name: table, config: {} },
+    { name: bucket, config: standIn ? STAND_IN_S3 : {} },
+  );
+}
+
+type StageParameter = keyof ReturnType<typeof stageParameters>;
+
+/** The values of a stage's SSM parameters, read in order; the first that cannot be read fails in one line. */
+async function readStageParameters<K extends StageParameter>(
+  stage: string,
+  which: readonly K[],
+): Promise<Record<K, string>> {
   const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
   const ssm = new SSMClient({});
   const names = stageParameters(stage);
@@ -90,14 +172,9 @@ export async function stageTarget(stage: string): Promise<Target> {
     }
   };
   try {
-    // One after the other: a stage that is not deployed is reported by its table parameter, always the same one.
-    const table = await read(names.table);
-    const limits = await read(names.tenantLimits);
-    return {
-      name: `stage ${stage}`,
-      ...tableStore(table, {}),
-      defaultLimits: TenantLimitsSchema.parse(JSON.parse(limits)),
-    };
+    const values = {} as Record<K, string>;
+    for (const parameter of which) values[parameter] = await read(names[parameter]);
+    return values;
   } finally {
     ssm.destroy();
   }

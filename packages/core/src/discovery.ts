@@ -36,6 +36,8 @@ export type LocalStackFile = z.infer<typeof LocalStackFileSchema>;
 export const stageParameters = (stage: string) => ({
   /** The table's name. */
   table: `/obelm/${stage}/table`,
+  /** The bucket's name (model bundles go under its `models/<id>/`). */
+  bucket: `/obelm/${stage}/bucket`,
   /** The stage's default tenant limits: its OBELM_TENANT_LIMITS over core's defaults, as JSON (TenantLimits). */
   tenantLimits: `/obelm/${stage}/tenant-limits`,
 });

@@ -8,7 +8,6 @@ import {
   buildWebhookDispatcher,
   createDeps,
   type Deps,
-  publishModel,
   ROUTES,
   type SweepReport,
   sweepJobs,
@@ -22,6 +21,7 @@ import {
   type TenantLimitsOverride,
 } from '@obelm/core';
 import { catalogEntryOf, demoManifest } from '@obelm/models';
+import { publishModel } from '@obelm/store';
 import { createApiServer } from './adapter.ts';
 import { ensureDevKey } from './devKey.ts';
 import { listen } from './listen.ts';
@@ -200,7 +200,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await ensureTenant(deps.store, tenant);
     const devKey = await ensureDevKey(deps.store, dataDir, tenant, options.devApiKey);
     // The built-in demo's catalog entry, from its manifest; jobs name it 'demo' (its alias, as in loadBundle).
-    await publishModel(deps.db, NAMES.table, catalogEntryOf(demoManifest(), { id: 'demo' }));
+    await publishModel(deps.store, catalogEntryOf(demoManifest(), { id: 'demo' }));
     const workerEnv = { ...env, ...options.workerEnv };
     const staleAfterMs = options.staleAfterMs ?? defaultStaleAfterMs({ ...process.env, ...workerEnv });
     const swept = await sweepJobs(deps, { staleAfterMs, resendAll: true });

@@ -5,6 +5,7 @@
  */
 
 export { type CatalogEntryOptions, catalogEntryOf } from './bundle/catalogEntry.ts';
+export { RANDOM_OPS, REEXPORT_ADVICE, refuseRandomOps } from './bundle/determinism.ts';
 export { type BundleFactory, type LoadOptions, loadBundle, readManifest } from './bundle/load.ts';
 export {
   type BundleKind,
@@ -15,6 +16,13 @@ export {
   type StepLimits,
 } from './bundle/manifest.ts';
 export type { LoadedModel } from './bundle/model.ts';
+export {
+  type EpsFromOutput,
+  epsFromOutput,
+  PREDICTION_TYPES,
+  type PredictionType,
+} from './bundle/prediction.ts';
+export { type BundleValidation, type ValidateOptions, validateBundle } from './bundle/validate.ts';
 export { writeBundle } from './bundle/write.ts';
 export {
   buildDemoModel,
@@ -75,6 +83,7 @@ export {
   writeSafetensors,
 } from './noise/index.ts';
 export type { OnnxDType } from './onnx/graph.ts';
+export { onnxOpTypes } from './onnx/inspect.ts';
 export { castForInput, float64ToHalf, type HostTensor, halfToFloat64, widenOutput } from './runtime/cast.ts';
 export { ModelError, type ModelErrorCode } from './runtime/errors.ts';
 export {
@@ -89,6 +98,8 @@ export {
   inferSdManifest,
   isSdExport,
   openSdBundle,
+  SCHEDULER_CONFIG_RULES,
+  type SchedulerKeyRule,
   SdModel,
   scalingFactorOf,
   sd15Defaults,

@@ -8,5 +8,16 @@ export { buildGaussianGraph, type GaussianSpec } from './demo/gaussian.ts';
 export { writeGaussianBundle } from './demo/gaussianBundle.ts';
 export { attr, GraphBuilder, type OnnxAttr, type OnnxData } from './onnx/graph.ts';
 export { cudaProviderInstalled } from './runtime/cudaLibrary.ts';
-export { type TinySdOptions, tinySd, writeTinySdBundle } from './sd/tiny.ts';
+export {
+  SD2_V_SCHEDULER_CONFIG,
+  SD15_SCHEDULER_CONFIG,
+  TINY_SD_FLAVORS,
+  type TinySdEncoder,
+  type TinySdFlavor,
+  type TinySdLayout,
+  type TinySdOptions,
+  tinySd,
+  writeTinySdBundle,
+  writeTinySdExport,
+} from './sd/tiny.ts';
 export { type TinyTokenizerOptions, tinyTokenizerWords, writeTinyClipTokenizer } from './tokenizer/tiny.ts';

@@ -1,10 +1,11 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { dbKeys, type ModelEntry, ModelEntrySchema } from '@obelm/core';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ModelEntry } from '@obelm/core';
+import { listModels } from '@obelm/store';
 
 /**
  * The models the API serves, with the limits and defaults it validates and fills requests with. Each entry is
- * an item of the table at `dbKeys.model(id)`, written by `publishModel` from a bundle manifest
- * (`catalogEntryOf` in @obelm/models: scripts/publishModel.ts, the local stack for the demo).
+ * an item of the table at `dbKeys.model(id)`, written by the store's `publishModel` from a bundle manifest
+ * (`catalogEntryOf` in @obelm/models: `obelm admin models add`, the local stack for the demo).
  */
 export interface ModelCatalog {
   /** The entry of a model; with `tenant`, only if that tenant may use it. */
@@ -17,7 +18,7 @@ export interface ModelCatalog {
 export const CATALOG_TTL_MS = 30_000;
 
 /**
- * The catalog of one table, cached in memory: one Query (the MODELS partition) reads every entry, and the
+ * The catalog of one table, cached in memory: one read of every entry (the store's `listModels`), and the
  * container answers from that read for `ttlMs`. So a published or changed entry reaches every API container
  * within 30 s, and a request costs no read of its own. A failed read is not cached; concurrent callers share
  * one read. An item that is not a valid entry fails the read (500) rather than serving a model without limits.
@@ -31,7 +32,7 @@ export function createModelCatalog(
   const entries = () => {
     const at = now();
     if (!cache || at - cache.readAt >= ttlMs) {
-      const read = readEntries(db, table);
+      const read = listModels({ db, table }).then((list) => new Map(list.map((entry) => [entry.id, entry])));
       const current = { readAt: at, entries: read };
       cache = current;
       read.catch(() => {
@@ -50,42 +51,4 @@ export function createModelCatalog(
       return [...(await entries()).values()].filter((entry) => allows(entry, tenant));
     },
   };
-}
-
-async function readEntries(db: DynamoDBDocumentClient, table: string): Promise<Map<string, ModelEntry>> {
-  const entries = new Map<string, ModelEntry>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': dbKeys.modelsPartition },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const { pk: _pk, sk, ...item } of page.Items ?? []) {
-      const parsed = ModelEntrySchema.safeParse(item);
-      if (!parsed.success || dbKeys.model(parsed.data.id).sk !== sk) {
-        const problem = parsed.success ? `its id is not ${String(sk)}` : parsed.error.message;
-        throw new Error(
-          `Model catalog item ${String(sk)} is not a valid entry (publish it again): ${problem}`,
-        );
-      }
-      entries.set(parsed.data.id, parsed.data);
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return entries;
-}
-
-/** Writes (or replaces) a model's catalog entry after checking it; returns the entry as stored. */
-export async function publishModel(
-  db: DynamoDBDocumentClient,
-  table: string,
-  entry: ModelEntry,
-): Promise<ModelEntry> {
-  const valid = ModelEntrySchema.parse(entry);
-  await db.send(new PutCommand({ TableName: table, Item: { ...dbKeys.model(valid.id), ...valid } }));
-  return valid;
 }

@@ -11,6 +11,7 @@ import { ModelError } from '../runtime/errors.ts';
 import type { RuntimeOptions } from '../runtime/session.ts';
 import { inferSdManifest, isSdExport } from '../sd/config.ts';
 import { openSdBundle } from '../sd/model.ts';
+import { refuseRandomOps } from './determinism.ts';
 import { type BundleKind, type BundleManifest, MANIFEST_FILE, parseManifest } from './manifest.ts';
 import type { LoadedModel } from './model.ts';
 import { openPixelModel } from './pixel.ts';
@@ -54,6 +55,8 @@ export async function loadBundle(dirOrId: string, opts: LoadOptions): Promise<Lo
   if (!factory) {
     throw new ModelError('bundle_unknown_kind', `${dir}: no loader for bundle kind '${manifest.kind}' yet`);
   }
+  // Before any session opens: a model that draws random numbers must never run (determinism.ts).
+  await refuseRandomOps(dir);
   return factory(dir, manifest, opts);
 }
 

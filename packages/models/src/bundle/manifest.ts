@@ -4,6 +4,7 @@
  */
 import type { ModelDefaults, ScheduleConfig } from '@obelm/engine';
 import { ModelError } from '../runtime/errors.ts';
+import { PREDICTION_TYPES, type PredictionType } from './prediction.ts';
 
 export const MANIFEST_FILE = 'obelm.json';
 
@@ -31,6 +32,8 @@ export interface BundleManifest {
   /** Latent shape for a batch of one, e.g. [1, 3, 32, 32] (pixel) or [1, 4, 64, 64] (SD). */
   readonly latentShape: readonly number[];
   readonly schedule: ScheduleConfig;
+  /** What the model predicts (diffusers' prediction_type); default 'epsilon'. */
+  readonly prediction?: PredictionType;
   readonly defaults: ModelDefaults;
   readonly limits?: StepLimits;
   /** Role -> file name inside the folder, e.g. { unet: 'unet.onnx' }. */
@@ -69,6 +72,9 @@ export function parseManifest(json: unknown, where: string): BundleManifest {
   }
   if (schedule.finalAbar !== 'one' && schedule.finalAbar !== 'first')
     fail('schedule.finalAbar', "'one' or 'first'");
+  if (m.prediction !== undefined && !PREDICTION_TYPES.includes(m.prediction as PredictionType)) {
+    fail('prediction', `one of ${PREDICTION_TYPES.map((p) => `'${p}'`).join(', ')}`);
+  }
   const defaults = record(m.defaults) ?? fail('defaults', 'an object');
   for (const key of ['steps', 'guidance', 'maxGuidance', 'editStrength', 'editGuidance'] as const) {
     if (typeof defaults[key] !== 'number') fail(`defaults.${key}`, 'a number');

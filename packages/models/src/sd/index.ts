@@ -1,6 +1,8 @@
 export {
   inferSdManifest,
   isSdExport,
+  SCHEDULER_CONFIG_RULES,
+  type SchedulerKeyRule,
   scalingFactorOf,
   sd15Defaults,
   sd15Schedule,

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Embedding, ModelDefaults, ScheduleConfig, Tensor } from '@obelm/engine';
+import { REEXPORT_ADVICE } from '../bundle/determinism.ts';
 import type { BundleManifest } from '../bundle/manifest.ts';
 import { assertTimestep, type LoadedModel } from '../bundle/model.ts';
+import { type EpsFromOutput, epsFromOutput } from '../bundle/prediction.ts';
 import { fileExists } from '../files.ts';
 import { castForInput, type HostTensor } from '../runtime/cast.ts';
 import { ModelError } from '../runtime/errors.ts';
@@ -10,30 +12,55 @@ import {
   type ModelSession,
   openSession,
   type RuntimeOptions,
+  type TensorInfo,
 } from '../runtime/session.ts';
 import { type ClipTokenizer, loadClipTokenizer } from '../tokenizer/clip.ts';
 import { scalingFactorOf } from './config.ts';
 
-/** The four ONNX models of an export, with the tensor names optimum/diffusers give them. */
+/** The four ONNX models of an export, and the names and shapes they are read and fed by. */
 interface SdSessions {
   readonly unet: ModelSession;
   readonly textEncoder: ModelSession;
   readonly vaeDecoder: ModelSession;
   /** Absent in text-to-image-only exports: then `encode` refuses. */
   readonly vaeEncoder?: ModelSession;
+  /** The vae_encoder output read: `latent_parameters` (today's optimum) or `latent_sample` (older exports). */
+  readonly encoderOutput: EncoderOutput;
+  /** How the UNet's `timestep` is shaped (its dtype is read from the session at each call). */
+  readonly timestepShape: TimestepShape;
 }
 
-const required: Record<string, readonly string[]> = {
+/** The vae_encoder outputs obelm reads, in order of preference. */
+const ENCODER_OUTPUTS = ['latent_parameters', 'latent_sample'] as const;
+type EncoderOutput = (typeof ENCODER_OUTPUTS)[number];
+
+/**
+ * A `timestep` of rank 0 is a scalar (today's optimum), rank 1 of fixed size 1 is [1], and any other rank 1
+ * ([batch], the older diffusers script) gets one copy per row of the batch.
+ */
+type TimestepShape = 'scalar' | 'one' | 'batch';
+
+/** Every input each part is fed (a part declaring another input cannot run: it is refused at load). */
+const INPUTS: Record<string, readonly string[]> = {
   unet: ['sample', 'timestep', 'encoder_hidden_states'],
   text_encoder: ['input_ids'],
   vae_decoder: ['latent_sample'],
   vae_encoder: ['sample'],
 };
 
+/** The output each part is read by (the vae_encoder's is chosen from ENCODER_OUTPUTS). */
+const OUTPUTS: Record<string, string> = {
+  unet: 'out_sample',
+  text_encoder: 'last_hidden_state',
+  vae_decoder: 'sample',
+};
+
 /**
  * The 'sd' bundle factory: opens a diffusers/optimum ONNX export of SD 1.x/2.x (`unet/`, `text_encoder/`,
  * `vae_decoder/`, optional `vae_encoder/`, `tokenizer/`, each `model.onnx`) described by `manifest`
- * (its obelm.json, or inferSdManifest's). Use it through `loadBundle(dir, opts)`.
+ * (its obelm.json, or inferSdManifest's). Inputs and outputs are taken by name and dtype from each session's
+ * metadata; an export that lacks one, or whose VAE encoder gives two different latents for one image, is
+ * refused. Use it through `loadBundle(dir, opts)`, which also refuses random ops in the graphs first.
  */
 export async function openSdBundle(
   dir: string,
@@ -49,29 +76,120 @@ export async function openSdBundle(
     }
     const session = await openSession(path, runtime);
     opened.push(session);
-    for (const input of required[name] ?? []) {
-      if (!session.inputs.has(input)) {
-        throw new ModelError(
-          'bundle_invalid_manifest',
-          `${name}/model.onnx has no input '${input}' (inputs: ${[...session.inputs.keys()].join(', ')})`,
-        );
-      }
-    }
+    checkInputs(name, session);
+    const output = OUTPUTS[name];
+    if (output !== undefined) requireOutput(name, session, [output]);
     return session;
   };
   try {
+    const unet = (await open('unet'))!;
+    const textEncoder = (await open('text_encoder'))!;
+    const vaeDecoder = (await open('vae_decoder'))!;
+    const vaeEncoder = await open('vae_encoder', true);
+    checkFixedDims(unet.inputs.get('sample')!.dims, manifest.latentShape, dir);
+    checkIdType(textEncoder.inputs.get('input_ids')!);
     const sessions: SdSessions = {
-      unet: (await open('unet'))!,
-      textEncoder: (await open('text_encoder'))!,
-      vaeDecoder: (await open('vae_decoder'))!,
-      vaeEncoder: await open('vae_encoder', true),
+      unet,
+      textEncoder,
+      vaeDecoder,
+      vaeEncoder,
+      encoderOutput: vaeEncoder
+        ? requireOutput('vae_encoder', vaeEncoder, ENCODER_OUTPUTS)
+        : 'latent_parameters',
+      timestepShape: timestepShapeOf(unet.inputs.get('timestep')!),
     };
-    checkFixedDims(sessions.unet.inputs.get('sample')!.dims, manifest.latentShape, dir);
+    if (vaeEncoder) await refuseRandomEncoder(dir, manifest, vaeEncoder, sessions.encoderOutput);
     const tokenizer = await loadClipTokenizer(join(dir, 'tokenizer'));
     return new SdModel(manifest, sessions, tokenizer);
   } catch (error) {
     await Promise.all(opened.map((s) => s.release()));
     throw error;
+  }
+}
+
+function checkInputs(name: string, session: ModelSession): void {
+  const expected = INPUTS[name] ?? [];
+  const declared = [...session.inputs.keys()];
+  const missing = expected.filter((input) => !session.inputs.has(input));
+  const extra = declared.filter((input) => !expected.includes(input));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new ModelError(
+      'bundle_invalid_manifest',
+      `${name}/model.onnx takes inputs (${declared.join(', ')}); obelm feeds exactly (${expected.join(', ')})`,
+    );
+  }
+}
+
+/** The first of `names` the session outputs; none of them is a refusal naming the outputs found. */
+function requireOutput<const T extends string>(name: string, session: ModelSession, names: readonly T[]): T {
+  const found = names.find((output) => session.outputs.has(output));
+  if (found === undefined) {
+    throw new ModelError(
+      'bundle_invalid_manifest',
+      `${name}/model.onnx has no output ${names.map((n) => `'${n}'`).join(' or ')} ` +
+        `(outputs: ${[...session.outputs.keys()].join(', ')})`,
+    );
+  }
+  return found;
+}
+
+function checkIdType(info: TensorInfo): void {
+  if (info.dtype !== 'int32' && info.dtype !== 'int64') {
+    throw new ModelError(
+      'bundle_invalid_manifest',
+      `text_encoder input_ids is ${info.dtype}; token ids are fed as int32 or int64`,
+    );
+  }
+}
+
+function timestepShapeOf(info: TensorInfo): TimestepShape {
+  if (info.dims.length === 0) return 'scalar';
+  if (info.dims.length === 1) return info.dims[0] === 1 ? 'one' : 'batch';
+  throw new ModelError(
+    'bundle_invalid_manifest',
+    `unet timestep has shape [${info.dims}]; obelm feeds a scalar, [1] or [batch]`,
+  );
+}
+
+/**
+ * Encodes one fixed image twice and refuses the bundle unless both latents are bitwise equal: a VAE encoder
+ * that samples its posterior (with an op the static scan does not know, or a Dropout left in training mode)
+ * makes every inversion of an image irreproducible. A small image keeps this cheap on a real VAE: 8 latent
+ * pixels a side when the encoder takes any size.
+ */
+async function refuseRandomEncoder(
+  dir: string,
+  manifest: BundleManifest,
+  encoder: ModelSession,
+  output: EncoderOutput,
+): Promise<void> {
+  const [, , latentHeight, latentWidth] = manifest.latentShape as [number, number, number, number];
+  const dims = encoder.inputs.get('sample')!.dims;
+  const side = (axis: 2 | 3, image: number, latent: number) => {
+    const fixed = dims[axis];
+    return typeof fixed === 'number' && fixed > 0 ? fixed : (image / latent) * Math.min(8, latent);
+  };
+  const shape = [
+    1,
+    3,
+    side(2, manifest.imageSize[0], latentHeight),
+    side(3, manifest.imageSize[1], latentWidth),
+  ];
+  const data = new Float64Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37) * 0.9);
+  const encodeOnce = async () => {
+    const result = (await encoder.run({ sample: { dtype: 'float64', dims: shape, data } }))[output];
+    if (result?.dtype !== 'float64') {
+      throw new ModelError('bundle_invalid_manifest', `${dir}: vae_encoder gives no float '${output}'`);
+    }
+    return Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
+  };
+  const [first, second] = [await encodeOnce(), await encodeOnce()];
+  if (!first.equals(second)) {
+    throw new ModelError(
+      'bundle_invalid_manifest',
+      `${dir}: vae_encoder is not deterministic: two encodings of one image differ, so inversions, edits and ` +
+        `reconstructions of images are not reproducible. To fix it, ${REEXPORT_ADVICE}.`,
+    );
   }
 }
 
@@ -100,6 +218,8 @@ export class SdModel implements LoadedModel {
   readonly latentShape: readonly number[];
   readonly imageSize: readonly [number, number];
   readonly scalingFactor: number;
+  /** The UNet output -> eps (identity for epsilon models, exact float64 for v-prediction). */
+  private readonly epsOf: EpsFromOutput;
   private lastHiddenStates?: { readonly source: Float32Array; readonly cast: HostTensor };
 
   constructor(
@@ -114,6 +234,7 @@ export class SdModel implements LoadedModel {
     this.latentShape = manifest.latentShape;
     this.imageSize = manifest.imageSize;
     this.scalingFactor = scalingFactorOf(manifest);
+    this.epsOf = epsFromOutput(manifest.prediction ?? 'epsilon', manifest.schedule);
   }
 
   async close(): Promise<void> {
@@ -121,7 +242,10 @@ export class SdModel implements LoadedModel {
     await Promise.all([unet, textEncoder, vaeDecoder, vaeEncoder].map((s) => s?.release()));
   }
 
-  /** Pixels [B, 3, H, W] -> VAE posterior mean x scaling factor: deterministic, no sampling of the posterior. */
+  /**
+   * Pixels [B, 3, H, W] -> VAE posterior mean x scaling factor: deterministic, no sampling of the posterior.
+   * `latent_parameters` is mean | logvar (2C channels); a `latent_sample` is the mean (C) or mean | logvar (2C).
+   */
   async encode(pixels: Tensor, signal?: AbortSignal): Promise<Float64Array> {
     const encoder = this.sessions.vaeEncoder;
     if (!encoder)
@@ -129,15 +253,18 @@ export class SdModel implements LoadedModel {
     const [batch, , height, width] = pixels.shape;
     this.expectShape('pixels', pixels, [batch!, 3, ...this.imageSize]);
     signal?.throwIfAborted();
-    const out = await this.runOne(encoder, { sample: float64(pixels) }, 'latent_sample');
+    const output = this.sessions.encoderOutput;
+    const out = await this.runOne('vae_encoder', encoder, { sample: float64(pixels) }, output);
     const [, latentChannels, h, w] = this.latentShape as [number, number, number, number];
     const plane = latentChannels * h * w;
     const perImage = out.data.length / batch!;
-    // Exports either give 4 channels (the mean) or 8 (mean | logvar): the mean is the first half.
-    if (out.dims[1] !== latentChannels && out.dims[1] !== 2 * latentChannels) {
+    // The mean is the first C channels of mean | logvar.
+    const channels =
+      output === 'latent_parameters' ? [2 * latentChannels] : [latentChannels, 2 * latentChannels];
+    if (!channels.includes(out.dims[1]!)) {
       throw new ModelError(
         'bundle_invalid_manifest',
-        `vae_encoder gives ${out.dims[1]} channels, expected ${latentChannels} or ${2 * latentChannels}`,
+        `vae_encoder ${output} has ${out.dims[1]} channels, expected ${channels.join(' or ')}`,
       );
     }
     if (out.dims[2] !== h || out.dims[3] !== w) {
@@ -160,6 +287,7 @@ export class SdModel implements LoadedModel {
     signal?.throwIfAborted();
     const scaled = latent.data.map((v) => v / this.scalingFactor);
     const out = await this.runOne(
+      'vae_decoder',
       this.sessions.vaeDecoder,
       { latent_sample: float64({ data: scaled, shape: latent.shape }) },
       'sample',
@@ -167,13 +295,20 @@ export class SdModel implements LoadedModel {
     return out.data.map((v) => Math.min(1, Math.max(-1, v)));
   }
 
-  /** Prompt -> CLIP ids (77) -> text encoder's last_hidden_state [1, 77, D]. */
+  /** Prompt -> CLIP ids (77) in the declared int32 / int64 -> text encoder's last_hidden_state [1, 77, D]. */
   async embed(prompt: string, signal?: AbortSignal): Promise<Embedding> {
     signal?.throwIfAborted();
     const ids = Int32Array.from(this.tokenizer.encode(prompt));
+    const declared = this.sessions.textEncoder.inputs.get('input_ids')!.dtype;
+    const inputIds = castForInput(
+      'input_ids',
+      { dtype: 'int32', dims: [1, ids.length], data: ids },
+      declared,
+    );
     const out = await this.runOne(
+      'text_encoder',
       this.sessions.textEncoder,
-      { input_ids: { dtype: 'int32', dims: [1, ids.length], data: ids } },
+      { input_ids: inputIds },
       'last_hidden_state',
     );
     return { data: Float32Array.from(out.data), shape: out.dims };
@@ -181,8 +316,9 @@ export class SdModel implements LoadedModel {
 
   /**
    * eps_theta(x, t | emb) on the whole batch in one UNet call. The float64 state is rounded to the UNet's float
-   * type exactly once (runtime/cast.ts), so equal states give bitwise-equal eps. The timestep is fed as [1] in the
-   * dtype the export declares (int64 or float32), as diffusers' ONNX pipeline does.
+   * type exactly once (runtime/cast.ts), so equal states give bitwise-equal eps. The timestep is fed in the shape
+   * (scalar, [1] or [batch]) and dtype (int64, float32, float16) the export declares. A v-prediction output is
+   * turned into eps in float64 against the float64 state, so eps stays a function of (x, t) (bundle/prediction.ts).
    */
   readonly eps = async (
     x: Tensor,
@@ -201,14 +337,17 @@ export class SdModel implements LoadedModel {
     assertTimestep(t, this.schedule.trainTimesteps);
     signal?.throwIfAborted();
     const declared = this.sessions.unet.inputs.get('timestep')!;
-    const dims = declared.dims.length === 0 ? [] : [1]; // a few exports take a scalar timestep
-    // castForInput turns the float64 value into the declared int64 / float32 / float16 (t is an integer).
+    const count = { scalar: 1, one: 1, batch }[this.sessions.timestepShape];
+    const dims = this.sessions.timestepShape === 'scalar' ? [] : [count];
+    // castForInput turns the float64 value into the declared int64 / float32 / float16 (t is an integer < 2048,
+    // exact in float16).
     const timestep = castForInput(
       'timestep',
-      { dtype: 'float64', dims, data: Float64Array.of(t) },
+      { dtype: 'float64', dims, data: new Float64Array(count).fill(t) },
       declared.dtype,
     );
     const out = await this.runOne(
+      'unet',
       this.sessions.unet,
       {
         sample: float64(x),
@@ -217,7 +356,7 @@ export class SdModel implements LoadedModel {
       },
       'out_sample',
     );
-    return out.data;
+    return this.epsOf(out.data, x.data, t);
   };
 
   /**
@@ -241,15 +380,16 @@ export class SdModel implements LoadedModel {
     return cast;
   }
 
+  /** Runs one part and reads its output by name (checked at load), widened to float64. */
   private async runOne(
+    part: string,
     session: ModelSession,
     feeds: Record<string, HostTensor>,
     output: string,
   ): Promise<{ data: Float64Array; dims: readonly number[] }> {
-    const results = await session.run(feeds);
-    const result = results[output] ?? Object.values(results)[0];
+    const result = (await session.run(feeds))[output];
     if (result?.dtype !== 'float64') {
-      throw new ModelError('bundle_invalid_manifest', `model gave no float output '${output}'`);
+      throw new ModelError('bundle_invalid_manifest', `${part} gave no float output '${output}'`);
     }
     return { data: result.data, dims: result.dims };
   }
