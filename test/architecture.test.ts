@@ -27,6 +27,8 @@ const ALLOWED: Record<string, string[]> = {
   local: ['core', 'engine', 'models', 'store', 'api', 'worker'],
   // models: `admin models add` loads a bundle and runs its round trip (models validateBundle) before installing it.
   cli: ['core', 'models', 'store'],
+  // The public API only (typed from its OpenAPI document): usable outside this repository.
+  client: [],
 };
 
 describe('package boundaries', () => {
@@ -62,8 +64,8 @@ describe('package boundaries', () => {
     }
   });
 
-  it('keeps the AWS SDK out of core, engine and models, and onnxruntime inside models', () => {
-    for (const pkg of ['core', 'engine', 'models']) {
+  it('keeps the AWS SDK out of core, engine, models and client, and onnxruntime inside models', () => {
+    for (const pkg of ['core', 'engine', 'models', 'client']) {
       for (const file of files(`packages/${pkg}/src`)) {
         expect(
           importsOf(file).filter((i) => i.startsWith('@aws-sdk/')),
@@ -71,7 +73,7 @@ describe('package boundaries', () => {
         ).toEqual([]);
       }
     }
-    for (const pkg of ['core', 'engine', 'store', 'api', 'worker', 'local', 'cli']) {
+    for (const pkg of ['core', 'engine', 'store', 'api', 'worker', 'local', 'cli', 'client']) {
       for (const file of files(`packages/${pkg}/src`)) {
         expect(
           importsOf(file).filter((i) => i === 'onnxruntime-node'),
