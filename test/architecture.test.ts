@@ -26,7 +26,7 @@ const ALLOWED: Record<string, string[]> = {
   worker: ['core', 'engine', 'models', 'store'],
   local: ['core', 'engine', 'models', 'store', 'api', 'worker'],
   // models: `admin models add` loads a bundle and runs its round trip (models validateBundle) before installing it.
-  cli: ['core', 'models', 'store'],
+  cli: ['client', 'core', 'models', 'store'],
   // The public API only (typed from its OpenAPI document): usable outside this repository.
   client: [],
 };

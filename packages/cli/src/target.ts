@@ -1,19 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   awsClientSettings,
-  LOCAL_STACK_FILE,
   type LocalStackFile,
-  LocalStackFileSchema,
   stageParameters,
   type TenantLimits,
   TenantLimitsSchema,
 } from '@obelm/core';
 import type { TenantStore } from '@obelm/store';
 import { CliError } from './errors.ts';
+import { localDataDir, runningLocalStack } from './localStack.ts';
 
 /** Where a command acts: the table of the running local stack or of a deployed stage. */
 export interface Target {
@@ -33,33 +30,6 @@ export interface BundleTarget {
   s3: S3Client;
   bucket: string;
   close(): void;
-}
-
-/** The data folder the local stack and this command line agree on (OBELM_DATA_DIR, default `.obelm`). */
-export const localDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
-  resolve(env['OBELM_DATA_DIR'] || '.obelm');
-
-/** The running local stack's discovery file (packages/local writes it at start, removes it at stop). */
-export function runningLocalStack(dataDir = localDataDir()): LocalStackFile {
-  const file = join(dataDir, LOCAL_STACK_FILE);
-  const hint =
-    'start one with `npm start` (or set OBELM_DATA_DIR to its data folder), or pass --stage <name>';
-  if (!existsSync(file)) throw new CliError(`no local stack runs in ${dataDir}: ${hint}`);
-  const parsed = LocalStackFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new CliError(`${file} is not a stack file of this version: restart the stack`);
-  if (!isAlive(parsed.data.pid)) {
-    throw new CliError(`the local stack in ${dataDir} is not running (its process is gone): ${hint}`);
-  }
-  return parsed.data;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function tableStore(table: string, config: DynamoDBClientConfig): { store: TenantStore; close(): void } {

@@ -1,0 +1,77 @@
+import type { CreateJobRequest } from '@obelm/client';
+import { API_OPTIONS } from '../api.ts';
+import type { Values } from '../command.ts';
+import { usageError } from '../errors.ts';
+
+/**
+ * The options the job commands share and how they become request fields. Only the shape of a value is checked
+ * here (a number is a number); whether it is in range for the model is the API's to say.
+ */
+
+/** Options of every job command: the model and sampler settings, output, --json and the API. */
+export const JOB_OPTIONS = {
+  model: { type: 'string' },
+  sampler: { type: 'string' },
+  steps: { type: 'string' },
+  guidance: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  ...API_OPTIONS,
+} as const;
+
+/** Where a job command's synopsis names the options every job command takes (listed once: JOB_OPTIONS_HELP). */
+export const JOB_SYNOPSIS = '[job options]';
+
+export const JOB_OPTIONS_HELP =
+  'job options: --model <id>, --sampler obelm|ddim|bdia|edict, --steps <n>, --guidance <g>, --json, ' +
+  '--key <api key>, --url <api url>';
+
+const SAMPLERS = ['obelm', 'ddim', 'bdia', 'edict'] as const;
+
+/** Fields every job kind takes, from the common options. */
+type Common = Pick<CreateJobRequest, 'model' | 'steps' | 'guidance' | 'sampler'>;
+
+const text = (values: Values, name: string): string | undefined =>
+  typeof values[name] === 'string' ? (values[name] as string) : undefined;
+
+/** `--<name>` as a finite number, or a usage error; undefined when not given. */
+export function numberOption(values: Values, name: string): number | undefined {
+  const value = text(values, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw usageError(`--${name} takes a number, not '${value}'`);
+  return n;
+}
+
+/** `--<name>` as a whole number, or a usage error; undefined when not given. */
+export function integerOption(values: Values, name: string): number | undefined {
+  const value = text(values, name);
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw usageError(`--${name} takes a whole number, not '${value}'`);
+  }
+  return Number(value);
+}
+
+/** `--<name>` as text; undefined when not given. */
+export const stringOption = text;
+
+/** The model, sampler, steps and guidance the options give (only those given). */
+export function commonFields(values: Values): Common {
+  const fields: Common = {};
+  const model = text(values, 'model');
+  if (model !== undefined) fields.model = model;
+  const sampler = text(values, 'sampler');
+  if (sampler !== undefined) {
+    if (!(SAMPLERS as readonly string[]).includes(sampler)) {
+      throw usageError(`--sampler takes one of ${SAMPLERS.join(', ')}, not '${sampler}'`);
+    }
+    fields.sampler = { name: sampler as (typeof SAMPLERS)[number] };
+  }
+  const steps = integerOption(values, 'steps');
+  if (steps !== undefined) fields.steps = steps;
+  const guidance = numberOption(values, 'guidance');
+  if (guidance !== undefined) fields.guidance = guidance;
+  return fields;
+}
