@@ -11,6 +11,7 @@ import { listModels } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles, uploadBundle } from '../../packages/cli/src/bundleUpload.ts';
 import { localBundleTarget } from '../../packages/cli/src/target.ts';
+import { createJob, waitForJob } from '../e2e/helpers.ts';
 import { fakeSsm, obelm, obelmOk } from './helpers.ts';
 
 /**
@@ -71,25 +72,9 @@ async function installedBytes(id: string, path: string): Promise<Buffer> {
 
 const catalogIds = async () => (await listModels(stack.deps.store)).map((entry) => entry.id);
 
-async function runJob(request: object): Promise<JobView> {
-  const call = async (method: string, path: string, body?: object) => {
-    const res = await fetch(`${stack.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${stack.devKey}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as JobView };
-  };
-  const created = await call('POST', '/v1/jobs', request);
-  expect(created.status, JSON.stringify(created.body)).toBe(202);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const job = (await call('GET', `/v1/jobs/${created.body.id}`)).body;
-    if (['succeeded', 'failed', 'canceled', 'expired'].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job still ${job.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** A job through the API, to its end (20 s at most). */
+const runJob = async (request: object): Promise<JobView> =>
+  waitForJob(stack, (await createJob(stack, request)).id, undefined, 20_000);
 
 describe('obelm admin models add', () => {
   it('checks and installs each export the tools write; list shows them; a job names one and succeeds', async () => {

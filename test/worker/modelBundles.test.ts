@@ -33,6 +33,7 @@ import {
   startWorker,
 } from '@obelm/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createJob, waitForJob } from '../e2e/helpers.ts';
 
 /** Model ids published in the catalog: one uploaded to S3, one whose prefix stays empty. */
 const UPLOADED = 'shapes';
@@ -103,16 +104,9 @@ const putModelFile = (id: string, name: string, body: Uint8Array | string) =>
     new PutObjectCommand({ Bucket: stack.deps.config.OBELM_BUCKET, Key: `models/${id}/${name}`, Body: body }),
   );
 
-async function runJob(model: string): Promise<JobView> {
-  const call = async (method: string, path: string, body?: object) => {
-    const res = await fetch(`${stack.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${stack.devKey}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as JobView };
-  };
-  const created = await call('POST', '/v1/jobs', {
+/** A small sample job on `model`, to its end (20 s at most). */
+const runJob = async (model: string): Promise<JobView> => {
+  const job = await createJob(stack, {
     kind: 'sample',
     model,
     prompt: 'red circle',
@@ -120,15 +114,8 @@ async function runJob(model: string): Promise<JobView> {
     steps: 6,
     guidance: 1,
   });
-  expect(created.status, JSON.stringify(created.body)).toBe(202);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const job = (await call('GET', `/v1/jobs/${created.body.id}`)).body;
-    if (['succeeded', 'failed', 'canceled', 'expired'].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job still ${job.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+  return waitForJob(stack, job.id, undefined, 20_000);
+};
 
 /** What S3 answers a prefix that gets more requests than it can take (503 SlowDown), as the SDK hands it over. */
 const slowDown = () =>

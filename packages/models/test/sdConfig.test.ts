@@ -5,6 +5,7 @@ import { alphasCumprod, inferenceTimesteps } from '@obelm/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../src/bundle/manifest.ts';
 import { inferSdManifest, SCHEDULER_CONFIG_RULES, sd15Schedule } from '../src/sd/config.ts';
+import { SD2_V_SCHEDULER_CONFIG, SD15_SCHEDULER_CONFIG } from '../src/testing.ts';
 
 /** The configs of an export, as the files diffusers/optimum write (raw text allows Python's -Infinity). */
 interface ExportConfigs {
@@ -16,36 +17,9 @@ interface ExportConfigs {
   readonly vae?: object;
 }
 
-/** SD 1.5's scheduler config as published (stable-diffusion-v1-5, diffusers 0.6). */
-const sd15Scheduler = {
-  _class_name: 'PNDMScheduler',
-  _diffusers_version: '0.6.0',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
-
-/** SD 2.1 (768 px, v-prediction) as published. */
-const sd21vScheduler = {
-  _class_name: 'DDIMScheduler',
-  _diffusers_version: '0.8.0',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  clip_sample: false,
-  num_train_timesteps: 1000,
-  prediction_type: 'v_prediction',
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-};
+/** SD 1.5's and SD 2.1-v's scheduler configs as published (the tiny exports' fixtures). */
+const sd15Scheduler = SD15_SCHEDULER_CONFIG;
+const sd21vScheduler = SD2_V_SCHEDULER_CONFIG;
 
 const sdVae = {
   _class_name: 'AutoencoderKL',

@@ -1,6 +1,6 @@
 import type { CreateJobRequest } from '@obelm/client';
 import { API_OPTIONS } from '../api.ts';
-import type { Values } from '../command.ts';
+import { type Values, integerOption as wholeNumber } from '../command.ts';
 import { usageError } from '../errors.ts';
 
 /**
@@ -47,11 +47,7 @@ export function numberOption(values: Values, name: string): number | undefined {
 /** `--<name>` as a whole number, or a usage error; undefined when not given. */
 export function integerOption(values: Values, name: string): number | undefined {
   const value = text(values, name);
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw usageError(`--${name} takes a whole number, not '${value}'`);
-  }
-  return Number(value);
+  return value === undefined ? undefined : wholeNumber(name, value);
 }
 
 /** `--<name>` as text; undefined when not given. */
