@@ -3,7 +3,7 @@
  * the SST app. Each function gets exactly the grants access.ts lists for it, through one SST link per grant,
  * and reads resource names from OBELM_* environment variables (packages/core/src/config.ts).
  */
-import { type LambdaHandlerName, QUEUE_HANDLERS } from '@obelm/core';
+import { API_CORS, type LambdaHandlerName, QUEUE_HANDLERS } from '@obelm/core';
 import { type Grants, HANDLER_GRANTS } from './access.ts';
 import { type Environment, functionEnvironment, type GrantEnvironment } from './environment.ts';
 import { type HandlerQueueName, QUEUE_OF, queueEventSource, queueHandlerTimeoutSeconds } from './queues.ts';
@@ -21,6 +21,19 @@ export interface HttpApiArgs {
   rateLimit: number;
   logRetentionDays: keyof typeof LOG_RETENTION;
 }
+
+/**
+ * Core's API_CORS in ApiGatewayV2's terms: API Gateway answers the preflights and adds the headers to every
+ * answer, so the handlers and the local adapter know nothing of CORS.
+ */
+const API_GATEWAY_CORS: sst.aws.ApiGatewayV2Args['cors'] = {
+  allowOrigins: [...API_CORS.allowOrigins],
+  allowMethods: [...API_CORS.allowMethods],
+  allowHeaders: [...API_CORS.allowHeaders],
+  exposeHeaders: [...API_CORS.exposeHeaders],
+  maxAge: `${API_CORS.maxAgeSeconds} seconds`,
+  allowCredentials: API_CORS.allowCredentials,
+};
 
 /** Retention periods SST accepts, by days (stacks/settings.ts validates against these keys). */
 export const LOG_RETENTION = {
@@ -58,6 +71,7 @@ export function createHttpApi(args: HttpApiArgs) {
   });
 
   const api = new sst.aws.ApiGatewayV2('Api', {
+    cors: API_GATEWAY_CORS,
     transform: {
       stage: (stage) => {
         stage.defaultRouteSettings = {

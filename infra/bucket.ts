@@ -1,4 +1,4 @@
-import { S3_PREFIXES } from '@obelm/core';
+import { BUCKET_CORS, S3_PREFIXES } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { InfraConfigError } from './errors.ts';
@@ -6,18 +6,21 @@ import { InfraConfigError } from './errors.ts';
 export interface ObelmBucketArgs {
   /** Days job outputs (jobs/, batch-out/) and batch inputs (batch/) are kept. Uploads expire after one day. */
   outputRetentionDays: number;
-  /** Browser origins allowed to upload with a presigned POST. */
-  corsOrigins: string[];
   /** Keep the bucket when the stage is removed. */
   protect: boolean;
 }
 
-/** The private, encrypted bucket with its lifecycle and browser-upload CORS rules. */
+/**
+ * The private, encrypted bucket with its lifecycle rules; its browser CORS rule comes with `allowBrowserOrigins`,
+ * once the origins are known.
+ */
 export class ObelmBucket extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
+  private readonly resourceName: string;
 
   constructor(name: string, args: ObelmBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super('obelm:data:ObelmBucket', name, {}, opts);
+    this.resourceName = name;
     if (!(args.outputRetentionDays >= 1)) {
       throw new InfraConfigError('bad_retention', `${name}: outputRetentionDays must be >= 1`);
     }
@@ -88,25 +91,32 @@ export class ObelmBucket extends pulumi.ComponentResource {
       },
       parent,
     );
-    // Browsers upload straight to S3 with the presigned POST from POST /v1/uploads, and download
-    // outputs with presigned GETs.
-    new aws.s3.BucketCorsConfiguration(
-      `${name}Cors`,
+    this.registerOutputs({ bucketName: this.bucket.bucket });
+  }
+
+  /**
+   * The bucket's browser CORS rule (core BUCKET_CORS: uploads with the presigned POST from POST /v1/uploads,
+   * downloads with presigned GETs) for `origins`. A resource of its own, so it may name origins that are known only
+   * after the bucket (the playground site's, which is built with the API's URL, which needs the bucket).
+   */
+  allowBrowserOrigins(origins: pulumi.Input<pulumi.Input<string>[]>): aws.s3.BucketCorsConfiguration {
+    const { allowedMethods, allowedHeaders, exposeHeaders, maxAgeSeconds } = BUCKET_CORS;
+    return new aws.s3.BucketCorsConfiguration(
+      `${this.resourceName}Cors`,
       {
-        bucket,
+        bucket: this.bucket.id,
         corsRules: [
           {
-            allowedOrigins: args.corsOrigins,
-            allowedMethods: ['POST', 'PUT', 'GET', 'HEAD'],
-            allowedHeaders: ['*'],
-            exposeHeaders: ['ETag'],
-            maxAgeSeconds: 3600,
+            allowedOrigins: origins,
+            allowedMethods: [...allowedMethods],
+            allowedHeaders: [...allowedHeaders],
+            exposeHeaders: [...exposeHeaders],
+            maxAgeSeconds,
           },
         ],
       },
-      parent,
+      { parent: this },
     );
-    this.registerOutputs({ bucketName: this.bucket.bucket });
   }
 
   /**

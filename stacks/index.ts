@@ -1,6 +1,7 @@
 /**
- * The whole cloud for one stage: data (bucket, table, queues), the HTTP API, the GPU worker fleet and the
- * alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals available).
+ * The whole cloud for one stage: data (bucket, table, queues), the HTTP API, the GPU worker fleet, the playground
+ * site and the alarms, composed from infra/ with this stage's settings. Runs inside `sst deploy` (SST globals
+ * available).
  */
 import { ServiceConfigSchema, s3Keys } from '@obelm/core';
 import * as aws from '@pulumi/aws';
@@ -12,6 +13,7 @@ import { StageDiscovery } from '../infra/discovery.ts';
 import { functionEnvironment, type GrantEnvironment } from '../infra/environment.ts';
 import { GpuWorker, MODEL_CACHE } from '../infra/gpuWorker.ts';
 import { createWorkerNetwork } from '../infra/network.ts';
+import { createPlayground } from '../infra/playground.ts';
 import { ObelmQueues } from '../infra/queues.ts';
 import { WebhookSecretsKey } from '../infra/secrets.ts';
 import { ObelmTable } from '../infra/table.ts';
@@ -42,7 +44,6 @@ export async function deployStage(stage: string) {
 
   const storage = new ObelmBucket('Storage', {
     outputRetentionDays: settings.outputRetentionDays,
-    corsOrigins: settings.corsOrigins,
     protect: settings.protect,
   });
   const table = new ObelmTable('Table', { protect: settings.protect });
@@ -127,6 +128,11 @@ export async function deployStage(stage: string) {
     logRetentionDays: settings.logRetentionDays as keyof typeof LOG_RETENTION,
   });
 
+  // The playground is built with the API's URL, so the bucket's CORS rule, a resource of its own, comes after it
+  // and adds the site's origin to the stage's.
+  const playground = settings.playground ? createPlayground({ apiUrl: api.url }) : undefined;
+  storage.allowBrowserOrigins([...settings.corsOrigins, ...(playground ? [playground.origin] : [])]);
+
   new ObelmAlarms('Alarms', {
     deadLetterQueues: {
       Jobs: queues.jobs.deadLetter.name,
@@ -146,6 +152,7 @@ export async function deployStage(stage: string) {
     batchQueue: queues.batch.queue.url,
     workerRepository: repository.repositoryUrl,
     workerCluster: worker.cluster.name,
+    ...(playground ? { playground: playground.url } : {}),
   };
 }
 

@@ -22,8 +22,13 @@ export interface StageSettings {
   outputRetentionDays: number;
   /** Days CloudWatch keeps Lambda and worker logs. */
   logRetentionDays: number;
-  /** Origins allowed to upload from a browser with a presigned POST. */
+  /**
+   * Browser origins the bucket's CORS rule (core BUCKET_CORS) allows to upload with a presigned POST and read
+   * outputs; the playground's origin is added when it is deployed. The API itself allows any origin (core API_CORS).
+   */
   corsOrigins: string[];
+  /** Deploy the playground (packages/playground) as a static site on its own CloudFront origin. */
+  playground: boolean;
   /** Email that receives alarm notifications; none = alarms only show in the console. */
   alarmEmail?: string;
   /** A job still in flight after this long raises the stuck-job alarm. */
@@ -80,6 +85,7 @@ const base: Omit<StageSettings, 'stage'> = {
   outputRetentionDays: 30,
   logRetentionDays: 14,
   corsOrigins: ['http://localhost:3000'],
+  playground: true,
   maxJobSeconds: 30 * 60,
   limits: {
     uploadMaxBytes: 20 * 1024 * 1024,

@@ -24,11 +24,14 @@ const ALLOWED: Record<string, string[]> = {
   store: ['core'],
   api: ['core', 'store'],
   worker: ['core', 'engine', 'models', 'store'],
-  local: ['core', 'engine', 'models', 'store', 'api', 'worker'],
+  // playground: the web page it serves at `/`, built at the first request.
+  local: ['core', 'engine', 'models', 'store', 'api', 'worker', 'playground'],
   // models: `admin models add` loads a bundle and runs its round trip (models validateBundle) before installing it.
   cli: ['client', 'core', 'models', 'store'],
   // The public API only (typed from its OpenAPI document): usable outside this repository.
   client: [],
+  // The web page: the public API through the client only.
+  playground: ['client'],
 };
 
 describe('package boundaries', () => {

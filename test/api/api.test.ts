@@ -158,6 +158,7 @@ describe('job view contract', () => {
         images: [`${prefix}/0.png`, `${prefix}/1.png`],
         noise: `${prefix}/noise.safetensors`,
         report: `${prefix}/report.json`,
+        errorMap: `${prefix}/error-map.png`,
       },
       metrics: { queueMs: 1, runMs: 2, gpuMs: 3, latentMaxAbsError: 1e-12, pixelMse: 0.5 },
       error: { code: 'model_error', message: 'boom' },
@@ -176,6 +177,13 @@ describe('job view contract', () => {
         .sort(),
     );
     expectConforms(JobViewSchema, full.body);
+    expect(Object.keys(full.body.outputs).sort()).toEqual(
+      Object.keys(JobViewSchema.shape.outputs.unwrap().shape).sort(),
+    );
+    expect(full.body.outputs.errorMap).toMatchObject({
+      url: expect.stringContaining(`${prefix}/error-map.png`),
+      scale: { min: 1e-16, max: 1 },
+    });
     const deleted = await call(stack, 'DELETE', `/v1/jobs/${job.id}`);
     expect(deleted.status).toBe(200);
     expect(deleted.body).toMatchObject({ deletedAt: expect.any(String) });

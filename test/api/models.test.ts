@@ -5,7 +5,7 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CATALOG_TTL_MS, createModelCatalog, publishModel } from '@obelm/api';
 import { dbKeys, type ModelEntry, ModelListSchema, priceOf } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
-import { catalogEntryOf, demoManifest, inferSdManifest, loadBundle } from '@obelm/models';
+import { catalogEntryOf, DEMO_VOCABULARY, demoManifest, inferSdManifest, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addApiKey, call } from './helpers.ts';
@@ -59,6 +59,10 @@ describe('model catalog', () => {
     expect(models[0]).toEqual({ ...catalogEntryOf(demoManifest(), { id: 'demo' }), price: price('demo') });
     expect(models[0]).toMatchObject({ limits: { maxSteps: 200, maxGuidance: 3 }, defaults: { steps: 20 } });
     expect(models[1]).toEqual({ ...sd, price: price(sd.id) });
+    // The demo's prompts are made of its label words; an SD model's are free text.
+    expect(models[0]!.vocabulary).toEqual([...DEMO_VOCABULARY]);
+    expect(models[0]!.vocabulary).toEqual(expect.arrayContaining(['circle', 'red', 'navy', 'left']));
+    expect(models[1]).not.toHaveProperty('vocabulary');
   });
 
   it('shows a tenant-restricted model to its tenants only, without the tenant list', async () => {

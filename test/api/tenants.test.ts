@@ -18,8 +18,9 @@ const key = { a: '', b: '' };
 beforeAll(async () => {
   t = await startTestStack();
   dataDir = t.stack.dataDir;
-  key.a = (await tenantWithKey(dataDir, 'tenant-a')).key;
-  key.b = (await tenantWithKey(dataDir, 'tenant-b')).key;
+  [key.a, key.b] = (
+    await Promise.all([tenantWithKey(dataDir, 'tenant-a'), tenantWithKey(dataDir, 'tenant-b')])
+  ).map((made) => made.key) as [string, string];
 });
 afterAll(async () => {
   await t?.stop();
@@ -115,12 +116,16 @@ describe('isolation between tenants', () => {
   });
 });
 
-describe('revocation and suspension', () => {
+// Tenants of their own, and most of the time spent waiting for the API's cache: these tests run at once.
+describe.concurrent('revocation and suspension', () => {
   it('refuses a revoked key within 5 s, everywhere, and keeps the other keys of its tenant', async () => {
-    const first = await tenantWithKey(dataDir, 'tenant-r');
-    const second = JSON.parse(
-      await obelmOk(dataDir, ['admin', 'create-key', '--tenant', 'tenant-r', '--json']),
-    ) as { key: string };
+    await obelmOk(dataDir, ['admin', 'create-tenant', 'tenant-r']);
+    const newKey = async () =>
+      JSON.parse(await obelmOk(dataDir, ['admin', 'create-key', '--tenant', 'tenant-r', '--json'])) as {
+        keyId: string;
+        key: string;
+      };
+    const [first, second] = await Promise.all([newKey(), newKey()]);
     const list = (k: string) => call(t.stack, 'GET', '/v1/jobs', { key: k });
     // Trusted (and cached) by the API before the revocation.
     expect((await list(first.key)).status).toBe(200);
@@ -166,8 +171,11 @@ describe('rate limit', () => {
 
   it('refuses requests over the per-second limit with 429 and Retry-After, creating nothing', async () => {
     await obelmOk(dataDir, ['admin', 'create-tenant', 'tenant-l']);
-    await obelmOk(dataDir, ['admin', 'set-limits', '--tenant', 'tenant-l', '--requests-per-second', '2']);
-    const limited = (await obelmOk(dataDir, ['admin', 'create-key', '--tenant', 'tenant-l'])).trim();
+    const [, made] = await Promise.all([
+      obelmOk(dataDir, ['admin', 'set-limits', '--tenant', 'tenant-l', '--requests-per-second', '2']),
+      obelmOk(dataDir, ['admin', 'create-key', '--tenant', 'tenant-l']),
+    ]);
+    const limited = made.trim();
     const as = (method: string, path: string, body?: unknown) =>
       call(t.stack, method, path, { key: limited, ...(body === undefined ? {} : { body }) });
     const refusals = (replies: Reply[]) => replies.filter((r) => r.status === 429);
@@ -210,8 +218,9 @@ describe('rate limit', () => {
   });
 });
 
-describe('the command line against the stack', () => {
+describe.concurrent('the command line against the stack', () => {
   it('refuses a key for a suspended or unknown tenant, and a second tenant of the same id', async () => {
+    const unknownRun = obelm(dataDir, ['admin', 'create-key', '--tenant', 'nobody']);
     await obelmOk(dataDir, ['admin', 'create-tenant', 'tenant-x']);
     const again = await obelm(dataDir, ['admin', 'create-tenant', 'tenant-x']);
     expect(again.code).toBe(1);
@@ -220,7 +229,7 @@ describe('the command line against the stack', () => {
     const suspended = await obelm(dataDir, ['admin', 'create-key', '--tenant', 'tenant-x']);
     expect(suspended.code).toBe(1);
     expect(suspended.stderr).toContain('suspended');
-    const unknown = await obelm(dataDir, ['admin', 'create-key', '--tenant', 'nobody']);
+    const unknown = await unknownRun;
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim()).toBe('obelm: No tenant nobody');
   });

@@ -38,6 +38,9 @@ const adminOk = (...args: string[]) => obelmOk(dataDir, ['admin', ...args]);
 /** The one line a failed command writes. */
 const lines = (text: string) => text.trim().split('\n');
 
+// Each test has tenants of its own, so the tests of a group run at once: the commands are processes that spend
+// their time starting, and one waiting on the stack leaves the CPU to another.
+
 describe('the discovery file', () => {
   it('describes the running stack, readable by its user only', () => {
     const file = join(dataDir, LOCAL_STACK_FILE);
@@ -57,7 +60,7 @@ describe('the discovery file', () => {
   });
 });
 
-describe('obelm admin', () => {
+describe.concurrent('obelm admin', () => {
   it('creates a tenant and keys: the key printed once, only its hash stored', async () => {
     expect(await adminOk('create-tenant', 'alpha')).toMatch(/^created tenant alpha on the local stack in /);
     const created = await obelm(dataDir, ['admin', 'create-key', '--tenant', 'alpha']);
@@ -75,10 +78,13 @@ describe('obelm admin', () => {
     expect(JSON.stringify(item)).not.toContain(json.key.slice(-43));
 
     // Newest first, and never a key or a hash.
-    const listed = JSON.parse(await adminOk('list-keys', '--tenant', 'alpha', '--json'));
+    const [listedJson, text] = await Promise.all([
+      adminOk('list-keys', '--tenant', 'alpha', '--json'),
+      adminOk('list-keys', '--tenant', 'alpha'),
+    ]);
+    const listed = JSON.parse(listedJson);
     expect(listed.map((k: { keyId: string }) => k.keyId)).toEqual([json.keyId, key.slice(6, 22)]);
     for (const k of listed) expect(Object.keys(k).sort()).toEqual(['createdAt', 'keyId', 'status', 'tenant']);
-    const text = await adminOk('list-keys', '--tenant', 'alpha');
     expect(lines(text)[0]).toMatch(/^KEY ID +STATUS +CREATED +REVOKED$/);
     expect(text).not.toContain(item!.secretHash);
     expect(text).not.toContain(json.key);
@@ -125,11 +131,14 @@ describe('obelm admin', () => {
       },
     });
     await adminOk('set-limits', '--tenant', 'limited', '--clear', 'max-steps', '--parallel-jobs', '2');
-    const after = JSON.parse(await adminOk('show-tenant', 'limited', '--json'));
+    const [afterJson, text] = await Promise.all([
+      adminOk('show-tenant', 'limited', '--json'),
+      adminOk('show-tenant', 'limited'),
+    ]);
+    const after = JSON.parse(afterJson);
     expect(after.limits.overridden).toEqual({ monthlyGpuSeconds: 3600, parallelJobs: 2 });
     expect(after.limits.effective.maxSteps).toBe(DEFAULT_TENANT_LIMITS.maxSteps);
 
-    const text = await adminOk('show-tenant', 'limited');
     expect(text).toMatch(/^tenant +limited$/m);
     expect(text).toMatch(/^keys +0 active, 0 revoked$/m);
     expect(text).toMatch(/^parallelJobs +2 +tenant$/m);
@@ -149,18 +158,19 @@ describe('obelm admin', () => {
   });
 
   it('exits 2 with one line on a command line it cannot run, before touching anything', async () => {
+    await adminOk('create-tenant', 'untouched');
     const cases: [string[], RegExp][] = [
       [['admin', 'create-tenant'], /^obelm: create-tenant takes one argument/],
       [['admin', 'create-tenant', 'a', 'b'], /^obelm: create-tenant takes one value/],
       [['admin', 'create-tenant', 'bad tenant!'], /^obelm: Tenant ids are 1-64 of A-Z a-z 0-9 _ -/],
-      [['admin', 'create-key', '--tenant', 'alpha', '--bogus'], /^obelm: Unknown option '--bogus'/],
+      [['admin', 'create-key', '--tenant', 'untouched', '--bogus'], /^obelm: Unknown option '--bogus'/],
       [
-        ['admin', 'set-limits', '--tenant', 'alpha', '--max-steps', 'ten'],
+        ['admin', 'set-limits', '--tenant', 'untouched', '--max-steps', 'ten'],
         /^obelm: --max-steps takes a whole number/,
       ],
-      [['admin', 'set-limits', '--tenant', 'alpha', '--requests-per-second', '0'], /requestsPerSecond/],
-      [['admin', 'set-limits', '--tenant', 'alpha', '--clear', 'speed'], /^obelm: Unknown limit speed/],
-      [['admin', 'set-limits', '--tenant', 'alpha'], /^obelm: nothing to set/],
+      [['admin', 'set-limits', '--tenant', 'untouched', '--requests-per-second', '0'], /requestsPerSecond/],
+      [['admin', 'set-limits', '--tenant', 'untouched', '--clear', 'speed'], /^obelm: Unknown limit speed/],
+      [['admin', 'set-limits', '--tenant', 'untouched'], /^obelm: nothing to set/],
       [['admin', 'rename-tenant'], /^obelm: unknown admin command 'rename-tenant'/],
       [['frobnicate'], /^obelm: unknown command 'frobnicate'/],
       [['usage', '--month', '2025-13'], /^obelm: --month takes YYYY-MM/],
@@ -173,18 +183,21 @@ describe('obelm admin', () => {
       expect(lines(run.stderr), args.join(' ')).toHaveLength(1);
       expect(run.stderr, args.join(' ')).toMatch(message);
     }
-    // Nothing was changed by the refused set-limits.
-    expect(JSON.parse(await adminOk('show-tenant', 'alpha', '--json')).limits.overridden).toEqual({});
-    const help = await obelm(dataDir, ['--help']);
+    // Nothing was changed by the refused set-limits, nor a key made.
+    const untouched = JSON.parse(await adminOk('show-tenant', 'untouched', '--json'));
+    expect(untouched.limits.overridden).toEqual({});
+    expect(untouched.keys).toEqual({ active: 0, revoked: 0 });
+    // The bin as installed (the other commands run its sources as test/cli/helpers.ts bundles them).
+    const help = await obelm(dataDir, ['--help'], {}, { bin: true });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('obelm admin create-key --tenant <tenant> [--json] [--stage <name>]');
   });
 
   it('exits 1 with one line when a tenant exists, or is unknown or suspended for a new key', async () => {
-    const again = await admin('create-tenant', 'alpha');
-    expect(again.code).toBe(1);
-    expect(lines(again.stderr)).toEqual(['obelm: Tenant alpha already exists']);
     await adminOk('create-tenant', 'frozen');
+    const again = await admin('create-tenant', 'frozen');
+    expect(again.code).toBe(1);
+    expect(lines(again.stderr)).toEqual(['obelm: Tenant frozen already exists']);
     await adminOk('suspend-tenant', 'frozen');
     const frozen = await admin('create-key', '--tenant', 'frozen');
     expect(frozen.code).toBe(1);
@@ -211,6 +224,8 @@ describe('on a deployed stage (--stage)', () => {
       AWS_ENDPOINT_URL_DYNAMODB: stack.env['AWS_ENDPOINT_URL_DYNAMODB']!,
     };
     try {
+      // A stage that is not deployed, meanwhile.
+      const unknownRun = obelm(elsewhere, ['admin', 'show-tenant', 'staged', '--stage', 'bob'], aws);
       const created = await obelmOk(elsewhere, ['admin', 'create-tenant', 'staged', '--stage', 'alice'], aws);
       expect(created.trim()).toBe('created tenant staged on stage alice');
       expect(await getTenant(stack.deps.store, 'staged')).toMatchObject({ status: 'active' });
@@ -219,7 +234,7 @@ describe('on a deployed stage (--stage)', () => {
       );
       expect(shown.limits).toEqual({ effective: stageLimits, overridden: {}, stageDefaults: stageLimits });
 
-      const unknown = await obelm(elsewhere, ['admin', 'show-tenant', 'staged', '--stage', 'bob'], aws);
+      const unknown = await unknownRun;
       expect(unknown.code).toBe(1);
       expect(lines(unknown.stderr)).toHaveLength(1);
       expect(unknown.stderr).toContain(
@@ -256,7 +271,7 @@ describe("the README's tenant example", () => {
   });
 });
 
-describe('without a running stack', () => {
+describe.concurrent('without a running stack', () => {
   it('says so in one line (exit 1): no stack file, or one left by a stack that is gone', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'obelm-cli-none-'));
     try {

@@ -204,6 +204,46 @@ describe('obelm job commands', () => {
   });
 });
 
+describe('starting from noise; sampler parameters and the negative prompt', () => {
+  it("starts edit, sample and interpolate from earlier jobs' noise; --gamma and --negative reach the job", async () => {
+    const bdiaOptions = ['--steps', '2', '--sampler', 'bdia', '--gamma', '0.5'];
+    const bdia = { steps: 2, sampler: { name: 'bdia', gamma: 0.5 } };
+    const [sampled, inverted] = await Promise.all([
+      run(
+        'sample',
+        ...['--prompt', 'red circle', '--seed', '5', ...bdiaOptions, '--negative', 'blue'],
+        ...['--json', '-o', join(work, 'bdia.png')],
+      ),
+      run('invert', redCircle, ...bdiaOptions, '--json', '-o', join(work, 'bdia.noise.safetensors')),
+    ]);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    const sample = jobOf(sampled);
+    expect(sample.params).toMatchObject({ ...bdia, negativePrompt: 'blue' });
+    expect(inverted.code, inverted.stderr).toBe(0);
+    const inversion = jobOf(inverted);
+
+    // What a job took from the noise it started from (none of these commands asks for it) shows where it started;
+    // an interpolation's argument that is not a file is a job id, that job's noise one end (a file the other).
+    const frames = join(work, 'noise-frames');
+    const [edited, resampled, interpolated] = await Promise.all([
+      run('edit', '--noise', sample.id, '--to', 'blue circle', '--json', '-o', join(work, 'from-noise.png')),
+      run('sample', '--noise', inversion.id, '--json', '-o', join(work, 'resampled.png')),
+      run('interpolate', inversion.id, redCircle, '--weights', '0.5', '-o', frames),
+    ]);
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(jobOf(edited)).toMatchObject({
+      kind: 'edit',
+      params: { ...bdia, sourcePrompt: 'red circle', targetPrompt: 'blue circle', negativePrompt: 'blue' },
+    });
+    expect(resampled.code, resampled.stderr).toBe(0);
+    const resample = jobOf(resampled);
+    expect(resample.params).toMatchObject(bdia);
+    expect(resample.params).not.toHaveProperty('seed');
+    expect(interpolated.code, interpolated.stderr).toBe(0);
+    expect(readdirSync(frames)).toEqual(['frame-0.png']);
+  });
+});
+
 describe('exit codes', () => {
   it('exits 2 in one line on a command line it cannot run', async () => {
     const commands = [
@@ -213,11 +253,21 @@ describe('exit codes', () => {
       ['invert', join(work, 'missing.png')],
       ['interpolate', redCircle, '--weights', '0,x'],
       ['jobs', 'frobnicate'],
+      ['sample', '--sampler', 'obelm', '--gamma', '0.5'],
+      ['sample', '--sampler', 'edict', '--p', '1'],
+      ['edit', redCircle, '--noise', 'job_x', '--to', 'blue circle'],
     ];
+    /** What the usage errors of the options added for sampler parameters and noise say. */
+    const says: Record<number, RegExp> = {
+      6: /--gamma is a parameter of --sampler bdia, not obelm$/,
+      7: /--p 1: too big: expected number to be <1$/,
+      8: /not both$/,
+    };
     const runs = await Promise.all(commands.map((args) => run(...args)));
     runs.forEach((out, n) => {
       expect(out.code, commands[n]!.join(' ')).toBe(2);
       expect(lines(out.stderr), commands[n]!.join(' ')).toHaveLength(1);
+      if (says[n]) expect(out.stderr.trim()).toMatch(says[n]!);
     });
   });
 

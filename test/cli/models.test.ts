@@ -77,7 +77,8 @@ const runJob = async (request: object): Promise<JobView> =>
   waitForJob(stack, (await createJob(stack, request)).id, undefined, 20_000);
 
 describe('obelm admin models add', () => {
-  it('checks and installs each export the tools write; list shows them; a job names one and succeeds', async () => {
+  // The first three run at once: the other two install nothing, so the first one's catalog stays exact.
+  it.concurrent('checks and installs each export the tools write; list shows them; a job names one and succeeds', async () => {
     const runs = await Promise.all(
       ACCEPTED.map((flavor) => models('add', exportDir(flavor), '--id', idOf(flavor))),
     );
@@ -127,7 +128,7 @@ describe('obelm admin models add', () => {
     expect(job.model).toBe(idOf('sd2-v'));
   });
 
-  it('refuses the export whose VAE encoder samples, with its reason in one line, and installs nothing', async () => {
+  it.concurrent('refuses the export whose VAE encoder samples, with its reason in one line, and installs nothing', async () => {
     const id = idOf(REFUSED);
     const run = await models('add', exportDir(REFUSED), '--id', id);
     expect(run.code).toBe(1);
@@ -138,6 +139,24 @@ describe('obelm admin models add', () => {
     );
     expect(await installedFiles(id)).toEqual([]);
     expect(await catalogIds()).not.toContain(id);
+  });
+
+  it.concurrent('exits 2 with one line on a command line it cannot run, and 1 on a folder that is not there', async () => {
+    const dir = exportDir('optimum');
+    const cases: [string[], number, RegExp][] = [
+      [['add', dir], 2, /^obelm: add needs --id <id>/],
+      [['add', dir, '--id', 'x', '--tenants', 'a,b c'], 2, /^obelm: --tenants takes ids of 1-64 characters/],
+      [['add', 'demo', '--id', 'other'], 2, /^obelm: the built-in demo is always id 'demo'/],
+      [['remove', 'x'], 2, /^obelm: unknown admin models command 'remove': add, list/],
+      [['add', join(dataDir, 'nowhere'), '--id', 'x'], 1, /^obelm: no bundle folder at /],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => models(...args)));
+    for (const [i, [args, code, message]] of cases.entries()) {
+      expect(runs[i]!.code, args.join(' ')).toBe(code);
+      expect(runs[i]!.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(runs[i]!.stderr, args.join(' ')).toMatch(message);
+    }
+    expect(await catalogIds()).not.toContain('x');
   });
 
   it('keeps the prefix equal to the folder on a re-install, with tenants and a description (--json)', async () => {
@@ -171,24 +190,6 @@ describe('obelm admin models add', () => {
     // The entry is replaced as a whole: no tenants named this time, so every tenant may use it.
     const entry = (await listModels(stack.deps.store)).find((e) => e.id === 'resync');
     expect(entry?.tenants).toBeUndefined();
-  });
-
-  it('exits 2 with one line on a command line it cannot run, and 1 on a folder that is not there', async () => {
-    const dir = exportDir('optimum');
-    const cases: [string[], number, RegExp][] = [
-      [['add', dir], 2, /^obelm: add needs --id <id>/],
-      [['add', dir, '--id', 'x', '--tenants', 'a,b c'], 2, /^obelm: --tenants takes ids of 1-64 characters/],
-      [['add', 'demo', '--id', 'other'], 2, /^obelm: the built-in demo is always id 'demo'/],
-      [['remove', 'x'], 2, /^obelm: unknown admin models command 'remove': add, list/],
-      [['add', join(dataDir, 'nowhere'), '--id', 'x'], 1, /^obelm: no bundle folder at /],
-    ];
-    const runs = await Promise.all(cases.map(([args]) => models(...args)));
-    for (const [i, [args, code, message]] of cases.entries()) {
-      expect(runs[i]!.code, args.join(' ')).toBe(code);
-      expect(runs[i]!.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
-      expect(runs[i]!.stderr, args.join(' ')).toMatch(message);
-    }
-    expect(await catalogIds()).not.toContain('x');
   });
 });
 

@@ -17,8 +17,9 @@ let usage: Usage;
 
 beforeAll(async () => {
   t = await startTestStack();
-  ({ key } = await tenantWithKey(t.stack.dataDir, 'metered'));
+  // The worker starts while the tenant is made.
   const worker = t.spawnWorker();
+  ({ key } = await tenantWithKey(t.stack.dataDir, 'metered'));
   const as = { ...t.stack, devKey: key };
   const body = { kind: 'sample', prompt: 'red circle', seed: 1, steps: 4 };
   const job = (await call(t.stack, 'POST', '/v1/jobs', { key, body })).body as JobView;
@@ -42,7 +43,8 @@ afterAll(async () => {
 const units = (micros: number) => `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
 const seconds = (ms: number) => `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`;
 
-describe('obelm usage', () => {
+// Read-only commands: the tests run at once.
+describe.concurrent('obelm usage', () => {
   it('prints the CSV of the totals, by model and by kind, equal to the API', async () => {
     const out = await obelmOk(t.stack.dataDir, ['usage', '--csv', '--key', key]);
     const month = usageMonth(new Date());
@@ -75,11 +77,13 @@ describe('obelm usage', () => {
 
   it("uses the local stack's dev key by default, and another month when asked", async () => {
     // The dev tenant has run nothing.
-    const dev = await obelmOk(t.stack.dataDir, ['usage', '--csv']);
+    const [dev, past] = await Promise.all([
+      obelmOk(t.stack.dataDir, ['usage', '--csv']),
+      obelmOk(t.stack.dataDir, ['usage', '--csv', '--month', '2001-02', '--key', key]),
+    ]);
     expect(dev.trim().split('\n')[1]).toBe(
       `${usageMonth(new Date())},total,,0,0.000,0.000000,${usage.currency}`,
     );
-    const past = await obelmOk(t.stack.dataDir, ['usage', '--csv', '--month', '2001-02', '--key', key]);
     expect(past.trim().split('\n')).toEqual([
       'month,scope,name,jobs,gpu_seconds,amount,currency',
       `2001-02,total,,0,0.000,0.000000,${usage.currency}`,

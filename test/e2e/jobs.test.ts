@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { errorMapColour } from '../../packages/worker/src/job/errorMap.ts';
 import {
   api,
   base64,
@@ -86,10 +87,25 @@ test('edit an uploaded image: red circle -> blue circle, the background stays', 
   expect(report.steps.length).toBeGreaterThan(0);
 });
 
-test('reconstruct reports its exactness; interpolate returns one image per weight', async () => {
+/** The pixels of an error map PNG as RGB triples, after checking it is the demo latent's 32 x 32. */
+async function errorMapPixels(url: string): Promise<number[][]> {
+  const { data, info } = await sharp(await download(url))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  expect([info.format, info.width, info.height, info.channels]).toEqual(['raw', 32, 32, 3]);
+  return Array.from({ length: 32 * 32 }, (_, p) => [...data.subarray(3 * p, 3 * p + 3)]);
+}
+
+test('reconstruct reports its exactness and maps it; interpolate returns one image per weight', async () => {
   const square = await demoPng({ shape: 'square', colour: 'green', background: 'forest', position: 'right' });
-  const [rec, interp] = await Promise.all([
+  const [rec, ddim, interp] = await Promise.all([
     createJob(t.stack, { kind: 'reconstruct', image: { base64: base64(redCircle) } }),
+    createJob(t.stack, {
+      kind: 'reconstruct',
+      image: { base64: base64(redCircle) },
+      sampler: { name: 'ddim' },
+      steps: 10,
+    }),
     createJob(t.stack, {
       kind: 'interpolate',
       images: [{ base64: base64(redCircle) }, { base64: base64(square) }],
@@ -105,6 +121,22 @@ test('reconstruct reports its exactness; interpolate returns one image per weigh
     .raw()
     .toBuffer();
   expect(Buffer.compare(reconstructed, await sharp(redCircle).raw().toBuffer())).toBe(0);
+
+  // The error maps: O-BELM's is at most the colour of 1e-8 everywhere (the ramp brightens with the error);
+  // DDIM's, an inexact sampler's, is brighter somewhere.
+  const ddimDone = await waitForJob(t.stack, ddim.id);
+  expect(ddimDone.status, JSON.stringify(ddimDone.error)).toBe('succeeded');
+  expect(ddimDone.metrics?.latentMaxAbsError).toBeGreaterThan(1e-4);
+  const brightness = ([r, g, b]: readonly number[]) => 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  const bound = brightness(errorMapColour(1e-8));
+  const [exact, inexact] = await Promise.all(
+    [recDone, ddimDone].map(async (done) => {
+      expect(done.outputs?.errorMap?.scale).toEqual({ min: 1e-16, max: 1 });
+      return (await errorMapPixels(done.outputs!.errorMap!.url)).map(brightness);
+    }),
+  );
+  expect(Math.max(...exact!)).toBeLessThanOrEqual(bound);
+  expect(Math.max(...inexact!)).toBeGreaterThan(bound);
 
   const interpDone = await waitForJob(t.stack, interp.id);
   expect(interpDone.status, JSON.stringify(interpDone.error)).toBe('succeeded');

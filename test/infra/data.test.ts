@@ -1,3 +1,5 @@
+import { BUCKET_CORS } from '@obelm/core';
+import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTableInput } from '../../packages/local/src/provision.ts';
 import { one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
@@ -9,11 +11,9 @@ beforeAll(async () => {
   recorded = await recordResources();
   bucketModule = await import('../../infra/bucket.ts');
   const { ObelmTable } = await import('../../infra/table.ts');
-  const bucket = new bucketModule.ObelmBucket('Storage', {
-    outputRetentionDays: 30,
-    corsOrigins: ['https://app.example'],
-    protect: false,
-  });
+  const bucket = new bucketModule.ObelmBucket('Storage', { outputRetentionDays: 30, protect: false });
+  // A configured origin and one known only later (the playground site's URL).
+  bucket.allowBrowserOrigins(['https://app.example', pulumi.output('https://playground.example')]);
   bucket.notifyBatchUploads({
     arn: 'arn:aws:sqs:us-east-1:123456789012:Batch',
     url: 'https://sqs.us-east-1.amazonaws.com/123456789012/Batch',
@@ -51,14 +51,16 @@ describe('bucket', () => {
     expect(days).toEqual({ 'uploads/': 1, 'jobs/': 30, 'batch-out/': 30, 'batch/': 30 });
   });
 
-  it('allows browser uploads from the configured origins only', () => {
-    const [rule] = one(recorded, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration').inputs
-      .corsRules as {
-      allowedOrigins: string[];
-      allowedMethods: string[];
-    }[];
-    expect(rule?.allowedOrigins).toEqual(['https://app.example']);
-    expect(rule?.allowedMethods).toContain('POST');
+  it("allows browser uploads by core's rule, from the given origins only", () => {
+    const cors = one(recorded, 'aws:s3/bucketCorsConfiguration:BucketCorsConfiguration');
+    expect(cors.name).toBe('StorageCors');
+    expect(cors.inputs.corsRules).toEqual([
+      {
+        ...BUCKET_CORS,
+        allowedOrigins: ['https://app.example', 'https://playground.example'],
+      },
+    ]);
+    expect(BUCKET_CORS.allowedMethods).toContain('POST');
   });
 
   it('denies requests without TLS', async () => {
@@ -109,9 +111,9 @@ describe('bucket', () => {
   });
 
   it('rejects a retention shorter than a day', () => {
-    expect(
-      () => new bucketModule.ObelmBucket('Bad', { outputRetentionDays: 0, corsOrigins: [], protect: false }),
-    ).toThrow(expect.objectContaining({ code: 'bad_retention' }));
+    expect(() => new bucketModule.ObelmBucket('Bad', { outputRetentionDays: 0, protect: false })).toThrow(
+      expect.objectContaining({ code: 'bad_retention' }),
+    );
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { BUCKET_CORS } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PNG_BASE64 } from '../api/helpers.ts';
@@ -361,5 +362,75 @@ describe('presigned POST uploads', () => {
       code: 'AccessDenied',
       message: 'Invalid according to Policy: Policy expired.',
     });
+  });
+});
+
+/** The stand-in answers CORS as the cloud bucket's rule (core BUCKET_CORS), for the origins of the local API. */
+describe('CORS', () => {
+  const png = () => new Blob([PNG], { type: 'image/png' });
+  const bucketUrl = () => `${stack.env['AWS_ENDPOINT_URL_S3']}/${bucket}`;
+  const preflight = (origin: string | undefined, method: string, headers = 'content-type') =>
+    fetch(bucketUrl(), {
+      method: 'OPTIONS',
+      headers: {
+        ...(origin ? { origin } : {}),
+        'access-control-request-method': method,
+        'access-control-request-headers': headers,
+      },
+    });
+  /** A browser upload as the playground sends it: the API's presigned POST form, from `origin`. */
+  async function upload(origin: string): Promise<Response> {
+    const created = await call(stack, 'POST', '/v1/uploads', { body: { contentType: 'image/png' } });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(created.body.fields as Record<string, string>))
+      form.append(name, value);
+    form.append('file', png(), 'in.png');
+    return fetch(created.body.url, { method: 'POST', body: form, headers: { origin } });
+  }
+
+  it("answers a preflight from the API's origin with the rule's methods, headers and max age", async () => {
+    const origin = new URL(stack.apiUrl).origin;
+    for (const from of [origin, origin.replace('127.0.0.1', 'localhost')]) {
+      const res = await preflight(from, 'POST', 'content-type,x-custom');
+      expect(res.status, from).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe(from);
+      expect(res.headers.get('access-control-allow-methods')).toBe(BUCKET_CORS.allowedMethods.join(', '));
+      expect(res.headers.get('access-control-allow-headers')).toBe('content-type, x-custom');
+      expect(res.headers.get('access-control-max-age')).toBe(String(BUCKET_CORS.maxAgeSeconds));
+    }
+    // DELETE is not in the rule: a page may not delete objects.
+    expect((await preflight(origin, 'DELETE')).status).toBe(403);
+    expect(await refusal(await preflight(undefined, 'POST'))).toMatchObject({
+      status: 400,
+      code: 'BadRequest',
+    });
+  });
+
+  it("lets the API's origin read the answers of a presigned POST upload, a refusal and a presigned GET", async () => {
+    const origin = new URL(stack.apiUrl).origin;
+    const res = await upload(origin);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(res.headers.get('access-control-expose-headers')).toBe('ETag');
+
+    // An upload without the form's signature is refused, and the page can read why.
+    const unsigned = await fetch(bucketUrl(), { method: 'POST', headers: { origin } });
+    expect(await refusal(unsigned)).toMatchObject({ status: 403, code: 'AccessDenied' });
+    expect(unsigned.headers.get('access-control-allow-origin')).toBe(origin);
+
+    const get = await fetch(await presignGet(OUTPUT), { headers: { origin } });
+    expect(get.status).toBe(200);
+    expect(get.headers.get('access-control-allow-origin')).toBe(origin);
+  });
+
+  it('gives another origin no CORS headers: its preflight is refused, its upload answered without them', async () => {
+    const other = 'http://127.0.0.1:1';
+    const pre = await preflight(other, 'POST');
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await refusal(pre)).toMatchObject({ status: 403, code: 'AccessForbidden' });
+    // S3 serves the request itself (the browser is what withholds the answer from the page).
+    const res = await upload(other);
+    expect(res.status).toBe(204);
+    expect([...res.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
   });
 });

@@ -7,7 +7,8 @@ afterAll(removeTempDirs);
 
 const FIXTURE = new URL('./fixtures/stackProcess.ts', import.meta.url).pathname;
 
-describe('worker supervision', () => {
+// Three stacks of their own, each test mostly waiting on worker starts and backoffs: they run at once.
+describe.concurrent('worker supervision', () => {
   it('restarts a worker that was killed or stopped by someone else, and the stack keeps serving jobs', async () => {
     const stack = await startTestStack({ worker: 1 });
     try {

@@ -493,6 +493,20 @@ export interface operations {
                   /** Format: date-time */
                   expiresAt: string;
                 };
+                /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+                errorMap?: {
+                  /** Format: uri */
+                  url: string;
+                  /** Format: date-time */
+                  expiresAt: string;
+                  /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                  scale: {
+                    /** @description The error of the darkest colour (an exact zero is darkest too). */
+                    min: number;
+                    /** @description The error of the brightest colour. */
+                    max: number;
+                  };
+                };
               };
               metrics?: {
                 queueMs?: number;
@@ -1284,6 +1298,20 @@ export interface operations {
                 /** Format: date-time */
                 expiresAt: string;
               };
+              /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+              errorMap?: {
+                /** Format: uri */
+                url: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                scale: {
+                  /** @description The error of the darkest colour (an exact zero is darkest too). */
+                  min: number;
+                  /** @description The error of the brightest colour. */
+                  max: number;
+                };
+              };
             };
             metrics?: {
               queueMs?: number;
@@ -1778,6 +1806,20 @@ export interface operations {
                 /** Format: date-time */
                 expiresAt: string;
               };
+              /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+              errorMap?: {
+                /** Format: uri */
+                url: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                scale: {
+                  /** @description The error of the darkest colour (an exact zero is darkest too). */
+                  min: number;
+                  /** @description The error of the brightest colour. */
+                  max: number;
+                };
+              };
             };
             metrics?: {
               queueMs?: number;
@@ -2185,6 +2227,20 @@ export interface operations {
                 url: string;
                 /** Format: date-time */
                 expiresAt: string;
+              };
+              /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+              errorMap?: {
+                /** Format: uri */
+                url: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                scale: {
+                  /** @description The error of the darkest colour (an exact zero is darkest too). */
+                  min: number;
+                  /** @description The error of the brightest colour. */
+                  max: number;
+                };
               };
             };
             metrics?: {
@@ -2603,6 +2659,20 @@ export interface operations {
                 url: string;
                 /** Format: date-time */
                 expiresAt: string;
+              };
+              /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+              errorMap?: {
+                /** Format: uri */
+                url: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                scale: {
+                  /** @description The error of the darkest colour (an exact zero is darkest too). */
+                  min: number;
+                  /** @description The error of the brightest colour. */
+                  max: number;
+                };
               };
             };
             metrics?: {
@@ -3171,6 +3241,20 @@ export interface operations {
                 url: string;
                 /** Format: date-time */
                 expiresAt: string;
+              };
+              /** @description Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position (the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`. */
+              errorMap?: {
+                /** Format: uri */
+                url: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The colours run on a log10 scale from `min` to `max`, clamped at both ends. */
+                scale: {
+                  /** @description The error of the darkest colour (an exact zero is darkest too). */
+                  min: number;
+                  /** @description The error of the brightest colour. */
+                  max: number;
+                };
               };
             };
             metrics?: {
@@ -4297,6 +4381,8 @@ export interface operations {
               kind: 'pixel' | 'sd';
               description?: string;
               imageSize: [number, number];
+              /** @description The words prompts are made of when the model knows only some (the demo model); absent: free text. */
+              vocabulary?: string[];
               limits: {
                 minSteps: number;
                 maxSteps: number;

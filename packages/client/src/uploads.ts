@@ -30,7 +30,8 @@ export async function toBlob(input: UploadInput): Promise<Blob> {
     const { readFile } = await import('node:fs/promises');
     return new Blob([await readFile(input)]);
   }
-  return new Blob([input]);
+  // A copy backed by an ArrayBuffer: DOM's Blob types refuse a view that may sit on a SharedArrayBuffer.
+  return new Blob([input.slice()]);
 }
 
 export async function contentTypeOf(blob: Blob, given?: UploadContentType): Promise<UploadContentType> {

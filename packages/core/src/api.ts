@@ -73,6 +73,20 @@ export const ErrorBodySchema = z
 export const OutputLinkSchema = z.strictObject({ url: z.url(), expiresAt: z.iso.datetime() });
 export type OutputLink = z.output<typeof OutputLinkSchema>;
 
+/** A reconstruct job's error heatmap: its link and the scale its colours span (jobs.ts `ERROR_MAP_SCALE`). */
+export const ErrorMapLinkSchema = OutputLinkSchema.extend({
+  scale: z
+    .strictObject({
+      min: z.number().describe('The error of the darkest colour (an exact zero is darkest too).'),
+      max: z.number().describe('The error of the brightest colour.'),
+    })
+    .describe('The colours run on a log10 scale from `min` to `max`, clamped at both ends.'),
+}).describe(
+  "Reconstruct jobs: a PNG at the latent's resolution of max over channels of |x_0' - x_0| at each position " +
+    '(the demo model is pixel space: its latent is the image), the map of `metrics.latentMaxAbsError`.',
+);
+export type ErrorMapLink = z.output<typeof ErrorMapLinkSchema>;
+
 /**
  * The public view of a job (GET /v1/jobs/{id}): the one definition of that contract, for the OpenAPI document
  * and, through `JobView`, for the handler that builds it. Strict, so a test can prove the handler adds nothing.
@@ -90,6 +104,7 @@ export const JobViewSchema = z.strictObject({
       images: z.array(OutputLinkSchema).optional(),
       noise: OutputLinkSchema.optional(),
       report: OutputLinkSchema.optional(),
+      errorMap: ErrorMapLinkSchema.optional(),
     })
     .optional(),
   metrics: JobMetricsSchema.optional(),

@@ -5,6 +5,7 @@ export * from './batches.ts';
 export * from './billing.ts';
 export * from './classify.ts';
 export * from './config.ts';
+export * from './cors.ts';
 export * from './discovery.ts';
 export * from './errorCatalog.ts';
 export * from './errors.ts';

@@ -236,7 +236,16 @@ export interface JobOutputs {
   images?: string[];
   noise?: string;
   report?: string;
+  /** Reconstruct jobs: the PNG heatmap of the per-position latent error, coloured on `ERROR_MAP_SCALE`. */
+  errorMap?: string;
 }
+
+/**
+ * The scale of a reconstruct job's error map (max over channels of |x_0' - x_0| per latent position): log10,
+ * from `min` (the darkest colour; an exact zero too) to `max` (the brightest), clamped at both ends. 1e-16 is
+ * float64's rounding at the latent's scale, so an exact sampler's ~1e-13 shows dark and DDIM's ~1e-2 bright.
+ */
+export const ERROR_MAP_SCALE = { min: 1e-16, max: 1 } as const;
 
 /**
  * Where a stopped run can resume: pipeline stage `stage` (0-based) from the sampler state at `key`, with the

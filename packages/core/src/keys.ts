@@ -29,6 +29,8 @@ export const s3Keys = {
     `${jobPrefix(tenant, jobId)}image-${n}.${ext}`,
   jobNoise: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}noise.safetensors`,
   jobReport: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}report.json`,
+  /** A reconstruct job's error heatmap (jobs.ts `ERROR_MAP_SCALE`). */
+  jobErrorMap: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}error-map.png`,
   /** Where every checkpoint object of a job starts (what a finished job's cleanup lists). */
   jobCheckpoints: (tenant: string, jobId: string) => `${jobPrefix(tenant, jobId)}checkpoint`,
   /**

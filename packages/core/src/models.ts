@@ -15,6 +15,12 @@ export const ModelEntrySchema = z.strictObject({
   description: z.string().optional(),
   /** [height, width] in pixels of the images the model takes and makes. */
   imageSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  vocabulary: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'The words prompts are made of when the model knows only some (the demo model); absent: free text.',
+    ),
   limits: z.strictObject({
     minSteps: z.number().int().min(2),
     maxSteps: z.number().int().min(2),

@@ -35,6 +35,7 @@ describe('S3 keys from valid ids', () => {
       s3Keys.jobImageN(a, b, 3, 'webp'),
       s3Keys.jobNoise(a, b),
       s3Keys.jobReport(a, b),
+      s3Keys.jobErrorMap(a, b),
       s3Keys.jobCheckpoints(a, b),
       s3Keys.jobCheckpointStage(a, b, 1),
     ],

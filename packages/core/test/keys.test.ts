@@ -72,6 +72,7 @@ describe('S3 keys', () => {
     expect(s3Keys.jobImageN('t', 'j', 1, 'png')).toBe('jobs/t/j/image-1.png');
     expect(s3Keys.jobNoise('t', 'j')).toBe('jobs/t/j/noise.safetensors');
     expect(s3Keys.jobReport('t', 'j')).toBe('jobs/t/j/report.json');
+    expect(s3Keys.jobErrorMap('t', 'j')).toBe('jobs/t/j/error-map.png');
     expect(s3Keys.jobCheckpoints('t', 'j')).toBe('jobs/t/j/checkpoint');
     expect(s3Keys.jobCheckpointStage('t', 'j', 0)).toBe('jobs/t/j/checkpoint-stage-0.safetensors');
     expect(s3Keys.model('sd15')).toBe('models/sd15/');

@@ -54,6 +54,24 @@ describe('pipelines over an analytic pixel-space model', () => {
     expect(r.latentMaxAbsError).toBeGreaterThan(1e-3);
   });
 
+  it.each(['obelm', 'ddim'] as const)(
+    "%s: the error map is max_c |x_0' - x_0| per position, its maximum the latent error",
+    async (name) => {
+      const input = image(COMPONENTS[0]!.mean, 1, 0.3);
+      const r = await reconstruct(analyticModel(), { image: input, sampler: { name } });
+      expect(r.errorMap.shape).toEqual([1, 4, 4]);
+      expect(Math.max(...r.errorMap.data)).toBe(r.latentMaxAbsError);
+      // The model is pixel space (identity encode/decode), so x_0' is the output image and x_0 the input.
+      const plane = 16;
+      const expected = Array.from({ length: plane }, (_, p) =>
+        Math.max(
+          ...[0, 1, 2].map((c) => Math.abs(r.image.data[c * plane + p]! - input.data[c * plane + p]!)),
+        ),
+      );
+      expect([...r.errorMap.data]).toEqual(expected);
+    },
+  );
+
   it('sample from a seed gives the prompted component and keeps (x_1, x_0) for an exact inversion', async () => {
     const model = analyticModel();
     const out = await sample(model, { prompt: 'bright', seed: 3 });

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { HttpEvent, HttpHandler, HttpResult } from '@obelm/api';
 import type { ApiErrorCode } from '@obelm/core';
 import type { Context } from 'aws-lambda';
+import type { SiteHandler } from './playground.ts';
 
 /** API Gateway's own payload limit (10 MB): larger bodies never reach a handler. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
@@ -136,14 +137,24 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
+export interface ApiServerOptions {
+  /** Answers GET and HEAD requests outside `/v1` first (the playground); what it does not serve is 404. */
+  site?: SiteHandler;
+}
+
+/** The API's own paths: never given to the site. */
+const isApiPath = (pathname: string) => pathname === '/v1' || pathname.startsWith('/v1/');
+
 /**
  * A small stand-in for API Gateway (HTTP API): routes `METHOD /path/{param}` to the same Lambda handler
  * functions, built as payload 2.0 events. A path with malformed percent-encoding (`%ZZ`) is 400
  * `malformed_path`, unknown paths 404 `not_found`, a known path with another method 405
- * `method_not_allowed`, bodies over 10 MB 413, as the gateway would answer (in its own words).
+ * `method_not_allowed`, bodies over 10 MB 413, as the gateway would answer (in its own words). With a `site`,
+ * GET and HEAD requests outside `/v1` go to it first.
  */
-export function createApiServer(routes: readonly AdapterRoute[]): Server {
+export function createApiServer(routes: readonly AdapterRoute[], options: ApiServerOptions = {}): Server {
   const compiled = routes.map(compile);
+  const { site } = options;
   return createServer(async (req, res) => {
     const requestId = randomUUID();
     try {
@@ -154,6 +165,8 @@ export function createApiServer(routes: readonly AdapterRoute[]): Server {
           errorBody('malformed_path', `The path has malformed percent-encoding`, { path: url.pathname }),
         );
       }
+      const forSite = site && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(url.pathname);
+      if (forSite && (await site(req, res, url.pathname))) return;
       const byPath = compiled
         .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
         .filter((m) => m.match);

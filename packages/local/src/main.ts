@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       '',
       `obelm is running (data in ${stack.dataDir})`,
       `  API:      ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
+      `  web:      ${stack.apiUrl}/  (the playground, with the dev key filled in)`,
       `  API key:  ${stack.devKey}  (tenant ${stack.tenant})`,
       ...(stack.devKeyReplaced
         ? [`            a new key: the one kept in the data folder was ${stack.devKeyReplaced}`]

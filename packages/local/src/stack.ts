@@ -27,6 +27,7 @@ import { ensureDevKey } from './devKey.ts';
 import { listen } from './listen.ts';
 import { acquireLock } from './lock.ts';
 import { startPeriodicSweep } from './periodicSweep.ts';
+import { playgroundSite } from './playground.ts';
 import {
   deadLetterQueueUrl,
   ensureBucket,
@@ -38,7 +39,7 @@ import { startQueueConsumer } from './queueConsumer.ts';
 import { type RestartableStandIn, restartable } from './restartable.ts';
 import { type S3EventBridge, startS3EventBridge } from './s3Events.ts';
 import { ensureSecretsKey } from './secretsKey.ts';
-import { closeServer, startDynamo, startS3, startSqs } from './standins.ts';
+import { browserOriginsOf, closeServer, startDynamo, startS3, startSqs } from './standins.ts';
 import { startWorkerProcesses } from './workers.ts';
 
 export interface LocalStackOptions {
@@ -142,8 +143,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     // The bucket's notification to the batch queue (s3Events.ts), bound once the queue exists.
     let s3Events: S3EventBridge | undefined;
+    // The browser origins the S3 stand-in answers CORS for, as the cloud bucket's rule: the API's, once it listens.
+    const s3CorsOrigins: string[] = [];
     const s3 = await started(
-      restartable((port) => startS3(join(dataDir, 's3'), port, (event) => s3Events?.onEvent(event))),
+      restartable((port) =>
+        startS3(
+          join(dataDir, 's3'),
+          port,
+          (event) => s3Events?.onEvent(event),
+          () => s3CorsOrigins,
+        ),
+      ),
     );
     const sqs = await started(restartable(startSqs));
     const dynamo = await started(restartable((port) => startDynamo(join(dataDir, 'dynamodb'), port)));
@@ -205,11 +215,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const staleAfterMs = options.staleAfterMs ?? defaultStaleAfterMs({ ...process.env, ...workerEnv });
     const swept = await sweepJobs(deps, { staleAfterMs, resendAll: true });
 
-    const server = createApiServer(ROUTES.map((route) => ({ ...route, handler: route.build(() => deps) })));
+    const server = createApiServer(
+      ROUTES.map((route) => ({ ...route, handler: route.build(() => deps) })),
+      // The web playground at `/`, same origin as the API, with the dev key filled in.
+      { site: playgroundSite({ apiUrl: '', devKey: devKey.key }) },
+    );
     await listen(server, options.port ?? 8787, host);
     stops.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    s3CorsOrigins.push(...browserOriginsOf(apiUrl));
     const stackFile = join(dataDir, LOCAL_STACK_FILE);
     writeStackFile(stackFile, {
       pid: process.pid,

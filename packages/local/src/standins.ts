@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { BUCKET_CORS } from '@obelm/core';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
@@ -30,11 +31,14 @@ export function closeServer(server: Server): Promise<void> {
  * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures
  * and POST policies as S3 does (s3auth/gateway.ts); the endpoint is the gateway's. `port`: the endpoint's; 0 picks one.
  * `onObjectEvent` receives s3rver's event notifications (S3's format) for objects stored and removed (s3Events.ts).
+ * `corsOrigins`: the browser origins allowed now (read at each request, so they may grow once the API listens);
+ * the gateway answers CORS for them by the cloud bucket's rule (core BUCKET_CORS).
  */
 export async function startS3(
   dir: string,
   port = 0,
   onObjectEvent?: (notification: unknown) => void,
+  corsOrigins: () => readonly string[] = () => [],
 ): Promise<StandIn> {
   mkdirSync(dir, { recursive: true });
   const s3rver = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir });
@@ -46,6 +50,7 @@ export async function startS3(
     accounts: S3RVER_ACCOUNT,
     host: LOOPBACK,
     port,
+    cors: { rule: BUCKET_CORS, origins: corsOrigins },
   }).catch(async (err: unknown) => {
     await stopS3rver();
     throw err;
@@ -57,6 +62,18 @@ export async function startS3(
       await stopS3rver();
     },
   };
+}
+
+/**
+ * The origins a page served by the local API at `apiUrl` has: its own, and on a loopback address the same server
+ * named `localhost` (a browser sends the host as typed).
+ */
+export function browserOriginsOf(apiUrl: string): string[] {
+  const url = new URL(apiUrl);
+  if (url.hostname !== LOOPBACK && url.hostname !== '[::1]') return [url.origin];
+  const named = new URL(apiUrl);
+  named.hostname = 'localhost';
+  return [url.origin, named.origin];
 }
 
 /**

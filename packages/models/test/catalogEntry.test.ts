@@ -7,6 +7,7 @@ import { catalogEntryOf } from '../src/bundle/catalogEntry.ts';
 import { readManifest } from '../src/bundle/load.ts';
 import { parseManifest } from '../src/bundle/manifest.ts';
 import { demoManifest, ensureDemoBundle } from '../src/demo/bundle.ts';
+import { DEMO_VOCABULARY } from '../src/demo/dataset.ts';
 import { inferSdManifest } from '../src/sd/config.ts';
 import { writeTinySdBundle } from '../src/sd/tiny.ts';
 
@@ -28,6 +29,7 @@ describe('catalogEntryOf', () => {
       kind: 'pixel',
       description: manifest.description,
       imageSize: [32, 32],
+      vocabulary: [...DEMO_VOCABULARY],
       limits: {
         minSteps: manifest.limits?.minSteps,
         maxSteps: manifest.limits?.maxSteps,
@@ -58,6 +60,7 @@ describe('catalogEntryOf', () => {
       });
       expect(entry.limits.maxGuidance).toBe(10);
       expect(entry).toMatchObject({ kind: 'sd', imageSize: [64, 64] });
+      expect(entry).not.toHaveProperty('vocabulary'); // free text
       expect(entry.defaults).toEqual({ steps: 50, guidance: 3, editStrength: 0.8, editGuidance: 3 });
     }
     expect(catalogEntryOf(await readManifest(dir)).id).toBe('tiny-sd');
@@ -67,6 +70,11 @@ describe('catalogEntryOf', () => {
     const entry = catalogEntryOf(demoManifest(), { id: 'shapes', tenants: ['acme'] });
     expect(entry).toMatchObject({ id: 'shapes', tenants: ['acme'] });
     expect(catalogEntryOf(demoManifest()).id).toBe(demoManifest().id);
+  });
+
+  it('gives a demo-labels bundle the label words as its vocabulary, an unconditioned one none', () => {
+    expect(catalogEntryOf(demoManifest()).vocabulary).toHaveLength(17);
+    expect(catalogEntryOf({ ...demoManifest(), conditioning: 'none' })).not.toHaveProperty('vocabulary');
   });
 
   it('refuses a manifest whose defaults break its own limits, or an id jobs cannot name', () => {

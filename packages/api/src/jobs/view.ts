@@ -1,6 +1,13 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { type JobItem, type JobView, type OutputLink, subscribedEvents, type WebhookSpec } from '@obelm/core';
+import {
+  ERROR_MAP_SCALE,
+  type JobItem,
+  type JobView,
+  type OutputLink,
+  subscribedEvents,
+  type WebhookSpec,
+} from '@obelm/core';
 import { getWebhookDelivery, jobWebhookEvent, toWebhookDelivery } from '@obelm/store';
 import type { Deps } from '../deps.ts';
 
@@ -21,6 +28,9 @@ export async function toJobView(deps: Deps, job: JobItem): Promise<JobView> {
         ...(out.images ? { images: await Promise.all(out.images.map(link)) } : {}),
         ...(out.noise ? { noise: await link(out.noise) } : {}),
         ...(out.report ? { report: await link(out.report) } : {}),
+        ...(out.errorMap
+          ? { errorMap: { ...(await link(out.errorMap)), scale: { ...ERROR_MAP_SCALE } } }
+          : {}),
       }
     : undefined;
   return {

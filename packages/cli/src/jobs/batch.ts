@@ -92,10 +92,11 @@ export const batchCommand: Command = {
     const folder = positionals[0]!;
     const names = imagesIn(folder);
     if (!names.length) throw usageError(`no images (.png, .jpg, .jpeg, .webp) in ${folder}`);
+    const fields = await commonFields(values);
     const client = await clientOf(values);
     const prompt = stringOption(values, 'prompt');
     const created = await client.batches.create({
-      ...commonFields(values),
+      ...fields,
       ...(prompt === undefined ? {} : { prompt }),
       // Closes itself once every image has started its job.
       expectedImages: names.length,

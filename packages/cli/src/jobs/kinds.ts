@@ -1,9 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { CreateJobRequest, ObelmClient } from '@obelm/client';
 import { clientOf } from '../api.ts';
 import type { Command, Values } from '../command.ts';
 import { usageError } from '../errors.ts';
+import { inputField, inputRef, interpolationInputs, noiseOption, oneInput } from './inputs.ts';
 import {
   commonFields,
   integerOption,
@@ -12,15 +12,7 @@ import {
   numberOption,
   stringOption,
 } from './options.ts';
-import {
-  frameFiles,
-  imageExtension,
-  linkOf,
-  type OutputPlan,
-  outputFile,
-  runJob,
-  uploadedImage,
-} from './run.ts';
+import { frameFiles, imageExtension, linkOf, type OutputPlan, outputFile, runJob } from './run.ts';
 
 /**
  * The job commands, one per job kind: `obelm sample|invert|edit|reconstruct|interpolate`. Input images are
@@ -38,22 +30,6 @@ function outputFormat(values: Values): Pick<CreateJobRequest, 'output'> {
     ? FORMAT_OF_EXTENSION[extname(file).toLowerCase() as keyof typeof FORMAT_OF_EXTENSION]
     : undefined;
   return format ? { output: { format } } : {};
-}
-
-/** The input files a command takes, checked before anything is sent. */
-function inputFiles(
-  command: Pick<Command, 'name' | 'synopsis'>,
-  positionals: string[],
-  count: number,
-): string[] {
-  if (positionals.length !== count) {
-    const what = count === 1 ? 'one image file' : `${count} image files`;
-    throw usageError(`${command.name} takes ${what}: ${command.name} ${command.synopsis}`);
-  }
-  for (const file of positionals) {
-    if (!existsSync(file) || !statSync(file).isFile()) throw usageError(`no such file: ${file}`);
-  }
-  return positionals;
 }
 
 /** The prompt-like option, or undefined. */
@@ -77,39 +53,50 @@ async function run(
   await runJob(client, values, await build(client), plan);
 }
 
+/** `--noise <job id>`: the kinds that can start from an earlier job's noise artifact take it (inputs.ts). */
+const NOISE_OPTION = { noise: { type: 'string' } } as const;
+
 const sample: Command = {
   name: 'sample',
-  synopsis: `--prompt <text> [--seed <n>] [-o out.png] ${JOB_SYNOPSIS}`,
-  summary: 'samples an image from a prompt (a random seed unless --seed)',
-  options: { ...JOB_OPTIONS, prompt: { type: 'string' }, seed: { type: 'string' } },
+  synopsis: `--prompt <text> [--seed <n> | --noise <job id>] [-o out.png] ${JOB_SYNOPSIS}`,
+  summary: "samples an image from a prompt (a random seed unless --seed, or an earlier job's noise)",
+  options: { ...JOB_OPTIONS, ...NOISE_OPTION, prompt: { type: 'string' }, seed: { type: 'string' } },
   run: async (values, positionals) => {
     if (positionals.length) throw usageError(`sample takes no files: sample ${sample.synopsis}`);
     const seed = integerOption(values, 'seed');
-    const request = {
-      kind: 'sample',
-      ...commonFields(values),
-      ...promptFields(values, 'prompt', 'prompt'),
-      ...(seed === undefined ? {} : { seed }),
-      ...outputFormat(values),
-    } as CreateJobRequest;
-    await run(values, async () => request, imageTo(values));
+    const noise = await noiseOption('sample', values);
+    const fields = await commonFields(values);
+    await run(
+      values,
+      async (client) =>
+        ({
+          kind: 'sample',
+          ...(noise ? await inputField(client, noise) : {}),
+          ...fields,
+          ...promptFields(values, 'prompt', 'prompt'),
+          ...(seed === undefined ? {} : { seed }),
+          ...outputFormat(values),
+        }) as CreateJobRequest,
+      imageTo(values),
+    );
   },
 };
 
 const invert: Command = {
   name: 'invert',
-  synopsis: `<image> [--prompt <text>] [-o noise.safetensors] ${JOB_SYNOPSIS}`,
+  synopsis: `(<image> | --noise <sample job id>) [--prompt <text>] [-o noise.safetensors] ${JOB_SYNOPSIS}`,
   summary: "inverts an image to its starting noise (the job's noise artifact, a .safetensors file)",
-  options: { ...JOB_OPTIONS, prompt: { type: 'string' } },
+  options: { ...JOB_OPTIONS, ...NOISE_OPTION, prompt: { type: 'string' } },
   run: async (values, positionals) => {
-    const [file] = inputFiles(invert, positionals, 1);
+    const input = await oneInput(invert, 'invert', values, positionals);
+    const fields = await commonFields(values);
     await run(
       values,
       async (client) =>
         ({
           kind: 'invert',
-          image: await uploadedImage(client, file!),
-          ...commonFields(values),
+          ...(await inputField(client, input)),
+          ...fields,
           ...promptFields(values, 'prompt', 'prompt'),
         }) as CreateJobRequest,
       (job) => [{ url: linkOf(job, 'noise'), file: outputFile(values, `${job.id}.noise.safetensors`) }],
@@ -119,24 +106,31 @@ const invert: Command = {
 
 const edit: Command = {
   name: 'edit',
-  synopsis: `<image> --to <text> [--from <text>] [--strength <0..1>] [-o out.png] ${JOB_SYNOPSIS}`,
+  synopsis: `(<image> | --noise <job id>) --to <text> [--from <text>] [--strength <0..1>] [-o out.png] ${JOB_SYNOPSIS}`,
   summary: 'edits an image: inverts it with the --from prompt, regenerates it with the --to prompt',
-  options: { ...JOB_OPTIONS, from: { type: 'string' }, to: { type: 'string' }, strength: { type: 'string' } },
+  options: {
+    ...JOB_OPTIONS,
+    ...NOISE_OPTION,
+    from: { type: 'string' },
+    to: { type: 'string' },
+    strength: { type: 'string' },
+  },
   run: async (values, positionals) => {
-    const [file] = inputFiles(edit, positionals, 1);
+    const input = await oneInput(edit, 'edit', values, positionals);
     const targetPrompt = stringOption(values, 'to');
     if (targetPrompt === undefined) throw usageError(`edit needs --to <text>: edit ${edit.synopsis}`);
     const strength = numberOption(values, 'strength');
+    const fields = await commonFields(values);
     await run(
       values,
       async (client) =>
         ({
           kind: 'edit',
-          image: await uploadedImage(client, file!),
+          ...(await inputField(client, input)),
           targetPrompt,
           ...promptFields(values, 'from', 'sourcePrompt'),
           ...(strength === undefined ? {} : { strength }),
-          ...commonFields(values),
+          ...fields,
           ...outputFormat(values),
         }) as CreateJobRequest,
       imageTo(values),
@@ -148,16 +142,18 @@ const reconstruct: Command = {
   name: 'reconstruct',
   synopsis: `<image> [--prompt <text>] [-o out.png] ${JOB_SYNOPSIS}`,
   summary: 'inverts an image and samples it back, printing the round trip error (exact with O-BELM)',
-  options: { ...JOB_OPTIONS, prompt: { type: 'string' } },
+  // --noise too, so that whether a reconstruction can start from noise is core's rules' answer (it cannot).
+  options: { ...JOB_OPTIONS, ...NOISE_OPTION, prompt: { type: 'string' } },
   run: async (values, positionals) => {
-    const [file] = inputFiles(reconstruct, positionals, 1);
+    const input = await oneInput(reconstruct, 'reconstruct', values, positionals);
+    const fields = await commonFields(values);
     await run(
       values,
       async (client) =>
         ({
           kind: 'reconstruct',
-          image: await uploadedImage(client, file!),
-          ...commonFields(values),
+          ...(await inputField(client, input)),
+          ...fields,
           ...promptFields(values, 'prompt', 'prompt'),
           ...outputFormat(values),
         }) as CreateJobRequest,
@@ -178,20 +174,21 @@ function weightsOf(value: string | undefined): number[] | undefined {
 
 const interpolate: Command = {
   name: 'interpolate',
-  synopsis: `<image a> <image b> [--weights 0,0.5,1] [--prompt <text>] [-o frames/] ${JOB_SYNOPSIS}`,
-  summary: "interpolates between two images' noises: one frame per weight, written into a folder",
+  synopsis: `<a> <b> [--weights 0,0.5,1] [--prompt <text>] [-o frames/] ${JOB_SYNOPSIS}`,
+  summary: 'interpolates between two noises (an image file or an invert job id each), one frame per weight',
   options: { ...JOB_OPTIONS, weights: { type: 'string' }, prompt: { type: 'string' } },
   run: async (values, positionals) => {
-    const [a, b] = inputFiles(interpolate, positionals, 2);
+    const [a, b] = await interpolationInputs(interpolate, positionals);
     const weights = weightsOf(stringOption(values, 'weights'));
+    const fields = await commonFields(values);
     await run(
       values,
       async (client) =>
         ({
           kind: 'interpolate',
-          images: [await uploadedImage(client, a!), await uploadedImage(client, b!)],
+          images: [await inputRef(client, a!), await inputRef(client, b!)],
           ...(weights === undefined ? {} : { weights }),
-          ...commonFields(values),
+          ...fields,
           ...promptFields(values, 'prompt', 'prompt'),
         }) as CreateJobRequest,
       (job) => {

@@ -2,18 +2,23 @@ import type { CreateJobRequest } from '@obelm/client';
 import { API_OPTIONS } from '../api.ts';
 import { type Values, integerOption as wholeNumber } from '../command.ts';
 import { usageError } from '../errors.ts';
+import { SAMPLER_PARAMETERS, type SamplerParameter, samplerOf } from './sampler.ts';
 
 /**
  * The options the job commands share and how they become request fields. Only the shape of a value is checked
- * here (a number is a number); whether it is in range for the model is the API's to say.
+ * here (a number is a number); whether it is in range for the model is the API's to say. Sampler parameters
+ * are the exception: their ranges are the same for every model, so sampler.ts checks them against core's schema.
  */
 
 /** Options of every job command: the model and sampler settings, output, --json and the API. */
 export const JOB_OPTIONS = {
   model: { type: 'string' },
   sampler: { type: 'string' },
+  gamma: { type: 'string' },
+  p: { type: 'string' },
   steps: { type: 'string' },
   guidance: { type: 'string' },
+  negative: { type: 'string' },
   output: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   ...API_OPTIONS,
@@ -23,13 +28,11 @@ export const JOB_OPTIONS = {
 export const JOB_SYNOPSIS = '[job options]';
 
 export const JOB_OPTIONS_HELP =
-  'job options: --model <id>, --sampler obelm|ddim|bdia|edict, --steps <n>, --guidance <g>, --json, ' +
-  '--key <api key>, --url <api url>';
-
-const SAMPLERS = ['obelm', 'ddim', 'bdia', 'edict'] as const;
+  'job options: --model <id>, --sampler obelm|ddim|bdia|edict, --gamma <g> (bdia), --p <p> (edict), --steps <n>,\n' +
+  '  --guidance <g>, --negative <text> (negative prompt), --json, --key <api key>, --url <api url>';
 
 /** Fields every job kind takes, from the common options. */
-type Common = Pick<CreateJobRequest, 'model' | 'steps' | 'guidance' | 'sampler'>;
+type Common = Pick<CreateJobRequest, 'model' | 'steps' | 'guidance' | 'sampler' | 'negativePrompt'>;
 
 const text = (values: Values, name: string): string | undefined =>
   typeof values[name] === 'string' ? (values[name] as string) : undefined;
@@ -53,18 +56,20 @@ export function integerOption(values: Values, name: string): number | undefined 
 /** `--<name>` as text; undefined when not given. */
 export const stringOption = text;
 
-/** The model, sampler, steps and guidance the options give (only those given). */
-export function commonFields(values: Values): Common {
+/** The model, sampler, steps, guidance and negative prompt the options give (only those given). */
+export async function commonFields(values: Values): Promise<Common> {
   const fields: Common = {};
   const model = text(values, 'model');
   if (model !== undefined) fields.model = model;
-  const sampler = text(values, 'sampler');
-  if (sampler !== undefined) {
-    if (!(SAMPLERS as readonly string[]).includes(sampler)) {
-      throw usageError(`--sampler takes one of ${SAMPLERS.join(', ')}, not '${sampler}'`);
-    }
-    fields.sampler = { name: sampler as (typeof SAMPLERS)[number] };
+  const parameters: Partial<Record<SamplerParameter, number>> = {};
+  for (const parameter of SAMPLER_PARAMETERS) {
+    const value = numberOption(values, parameter);
+    if (value !== undefined) parameters[parameter] = value;
   }
+  const sampler = await samplerOf(text(values, 'sampler'), parameters);
+  if (sampler !== undefined) fields.sampler = sampler;
+  const negativePrompt = text(values, 'negative');
+  if (negativePrompt !== undefined) fields.negativePrompt = negativePrompt;
   const steps = integerOption(values, 'steps');
   if (steps !== undefined) fields.steps = steps;
   const guidance = numberOption(values, 'guidance');

@@ -17,11 +17,6 @@ const PROGRESS_POLL_SECONDS = 0.5;
 /** Where a job's outputs go: each of the job's output links to the file it is written to. */
 export type OutputPlan = (job: Job) => { url: string; file: string }[];
 
-/** An input file as the request's image reference: always uploaded first, never sent inline. */
-export async function uploadedImage(client: ObelmClient, file: string): Promise<{ uploadId: string }> {
-  return { uploadId: await client.uploadFile(file) };
-}
-
 /**
  * Creates the job, waits for it with progress on stderr, writes its outputs as `plan` says and tells where they
  * went (stderr); with --json, the final job is printed on stdout and nothing else is.

@@ -27,13 +27,13 @@ const STREAM: Admitted = { body: 'stream' };
 /**
  * Decides whether S3 would accept a request, by its authentication: a SigV4 Authorization header, a presigned URL
  * or a browser POST form with a signed policy. Anything else is anonymous and refused, as by a bucket with
- * public access blocked; only CORS preflights (OPTIONS) pass without credentials, as in S3.
+ * public access blocked. CORS preflights (OPTIONS), which S3 answers without credentials, never get here
+ * (gateway.ts answers them).
  */
 export async function admit(
   req: IncomingMessage,
   { accounts, now, spoolDir }: AdmitContext,
 ): Promise<Admitted> {
-  if (req.method === 'OPTIONS') return STREAM;
   const parts = requestParts(req);
   const header = parts.headers['authorization'] !== undefined;
   const query = queryValue(parts, ALGORITHM_QUERY_PARAM) !== undefined;

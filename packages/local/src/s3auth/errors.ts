@@ -25,12 +25,18 @@ const escapeXml = (text: string) =>
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
   );
 
-/** Answers with S3's XML error document (no body for HEAD, as S3 does). */
-export function sendS3Error(res: ServerResponse, method: string | undefined, refusal: S3Refusal): void {
+/** Answers with S3's XML error document (no body for HEAD, as S3 does), plus `headers` (CORS). */
+export function sendS3Error(
+  res: ServerResponse,
+  method: string | undefined,
+  refusal: S3Refusal,
+  headers: Record<string, string> = {},
+): void {
   const body =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<Error><Code>${refusal.code}</Code><Message>${escapeXml(refusal.message)}</Message></Error>`;
   res.writeHead(refusal.status, {
+    ...headers,
     'content-type': 'application/xml',
     'content-length': method === 'HEAD' ? 0 : Buffer.byteLength(body),
     'x-amz-error-code': refusal.code,

@@ -10,12 +10,16 @@ export interface Upstream {
   agent: Agent;
 }
 
-/** Passes an admitted request to s3rver and its answer back, streaming both ways. */
+/**
+ * Passes an admitted request to s3rver and its answer back, streaming both ways. The answer carries the gateway's
+ * `cors` headers instead of any of s3rver's own.
+ */
 export function forward(
   req: IncomingMessage,
   res: ServerResponse,
   admitted: Admitted,
   upstream: Upstream,
+  cors: Record<string, string>,
 ): void {
   const headers = { ...req.headers };
   if (admitted.body !== 'stream') {
@@ -35,7 +39,10 @@ export function forward(
       headers,
     },
     (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      const headers = Object.fromEntries(
+        Object.entries(answer.headers).filter(([name]) => !name.startsWith('access-control-')),
+      );
+      res.writeHead(answer.statusCode ?? 502, { ...headers, ...cors });
       answer.pipe(res);
     },
   );
@@ -45,6 +52,7 @@ export function forward(
         res,
         req.method,
         new S3Refusal(503, 'ServiceUnavailable', 'Please reduce your request rate.'),
+        cors,
       );
     else res.destroy();
   });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admit } from './admit.ts';
+import { type BucketCors, corsHeaders, preflight } from './cors.ts';
 import { S3Refusal, sendS3Error } from './errors.ts';
 import { forward } from './forward.ts';
 import type { S3Accounts } from './signer.ts';
@@ -16,6 +17,8 @@ export interface S3GatewayOptions {
   host?: string;
   /** The gateway's port; 0 picks a free one. */
   port?: number;
+  /** The bucket's CORS rule and allowed origins; none: no CORS (preflights refused, as S3 without a rule). */
+  cors?: BucketCors;
 }
 
 export interface S3Gateway {
@@ -27,6 +30,7 @@ export interface S3Gateway {
 /**
  * An HTTP front for s3rver that forwards only what real S3 would accept (admit.ts): SigV4 header signatures,
  * presigned URLs and POST policies are verified with the AWS SDK's signer, anonymous requests are refused.
+ * It answers CORS as the bucket's rule does (cors.ts): preflights itself, and allowed origins on every answer.
  * Closing the server also closes its connections to s3rver.
  */
 export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gateway> {
@@ -34,16 +38,24 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const spoolDir = await mkdtemp(join(tmpdir(), 'obelm-s3-gateway-'));
   const upstream = { ...options.upstream, agent };
   const server = createServer((req, res) => {
+    if (req.method === 'OPTIONS') {
+      // A preflight needs no credentials and is answered here, by the bucket's rule, as S3 does.
+      req.resume();
+      try {
+        res.writeHead(200, { ...preflight(req, options.cors), 'content-length': 0 }).end();
+      } catch (err) {
+        sendS3Error(res, req.method, asRefusal(err));
+      }
+      return;
+    }
+    // On refusals too, so a page can read why its upload was refused.
+    const cors = corsHeaders(req, options.cors);
     admit(req, { accounts: options.accounts, now: Date.now(), spoolDir }).then(
-      (admitted) => forward(req, res, admitted, upstream),
+      (admitted) => forward(req, res, admitted, upstream, cors),
       (err: unknown) => {
         // Drop the unread body so the client reads the answer (a POST form's reader drains its own).
         if (req.listenerCount('readable') === 0) req.resume();
-        const refusal =
-          err instanceof S3Refusal
-            ? err
-            : new S3Refusal(500, 'InternalError', 'We encountered an internal error. Please try again.');
-        sendS3Error(res, req.method, refusal);
+        sendS3Error(res, req.method, asRefusal(err), cors);
       },
     );
   });
@@ -62,3 +74,9 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const { port } = server.address() as AddressInfo;
   return { endpoint: `http://${host}:${port}`, server };
 }
+
+/** An S3 refusal as it is; anything else is our failure, answered as S3's InternalError. */
+const asRefusal = (err: unknown): S3Refusal =>
+  err instanceof S3Refusal
+    ? err
+    : new S3Refusal(500, 'InternalError', 'We encountered an internal error. Please try again.');

@@ -3,6 +3,7 @@
  * a model's limits and defaults, and the catalog (published beside the bundles) only copies them.
  */
 import { limitViolation, type ModelEntry, ModelEntrySchema } from '@obelm/core';
+import { DEMO_VOCABULARY } from '../demo/dataset.ts';
 import { ModelError } from '../runtime/errors.ts';
 import type { BundleManifest } from './manifest.ts';
 
@@ -18,13 +19,14 @@ export interface CatalogEntryOptions {
 
 /**
  * The catalog entry of a bundle. Step limits come from the manifest's `limits`, else 2 to its schedule's
- * training timesteps; the guidance cap is `defaults.maxGuidance`. A manifest whose own defaults break its
- * limits, or an id the API cannot take, is a `bundle_invalid_manifest` error.
+ * training timesteps; the guidance cap is `defaults.maxGuidance`; the prompt vocabulary is its conditioning's
+ * (the demo labels' words; none for free text). A manifest whose own defaults break its limits, or an id the API
+ * cannot take, is a `bundle_invalid_manifest` error.
  */
 export function catalogEntryOf(
   manifest: Pick<
     BundleManifest,
-    'id' | 'kind' | 'description' | 'imageSize' | 'schedule' | 'defaults' | 'limits'
+    'id' | 'kind' | 'description' | 'imageSize' | 'schedule' | 'defaults' | 'limits' | 'conditioning'
   >,
   options: CatalogEntryOptions = {},
 ): ModelEntry {
@@ -38,6 +40,8 @@ export function catalogEntryOf(
     kind: manifest.kind,
     ...(manifest.description === undefined ? {} : { description: manifest.description }),
     imageSize: [...manifest.imageSize],
+    // A demo-labels bundle's prompts pick images by their label words (demo/prompt.ts): those are all it knows.
+    ...(manifest.conditioning === 'demo-labels' ? { vocabulary: [...DEMO_VOCABULARY] } : {}),
     limits: { minSteps, maxSteps, maxGuidance: defaults.maxGuidance },
     defaults: {
       steps: defaults.steps,

@@ -1,13 +1,15 @@
 import { type JobItem, type JobOutputs, s3Keys } from '@obelm/core';
 import { encodeImage, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from '../aws/blobs.ts';
+import { encodeErrorMap } from './errorMap.ts';
 import type { RunResult } from './runner.ts';
 
 const contentTypes = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' } as const;
 
 /**
  * Encodes and stores a run's images and noise under `jobs/{tenant}/{jobId}/`: `image.<fmt>`, or
- * `image-<n>.<fmt>` (n from 0) for interpolation, and `noise.safetensors`. Returns their keys.
+ * `image-<n>.<fmt>` (n from 0) for interpolation, `noise.safetensors`, and a reconstruct job's `error-map.png`.
+ * Returns their keys.
  * A batch's job writes its noise only under batch-out/ instead (noiseKey), where the batch's outputs are.
  */
 export async function writeOutputs(blobs: BlobStore, job: JobItem, result: RunResult): Promise<JobOutputs> {
@@ -29,6 +31,11 @@ export async function writeOutputs(blobs: BlobStore, job: JobItem, result: RunRe
   if (result.noise) {
     outputs.noise = noiseKey(job);
     writes.push(blobs.put(outputs.noise, writeNoiseArtifact(result.noise), 'application/octet-stream'));
+  }
+  if (result.errorMap) {
+    outputs.errorMap = s3Keys.jobErrorMap(job.tenant, job.id);
+    const key = outputs.errorMap;
+    writes.push(encodeErrorMap(result.errorMap).then((bytes) => blobs.put(key, bytes, contentTypes.png)));
   }
   await Promise.all(writes);
   return outputs;

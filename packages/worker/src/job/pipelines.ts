@@ -130,6 +130,7 @@ async function runReconstruct(req: Run<'reconstruct'>): Promise<RunResult> {
     images: [result.image],
     settings: settings(params),
     metrics: { latentMaxAbsError: result.latentMaxAbsError, pixelMse: result.pixelMse },
+    errorMap: result.errorMap,
   };
 }
 

@@ -34,6 +34,8 @@ export interface RunResult {
   /** Resolved settings worth reporting (freeze index, restart recipe...). */
   readonly settings: Readonly<Record<string, unknown>>;
   readonly metrics: { readonly latentMaxAbsError?: number; readonly pixelMse?: number };
+  /** Reconstruct: max over channels of |x_0' - x_0| per latent position, [1, H, W] (stored as a heatmap). */
+  readonly errorMap?: Tensor;
 }
 
 /** Runs one job's pipeline on a loaded model; pure computation, no I/O. */
