@@ -120,6 +120,19 @@ export function grants(arns: ResourceArns) {
         },
       ],
     },
+    // The recent step pace of a model (store modelPace.ts: its hourly items), for a job view's estimates; no other
+    // partition.
+    paceQuery: {
+      actions: ['dynamodb:Query'],
+      resources: table,
+      conditions: [
+        {
+          test: 'ForAllValues:StringLike',
+          variable: 'dynamodb:LeadingKeys',
+          values: [dbKeys.modelPacePartition('*')],
+        },
+      ],
+    },
     // SQS. The worker polls the jobs queue itself; a Lambda consumer (event source) also reads its attributes.
     jobsSend: { actions: ['sqs:SendMessage'], resources: [arns.jobsQueueArn] },
     jobsConsume: {
@@ -198,8 +211,9 @@ export const HANDLER_GRANTS = {
     'jobsWrite',
     'fleetStart',
   ],
-  // A batch job's noise is under batch-out/ (its view links it).
-  getJob: ['itemRead', 'itemUpdate', 'jobsRead', 'batchOutRead'],
+  // A batch job's noise is under batch-out/ (its view links it). A queued or running job's estimates: its place
+  // among its tenant's active jobs (gsi2) and its model's recent pace.
+  getJob: ['itemRead', 'itemUpdate', 'activeJobsQuery', 'paceQuery', 'jobsRead', 'batchOutRead'],
   // `?batch=`: the batch's pointers, then its jobs.
   listJobs: [
     'itemRead',

@@ -468,6 +468,21 @@ export interface operations {
                 step: number;
                 of: number;
               };
+              /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+              queue?: {
+                /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+                position: number;
+                /**
+                 * Format: date-time
+                 * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+                 */
+                estimatedStartAt?: string;
+              };
+              /**
+               * Format: date-time
+               * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+               */
+              estimatedFinishAt?: string;
               outputs?: {
                 image?: {
                   /** Format: uri */
@@ -1273,6 +1288,21 @@ export interface operations {
               step: number;
               of: number;
             };
+            /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+            queue?: {
+              /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+              position: number;
+              /**
+               * Format: date-time
+               * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+               */
+              estimatedStartAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+             */
+            estimatedFinishAt?: string;
             outputs?: {
               image?: {
                 /** Format: uri */
@@ -1781,6 +1811,21 @@ export interface operations {
               step: number;
               of: number;
             };
+            /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+            queue?: {
+              /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+              position: number;
+              /**
+               * Format: date-time
+               * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+               */
+              estimatedStartAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+             */
+            estimatedFinishAt?: string;
             outputs?: {
               image?: {
                 /** Format: uri */
@@ -2203,6 +2248,21 @@ export interface operations {
               step: number;
               of: number;
             };
+            /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+            queue?: {
+              /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+              position: number;
+              /**
+               * Format: date-time
+               * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+               */
+              estimatedStartAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+             */
+            estimatedFinishAt?: string;
             outputs?: {
               image?: {
                 /** Format: uri */
@@ -2635,6 +2695,21 @@ export interface operations {
               step: number;
               of: number;
             };
+            /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+            queue?: {
+              /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+              position: number;
+              /**
+               * Format: date-time
+               * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+               */
+              estimatedStartAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+             */
+            estimatedFinishAt?: string;
             outputs?: {
               image?: {
                 /** Format: uri */
@@ -3217,6 +3292,21 @@ export interface operations {
               step: number;
               of: number;
             };
+            /** @description Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only. */
+            queue?: {
+              /** @description 1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago. */
+              position: number;
+              /**
+               * Format: date-time
+               * @description An estimate of when a worker takes the job, from the model's recent measured time per step and the jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.
+               */
+              estimatedStartAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per step since it started running) or, before its first progress, its model's recent pace. Not a promise.
+             */
+            estimatedFinishAt?: string;
             outputs?: {
               image?: {
                 /** Format: uri */

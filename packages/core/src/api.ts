@@ -98,6 +98,33 @@ export const JobViewSchema = z.strictObject({
   model: z.string(),
   params: JobParamsSchema,
   progress: JobProgressSchema.optional(),
+  queue: z
+    .strictObject({
+      position: z
+        .number()
+        .int()
+        .min(1)
+        .describe(
+          "1-based place among your own queued jobs, in the order workers take them (other tenants' jobs are " +
+            'not counted: each tenant has its own dispatch slots). An estimate: counts read a moment ago.',
+        ),
+      estimatedStartAt: z.iso
+        .datetime()
+        .optional()
+        .describe(
+          "An estimate of when a worker takes the job, from the model's recent measured time per step and the " +
+            'jobs ahead of it; absent while no recent job of the model has been measured. Not a promise.',
+        ),
+    })
+    .optional()
+    .describe('Queued jobs (GET /v1/jobs/{id}): where the job stands. Estimates only.'),
+  estimatedFinishAt: z.iso
+    .datetime()
+    .optional()
+    .describe(
+      'Running jobs (GET /v1/jobs/{id}): an estimate of when the job ends, from its own measured pace (time per ' +
+        "step since it started running) or, before its first progress, its model's recent pace. Not a promise.",
+    ),
   outputs: z
     .strictObject({
       image: OutputLinkSchema.optional(),

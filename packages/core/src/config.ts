@@ -102,6 +102,17 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
    * a word (SIGKILL, a lost instance) costs at most that much work; 0 saves none (a SIGTERM still checkpoints).
    */
   OBELM_CHECKPOINT_SECONDS: z.coerce.number().min(0).default(10),
+  /**
+   * Jobs one worker process runs at once: their model calls are merged into shared batches (OBELM_MAX_BATCH_ROWS),
+   * and one more job is claimed and prefetched (model, inputs, checkpoint) to take the first slot that frees.
+   * The default, 8, is what fills a batch of the default 16 rows with guided (2-row) calls.
+   */
+  OBELM_WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(8),
+  /**
+   * Most rows in one model call; a guided job brings 2 per step. Where the provider's kernels are not batch
+   * invariant (checked at model load), every call is padded to exactly this many rows so outputs stay exact.
+   */
+  OBELM_MAX_BATCH_ROWS: z.coerce.number().int().min(1).max(256).default(16),
   /** Tests only: sleep this long after every sampler step, to make a job slow enough to cancel or stop. */
   OBELM_TEST_STEP_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });

@@ -281,6 +281,8 @@ export interface JobItem {
   inputs: JobInput[];
   outputs?: JobOutputs;
   progress?: JobProgress;
+  /** When `progress` was last written (a heartbeat alone leaves it). */
+  progressAt?: string;
   metrics?: JobMetrics;
   error?: JobError;
   metadata?: Record<string, string>;
@@ -290,6 +292,8 @@ export interface JobItem {
   startedAt?: string;
   finishedAt?: string;
   heartbeatAt?: string;
+  /** When the current (or last) attempt claimed the job: a running job's step pace is measured from it. */
+  claimedAt?: string;
   /**
    * When a message for the job was last put in the jobs queue (created, sent again by the sweeper) or made
    * visible there again (a worker gave the job back). The sweeper's lost-message rule reads it (sweeper.ts).

@@ -106,6 +106,9 @@ export const dbKeys = {
   /** Model catalog entries share one partition, so one Query lists them all. */
   model: (modelId: string) => ({ pk: 'MODELS', sk: `MODEL#${modelId}` }),
   modelsPartition: 'MODELS',
+  /** A model's measured pace in one UTC hour (`YYYY-MM-DDTHH`): its jobs' run time and steps, summed. */
+  modelPace: (modelId: string, hour: string) => ({ pk: `PACE#${modelId}`, sk: `H#${hour}` }),
+  modelPacePartition: (modelId: string) => `PACE#${modelId}`,
 } as const;
 
 /** The index name queries pass as IndexName. */

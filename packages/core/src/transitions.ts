@@ -74,6 +74,11 @@ interface Spec {
   when?: Record<string, unknown>;
   /** Further attributes that must exist. */
   whenExists?: readonly string[];
+  /** Further attributes that must not exist. */
+  whenAbsent?: readonly string[];
+  /** Numeric attributes that must be at least / below these values. */
+  atLeast?: Record<string, number>;
+  below?: Record<string, number>;
   set?: Record<string, unknown>;
   /** Set only where absent (the first claim's startedAt). */
   setIfAbsent?: Record<string, unknown>;
@@ -107,6 +112,13 @@ function build(jobId: string, spec: Spec): JobUpdate {
     conditions.push(`${name(attr)} = ${value(`when_${attr}`, v)}`);
   }
   for (const attr of spec.whenExists ?? []) conditions.push(`attribute_exists(${name(attr)})`);
+  for (const attr of spec.whenAbsent ?? []) conditions.push(`attribute_not_exists(${name(attr)})`);
+  for (const [attr, v] of Object.entries(spec.atLeast ?? {})) {
+    conditions.push(`${name(attr)} >= ${value(`min_${attr}`, v)}`);
+  }
+  for (const [attr, v] of Object.entries(spec.below ?? {})) {
+    conditions.push(`${name(attr)} < ${value(`max_${attr}`, v)}`);
+  }
 
   const sets = Object.entries(spec.set ?? {})
     .filter(([, v]) => v !== undefined)
@@ -168,7 +180,8 @@ function dispatch(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, now: Date):
 }
 
 /**
- * claim: queued -> running by `workerId`: attempts + 1, heartbeat now; startedAt keeps the first claim's time.
+ * claim: queued -> running by `workerId`: attempts + 1, heartbeat now; startedAt keeps the first claim's time,
+ * claimedAt is this attempt's (the API measures a running job's step pace from it).
  * A running job holds a dispatch slot: a job still held (its message went out, then its dispatch was cut short
  * by a crash, or raced the claim) is counted as sent from here.
  */
@@ -180,6 +193,7 @@ function claim(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, workerId: stri
     set: {
       workerId,
       heartbeatAt: at,
+      claimedAt: at,
       updatedAt: at,
       dispatch: 'sent',
       ...dbKeys.activeJob(job.tenant, 'sent', job.createdAt, job.id),
@@ -189,14 +203,43 @@ function claim(job: Pick<JobItem, 'id' | 'tenant' | 'createdAt'>, workerId: stri
   });
 }
 
-/** progress: the owner's heartbeat, with the steps done when given. The item it returns shows `cancelRequested`. */
+/**
+ * claim a runnable job without reading it first (the common case, one write): the claim above, conditional on
+ * everything that lets a queued job run, from the ids a jobs message carries: its tenant's, already sent (so
+ * its dispatch keys stay as they are), not past its TTL, no cancel request, fewer than `maxAttempts` attempts.
+ * When the condition fails, the caller reads the job and settles it (expire, cancel, fail, requeue a stale
+ * run) or claims it with `claim` (a held job).
+ */
+function claimRunnable(
+  job: Pick<JobItem, 'id' | 'tenant'>,
+  workerId: string,
+  now: Date,
+  limits: { maxAttempts: number },
+): JobUpdate {
+  const at = now.toISOString();
+  return build(job.id, {
+    from: 'queued',
+    to: 'running',
+    when: { tenant: job.tenant, dispatch: 'sent' },
+    // Expired when ttl * 1000 < now (the TTL is whole seconds), so runnable while ttl >= ceil(now / 1000).
+    atLeast: { ttl: Math.ceil(now.getTime() / 1000) },
+    whenAbsent: ['cancelRequested'],
+    below: { attempts: limits.maxAttempts },
+    set: { workerId, heartbeatAt: at, claimedAt: at, updatedAt: at },
+    setIfAbsent: { startedAt: at },
+    add: { attempts: 1 },
+  });
+}
+
+/** progress: the owner's heartbeat, with the steps done (and when) when given. The item it returns shows `cancelRequested`. */
 function progress(jobId: string, workerId: string, now: Date, steps?: JobProgress): JobUpdate {
   const at = now.toISOString();
   return build(jobId, {
     from: 'running',
     to: 'running',
     workerId,
-    set: { heartbeatAt: at, updatedAt: at, progress: steps },
+    // progressAt: when the steps were counted, which a heartbeat alone does not move (the API's pace).
+    set: { heartbeatAt: at, updatedAt: at, progress: steps, progressAt: steps ? at : undefined },
   });
 }
 
@@ -218,7 +261,7 @@ function checkpoint(
     // The worker makes its message visible again.
     set: { updatedAt: now.toISOString(), enqueuedAt: now.toISOString(), checkpoint },
     add: { attempts: -1 },
-    remove: ['workerId', 'progress'],
+    remove: ['workerId', 'progress', 'progressAt'],
   });
 }
 
@@ -253,7 +296,7 @@ function requeue(
     ...('workerId' in by ? { workerId: by.workerId } : { heartbeatAt: by.seenHeartbeatAt }),
     // The job's message is back in the queue: the owner's made visible, the sweeper's sent anew.
     set: { updatedAt: now.toISOString(), enqueuedAt: now.toISOString() },
-    remove: ['workerId', 'progress'],
+    remove: ['workerId', 'progress', 'progressAt'],
   });
 }
 
@@ -368,6 +411,7 @@ export const jobTransitions = {
   create,
   dispatch,
   claim,
+  claimRunnable,
   progress,
   checkpoint,
   saveCheckpoint,

@@ -18,6 +18,7 @@ describe('DynamoDB keys', () => {
       dbKeys.webhookDelivery('evt_j1_succeeded'),
       dbKeys.batch('b1'),
       dbKeys.batchJob('b1', 'j1'),
+      dbKeys.modelPace('m1', '2025-01-01T10'),
     ];
     for (const key of items) expect(Object.keys(key).sort()).toEqual(primaryKey);
     // Every function of dbKeys that builds a primary key is listed above.
@@ -30,6 +31,7 @@ describe('DynamoDB keys', () => {
       'tenantKeysPartition',
       'usageMonthPrefix',
       'batchByTenant',
+      'modelPacePartition',
     ];
     const builders = Object.entries(dbKeys).filter(
       ([name, build]) => typeof build === 'function' && !indexKeys.includes(name),

@@ -21,6 +21,7 @@ const created = { id: 'j', tenant: 't', createdAt: '2026-01-01T00:00:00.000Z' };
 /** One update of every builder, with each way it can be called. */
 const updates: Record<string, JobUpdate> = {
   claim: t.claim(created, 'w1', now),
+  claimRunnable: t.claimRunnable(created, 'w1', now, { maxAttempts: 3 }),
   progress: t.progress('j', 'w1', now, { step: 3, of: 10 }),
   heartbeat: t.progress('j', 'w1', now),
   checkpoint: t.checkpoint('j', 'w1', now, undefined),
@@ -112,6 +113,35 @@ describe('job transitions', () => {
     expect(updates.claim!.ExpressionAttributeValues[':attempts']).toBe(1);
     expect(updates.checkpoint!.ExpressionAttributeValues[':attempts']).toBe(-1);
     expect(updates.requeueByOwner!.UpdateExpression).not.toContain('#attempts');
+  });
+
+  it('claim a runnable job in one write: its tenant, sent, within its TTL, no cancel, attempts left', () => {
+    const u = updates.claimRunnable!;
+    expect([u.from, u.to]).toEqual(['queued', 'running']);
+    for (const clause of [
+      '#tenant = :when_tenant',
+      '#dispatch = :when_dispatch',
+      '#ttl >= :min_ttl',
+      'attribute_not_exists(#cancelRequested)',
+      '#attempts < :max_attempts',
+    ]) {
+      expect(u.ConditionExpression).toContain(clause);
+    }
+    expect(u.ExpressionAttributeValues).toMatchObject({
+      ':when_tenant': 't',
+      ':when_dispatch': 'sent',
+      // now is 03:04:05.000: a TTL of exactly now has not passed (expired is ttl * 1000 < now).
+      ':min_ttl': now.getTime() / 1000,
+      ':max_attempts': 3,
+      ':attempts': 1,
+      ':claimedAt': now.toISOString(),
+    });
+    // A sent job keeps its place in the active index: no key is rewritten.
+    expect(u.UpdateExpression).not.toContain('#gsi2sk');
+    expect(
+      t.claimRunnable(created, 'w1', new Date(now.getTime() + 1), { maxAttempts: 3 })
+        .ExpressionAttributeValues[':min_ttl'],
+    ).toBe(now.getTime() / 1000 + 1);
   });
 
   it("create puts a queued item only where none exists, in its tenant's active index as sent or held", () => {

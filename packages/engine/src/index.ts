@@ -48,6 +48,7 @@ export type {
   Embedding,
   EpsPredictor,
   Grid,
+  RowwiseEpsPredictor,
   RunOptions,
   SamplerSpec,
   SamplerState,

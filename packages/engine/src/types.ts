@@ -32,6 +32,19 @@ export type ConditionalEpsPredictor = (
   signal?: AbortSignal,
 ) => Promise<Float64Array>;
 
+/**
+ * A conditional noise predictor with one timestep per row, so rows at different steps can share one model call:
+ * `t[i]` is the model timestep of row i of `x`, and row i of the answer depends only on row i of `x`, `t[i]` and
+ * row i of `emb` (never on the other rows, their timesteps or the batch size). Whether a model's rows come out
+ * bitwise equal to its plain `eps` alone is a property of its kernels, checked by whoever merges calls.
+ */
+export type RowwiseEpsPredictor = (
+  x: Tensor,
+  t: Float64Array,
+  emb: Embedding,
+  signal?: AbortSignal,
+) => Promise<Float64Array>;
+
 /** The sampling grid: abar[0..N] (abar[0] = final abar, 1 in the official code) and tau[1..N]. */
 export interface Grid {
   /** Number of inference steps N. */

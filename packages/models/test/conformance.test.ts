@@ -88,6 +88,12 @@ describe.each(exports)('the %s export', (name, write) => {
     expect(bytes(await model.encode(image)).equals(bytes(latent))).toBe(true);
   });
 
+  it('has epsRows exactly where its UNet timestep is [batch], each row bitwise its eps alone', async () => {
+    const perRow = name.startsWith('diffusers-script');
+    expect(model.epsRows !== undefined).toBe(perRow);
+    if (perRow) await expectRowsExact(model);
+  });
+
   it('samples from seeded noise, and inverting the sample from its kept pair returns that noise within 1e-8', async () => {
     const sampled = await sample(model, { prompt, seed: 7, steps, guidance });
     expect(pair(sampled.state).index).toBe(1);
@@ -113,7 +119,42 @@ describe.each(exports)('the %s export', (name, write) => {
   });
 });
 
+/** Rows at mixed timesteps and prompts through epsRows equal, bitwise, each row's plain eps alone. */
+async function expectRowsExact(model: LoadedModel): Promise<void> {
+  const timesteps = Float64Array.of(999, 1, 601, 601);
+  const embeddings = await Promise.all(['', prompt, 'a blue dog', ''].map((p) => model.embed(p)));
+  const row = 256;
+  const embRow = embeddings[0]!.data.length;
+  const x = new Float64Array(4 * row).map((_, i) => Math.cos(i * 0.7) * 1.2);
+  const emb = new Float32Array(4 * embRow);
+  for (const [r, e] of embeddings.entries()) emb.set(e.data, r * embRow);
+  const rows = await model.epsRows!({ data: x, shape: [4, 4, 8, 8] }, timesteps, {
+    data: emb,
+    shape: [4, 77, 32],
+  });
+  for (const [r, t] of timesteps.entries()) {
+    const alone = await model.eps(
+      { data: x.slice(r * row, (r + 1) * row), shape: [1, 4, 8, 8] },
+      t,
+      embeddings[r]!,
+    );
+    expect(bytes(rows.subarray(r * row, (r + 1) * row)).equals(bytes(alone))).toBe(true);
+  }
+}
+
 describe('the sd2-v export (v-prediction)', () => {
+  it('with a [batch] timestep, converts each row of epsRows at its own t, bitwise as eps alone', async () => {
+    const dir = join(root, 'sd2-v-batch');
+    await writeTinySdBundle(dir, { ...TINY_SD_FLAVORS['sd2-v'], timestepShape: 'batch' });
+    const model = await loadBundle(dir, runtime);
+    try {
+      expect(model.manifest.prediction).toBe('v_prediction');
+      await expectRowsExact(model);
+    } finally {
+      await model.close();
+    }
+  });
+
   it('is read as v_prediction and its UNet output is converted to eps exactly', async () => {
     const dir = join(root, 'sd2-v-eps');
     await writeTinySdExport(dir, 'sd2-v');

@@ -34,6 +34,35 @@ describe('demo bundle through the engine pipelines', () => {
     await rm(cacheDir, { recursive: true, force: true });
   });
 
+  it('has epsRows: rows at mixed timesteps in one call equal, bitwise, each row eps alone', async () => {
+    const prompts = ['', 'red circle', 'blue star', 'green triangle forest', 'white ring left'];
+    const timesteps = Float64Array.of(999, 0, 500, 37, 500);
+    const embeddings = await Promise.all(prompts.map((p) => model.embed(p)));
+    const embRow = embeddings[0]!.data.length;
+    const x = new Float64Array(prompts.length * D).map((_, i) => Math.sin(i * 0.37) * 1.3);
+    const emb = new Float32Array(prompts.length * embRow);
+    for (const [r, e] of embeddings.entries()) emb.set(e.data, r * embRow);
+    const rows = await model.epsRows!({ data: x, shape: [prompts.length, 3, 32, 32] }, timesteps, {
+      data: emb,
+      shape: [prompts.length, ...embeddings[0]!.shape.slice(1)],
+    });
+    const bytes = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const [r, t] of timesteps.entries()) {
+      const alone = await model.eps(
+        { data: x.slice(r * D, (r + 1) * D), shape: [1, 3, 32, 32] },
+        t,
+        embeddings[r]!,
+      );
+      expect(bytes(rows.subarray(r * D, (r + 1) * D)).equals(bytes(alone))).toBe(true);
+    }
+    await expect(
+      model.epsRows!({ data: x, shape: [prompts.length, 3, 32, 32] }, timesteps.subarray(1), {
+        data: emb,
+        shape: [prompts.length, 1, embRow],
+      }),
+    ).rejects.toThrow('4 timesteps for a batch of 5');
+  });
+
   it.each([
     ['red circle', 1, 1],
     ['blue star', 2, 1],

@@ -96,6 +96,45 @@ export async function releaseHeldOrLog(
   }
 }
 
+/**
+ * Where a queued job stands among its tenant's active jobs (gsi2, one Query of the tenant's partition reading
+ * three small attributes of each; at most `maxActiveJobs` items): its queued jobs ahead of it, in dispatch order
+ * (a sent job behind the sent ones created before it; a held one behind every sent one and the held ones
+ * before it), and its running jobs. Eventually consistent, like every gsi2 count: an estimate's input.
+ */
+export async function queueStanding(
+  ctx: StoreContext,
+  job: Pick<JobItem, 'id' | 'tenant' | 'createdAt' | 'dispatch'>,
+): Promise<{ ahead: number; running: number }> {
+  const mine = dbKeys.activeJob(job.tenant, job.dispatch ?? 'sent', job.createdAt, job.id).gsi2sk;
+  const held = (sk: string) => sk.startsWith(dbKeys.activePrefix.held);
+  let ahead = 0;
+  let running = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ctx.db.send(
+      new QueryCommand({
+        TableName: ctx.table,
+        IndexName: GSI2,
+        ...activeKeyCondition(job.tenant),
+        ProjectionExpression: '#status, gsi2sk',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const sk = String(item['gsi2sk']);
+      if (item['status'] === 'running') running++;
+      else if (item['status'] === 'queued' && sk !== mine) {
+        const before = held(sk) === held(mine) ? sk < mine : held(mine);
+        if (before) ahead++;
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return { ahead, running };
+}
+
 /** Counts a tenant's active jobs (all, or the sent ones) in gsi2, page by page (Select COUNT reads no items). */
 async function countActive(ctx: StoreContext, tenant: string, only?: 'sent'): Promise<number> {
   let count = 0;

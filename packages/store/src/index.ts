@@ -4,6 +4,7 @@ export * from './batchJobs.ts';
 export * from './context.ts';
 export * from './dispatch.ts';
 export * from './jobTable.ts';
+export * from './modelPace.ts';
 export * from './models.ts';
 export * from './outbox.ts';
 export * from './rateLimit.ts';

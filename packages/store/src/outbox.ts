@@ -13,10 +13,12 @@ import {
 import { onBatchJobEnded } from './batchCompletion.ts';
 import type { StoreContext } from './context.ts';
 import { releaseHeld } from './dispatch.ts';
+import { recordModelPace } from './modelPace.ts';
 import { enqueueWebhookEvent, jobWebhookEvent } from './webhooks.ts';
 
 /**
  * What follows a job's end (the outbox its terminal transition opened with `outboxPending`): its usage entry,
+ * its model's pace (modelPace.ts),
  * its webhook event when its webhook subscribes to it (webhooks.ts), the release of its tenant's held jobs into
  * the slot it freed, then `outboxDone`. Idempotent, and safe to run twice or concurrently (the worker or API
  * that ended the job, a duplicate message's worker, the sweeper):
@@ -29,6 +31,8 @@ import { enqueueWebhookEvent, jobWebhookEvent } from './webhooks.ts';
 export async function relayEnd(ctx: StoreContext, job: JobItem): Promise<void> {
   if (!isTerminal(job.status) || !job.outboxPending) return;
   await putUsageEntry(ctx, job);
+  // The model's measured pace (queue estimates). A relay run twice counts the job twice: an estimate's noise.
+  await recordModelPace(ctx, job);
   // Put once under the end event's id (the webhook-id): a relay run again never makes a second delivery.
   const webhookEvent = jobWebhookEvent(job);
   if (webhookEvent) await enqueueWebhookEvent(ctx, webhookEvent);

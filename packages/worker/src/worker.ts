@@ -14,11 +14,12 @@ import { TaskProtection } from './aws/taskProtection.ts';
 import { loadModelBundle } from './bundles/bundles.ts';
 import { ModelCache, type ModelLoader } from './bundles/modelCache.ts';
 import { executeJob } from './job/execute.ts';
+import { ModelSlots, type SlotTicket } from './job/modelSlots.ts';
 import { pipelineRunner } from './job/pipelines.ts';
 import type { JobRunner } from './job/runner.ts';
 import { claimFromMessage } from './queue/claim.ts';
 import { JobLease } from './queue/lease.ts';
-import { JobQueue, type ReceivedMessage } from './queue/queue.ts';
+import { JobQueue, MAX_RECEIVE, type ReceivedMessage } from './queue/queue.ts';
 
 export interface WorkerOptions {
   /** Loads a model bundle by id; by default the models package's loader with the configured provider. */
@@ -34,13 +35,15 @@ export interface WorkerOptions {
 export interface RunningWorker {
   readonly workerId: string;
   /**
-   * Stops polling (a long poll in progress ends first, within OBELM_POLL_SECONDS). A job in progress finishes if it can within OBELM_STOP_GRACE_SECONDS; otherwise
-   * (or when the grace period runs out) it is checkpointed and re-queued. Resolves when the worker is idle.
+   * Stops polling (a long poll in progress ends first, within OBELM_POLL_SECONDS). Each job in its pipeline
+   * finishes if it can within OBELM_STOP_GRACE_SECONDS; otherwise (or when the grace period runs out) it is
+   * checkpointed and re-queued. A prefetched job not yet started goes back to the queue as it is, and one past
+   * its pipeline finishes. Resolves when the worker is idle.
    */
   stop(): Promise<void>;
   /**
    * Resolves when the worker has stopped (after stop()), or rejects with a fatal error: a model that cannot
-   * load because of this machine (the bundles' isHostFault), after the job in hand went back to the queue.
+   * load because of this machine (the bundles' isHostFault), after every job in hand went back to the queue.
    */
   readonly done: Promise<void>;
 }
@@ -71,7 +74,12 @@ export function preloadModel(config: WorkerConfig, id: string): Promise<unknown>
   return modelCacheFor(config, undefined).get(id);
 }
 
-/** Starts the jobs-queue consumer: one job at a time, until stop(). */
+/**
+ * Starts the jobs-queue consumer: up to OBELM_WORKER_SLOTS jobs run their pipelines at once (their model calls
+ * merged by the model's batcher), one more is claimed and prefetched to take the first slot that frees (free
+ * slots are filled from one receive, its messages claimed at once), and a job's finish (outputs, report, final
+ * update, delete) runs off the model's path; until stop().
+ */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
   const log = options.log ?? createLogger('worker', { workerId });
@@ -95,6 +103,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   const models = modelCacheFor(config, options.loadModel);
   const protection = new TaskProtection(process.env['ECS_AGENT_URI'], log);
   const alive = options.alive ?? (() => {});
+  const slots = new ModelSlots(config.OBELM_WORKER_SLOTS);
 
   const heartbeatSeconds = config.OBELM_HEARTBEAT_SECONDS;
   const shared = {
@@ -114,11 +123,38 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     runner: options.runner ?? pipelineRunner,
     checkpointSeconds: config.OBELM_CHECKPOINT_SECONDS,
     stepDelayMs: config.OBELM_TEST_STEP_DELAY_MS,
+    maxBatchRows: config.OBELM_MAX_BATCH_ROWS,
   };
 
   const polling = new AbortController();
-  let current: JobLease | undefined;
+  /** Every claimed job until it has ended: its lease, and where it is (prefetching, in the model, finishing). */
+  const inFlight = new Map<JobLease, SlotTicket>();
+  const running = new Set<Promise<void>>();
+  let beating: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
+
+  /**
+   * How many messages to receive now: enough for the free slots and one job ahead of them (claimed, its model and
+   * inputs loaded, it takes the first slot that frees), never more, so no message waits unclaimed; none while a
+   * slots' worth of jobs is finishing.
+   */
+  const room = () =>
+    slots.count('finishing') < slots.size
+      ? Math.min(MAX_RECEIVE, slots.size + 1 - slots.count('prefetching') - slots.count('model'))
+      : 0;
+
+  /** A job is in flight: the task stays protected, and the health file fresh, until the last one ends. */
+  function hold(): void {
+    protection.hold();
+    beating ??= setInterval(alive, heartbeatSeconds * 1000);
+  }
+  function release(): void {
+    if (inFlight.size === 0) {
+      clearInterval(beating);
+      beating = undefined;
+    }
+    void protection.release(); // not awaited: the next job need not wait for the agent
+  }
 
   async function handle(message: ReceivedMessage): Promise<void> {
     const result = await claimFromMessage(claimDeps, message);
@@ -138,35 +174,59 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
       heartbeatSeconds,
       log: jobLog,
     });
-    current = lease;
-    protection.hold();
-    const beating = setInterval(alive, heartbeatSeconds * 1000);
-    // A stop that came while we were claiming applies to this job too.
+    const slot = slots.ticket();
+    inFlight.set(lease, slot);
+    hold();
+    // A stop (or host fault) that came while we were claiming applies to this job too.
     if (polling.signal.aborted) lease.abort('checkpoint');
     jobLog.info('job started', { kind: job.params.kind, attempt: job.attempts });
-    try {
-      const outcome = await executeJob({ ...executeDeps, log: jobLog }, job, message, lease);
-      jobLog.info('job ended', { outcome });
-    } finally {
-      clearInterval(beating);
-      current = undefined;
-      await lease.close();
-      void protection.release(); // not awaited: the next job need not wait for the agent
-    }
+    const run = executeJob({ ...executeDeps, log: jobLog }, job, message, lease, slot)
+      .then(
+        (outcome) => jobLog.info('job ended', { outcome }),
+        // Settling itself failed (the store unreachable): the message comes back when its visibility runs out.
+        (error: unknown) => jobLog.error('job not settled', describeError(error)),
+      )
+      .finally(async () => {
+        inFlight.delete(lease);
+        await lease.close();
+        release();
+        running.delete(run);
+      });
+    running.add(run);
+  }
+
+  /**
+   * Claims the messages of one receive all at once (jobs submitted together start together, not one claim's
+   * round trip apart); a claim that fails leaves its message to come back, and the first failure goes to the
+   * loop's backoff once every claim has settled.
+   */
+  async function handleAll(messages: readonly ReceivedMessage[]): Promise<void> {
+    const results = await Promise.allSettled(messages.map(handle));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async function loop(): Promise<void> {
-    log.info('worker started', { queue: config.OBELM_JOBS_QUEUE_URL });
+    log.info('worker started', {
+      queue: config.OBELM_JOBS_QUEUE_URL,
+      slots: config.OBELM_WORKER_SLOTS,
+      maxBatchRows: config.OBELM_MAX_BATCH_ROWS,
+    });
     let failures = 0;
     while (!polling.signal.aborted) {
       alive();
+      const max = room();
+      if (max < 1) {
+        await slots.nextChange(); // stop() wakes it too
+        continue;
+      }
       try {
         // stop() lets a poll in progress end (within OBELM_POLL_SECONDS) rather than abort it: an abandoned
         // long poll can still take a message server-side and hide it for three heartbeats. What a poll brings
         // after stop() goes straight back to the queue.
-        const message = await queue.receive(config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
-        if (message && polling.signal.aborted) await queue.setVisibility(message, 0);
-        else if (message) await handle(message);
+        const messages = await queue.receiveUpTo(max, config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
+        if (polling.signal.aborted) await Promise.all(messages.map((m) => queue.setVisibility(m, 0)));
+        else await handleAll(messages);
         failures = 0;
       } catch (error) {
         // AWS unreachable or throttled: back off and keep going; the job (if any) is retried via its message.
@@ -179,15 +239,17 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
         await sleep(retryInMs, polling.signal);
       }
     }
+    while (running.size > 0) await Promise.all(running);
     if (!options.clients) destroyAwsClients(clients);
     log.info('worker stopped');
   }
 
-  // Every job would fail the same way on this machine (no GPU provider): stop, and the job in hand is
-  // checkpointed back to the queue (stop() aborts its lease before its model load rejects) for another machine.
+  // Every job would fail the same way on this machine (no GPU provider): stop, and every job in hand is
+  // checkpointed back to the queue (its lease aborted before its model load rejects) for another machine.
   let hostFault: unknown;
   const unwatch = models.onHostFault((error) => {
     hostFault ??= error;
+    for (const lease of inFlight.keys()) lease.abort('checkpoint');
     stop().catch(() => {}); // `done` carries the error
   });
   const done = loop()
@@ -199,24 +261,27 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   function stop(): Promise<void> {
     stopping ??= (async () => {
       polling.abort();
-      const lease = current;
-      if (lease) {
-        const graceMs = config.OBELM_STOP_GRACE_SECONDS * 1000;
-        const remainingMs = lease.estimateRemainingMs();
+      slots.wake();
+      const graceMs = config.OBELM_STOP_GRACE_SECONDS * 1000;
+      for (const [lease, slot] of inFlight) {
+        // Finishing: past the model, its writes take moments. Prefetched: handed back as it is, not started.
+        if (slot.phase === 'finishing') continue;
+        const remainingMs = slot.phase === 'model' ? lease.estimateRemainingMs() : undefined;
         if (remainingMs === undefined || remainingMs > graceMs) {
-          log.info('stopping: checkpointing the current job', { remainingMs });
+          log.info('stopping: checkpointing a job', { jobId: lease.jobId, phase: slot.phase, remainingMs });
           lease.abort('checkpoint');
         } else {
-          log.info('stopping: finishing the current job first', { remainingMs });
-          const deadline = setTimeout(() => lease.abort('checkpoint'), graceMs);
-          try {
-            await done;
-          } finally {
-            clearTimeout(deadline);
-          }
+          log.info('stopping: finishing a job first', { jobId: lease.jobId, remainingMs });
         }
       }
-      await done;
+      const deadline = setTimeout(() => {
+        for (const lease of inFlight.keys()) lease.abort('checkpoint');
+      }, graceMs);
+      try {
+        await done;
+      } finally {
+        clearTimeout(deadline);
+      }
     })();
     return stopping;
   }

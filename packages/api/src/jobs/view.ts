@@ -10,9 +10,14 @@ import {
 } from '@obelm/core';
 import { getWebhookDelivery, jobWebhookEvent, toWebhookDelivery } from '@obelm/store';
 import type { Deps } from '../deps.ts';
+import type { JobEstimate } from './eta.ts';
 
-/** The public view of a job item: internal fields dropped, every output a fresh presigned GET URL. */
-export async function toJobView(deps: Deps, job: JobItem): Promise<JobView> {
+/**
+ * The public view of a job item: internal fields dropped, every output a fresh presigned GET URL; with an
+ * `estimate` (jobs/eta.ts: GET /v1/jobs/{id} only, the lists spare its reads), a queued job's place and start, a
+ * running one's finish.
+ */
+export async function toJobView(deps: Deps, job: JobItem, estimate?: JobEstimate): Promise<JobView> {
   const seconds = deps.config.OBELM_PRESIGN_SECONDS;
   const expiresAt = new Date(deps.now().getTime() + seconds * 1000).toISOString();
   const link = async (key: string): Promise<OutputLink> => ({
@@ -40,6 +45,10 @@ export async function toJobView(deps: Deps, job: JobItem): Promise<JobView> {
     model: job.params.model,
     params: job.params,
     ...(job.progress ? { progress: job.progress } : {}),
+    ...(job.status === 'queued' && estimate?.queue ? { queue: estimate.queue } : {}),
+    ...(job.status === 'running' && estimate?.endMs !== undefined
+      ? { estimatedFinishAt: new Date(Math.max(estimate.endMs, deps.now().getTime())).toISOString() }
+      : {}),
     ...(outputs ? { outputs } : {}),
     ...(job.metrics ? { metrics: job.metrics } : {}),
     ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),

@@ -1,4 +1,4 @@
-import type { ConditionalEpsPredictor, Embedding, Tensor } from '../types.ts';
+import type { ConditionalEpsPredictor, Embedding, RowwiseEpsPredictor, Tensor } from '../types.ts';
 
 /** How the training noise schedule and the inference timesteps are built (docs/math.md §1). */
 export interface ScheduleConfig {
@@ -46,4 +46,11 @@ export interface DiffusionModel {
   embed(prompt: string, signal?: AbortSignal): Promise<Embedding>;
   /** eps_theta(x, t | emb); rows of x pair with rows of emb. */
   readonly eps: ConditionalEpsPredictor;
+  /**
+   * Optional: eps with one timestep per row (`t[i]` for row i; RowwiseEpsPredictor), for models whose graph takes
+   * a [batch] timestep. Pipelines never call it; a worker uses it to merge the calls of jobs at different steps
+   * into one model call. Row i of the answer depends only on row i of x, t and emb. Absent where the graph takes
+   * one timestep per call.
+   */
+  readonly epsRows?: RowwiseEpsPredictor;
 }

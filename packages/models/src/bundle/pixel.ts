@@ -37,6 +37,23 @@ export async function openPixelModel(
     return t.data.slice();
   };
 
+  /** One session call on the whole batch (CFG rows arrive batched), one timestep per row. */
+  const run = async (x: Tensor, timesteps: Float64Array, emb: Embedding, signal?: AbortSignal) => {
+    signal?.throwIfAborted();
+    const batch = timesteps.length;
+    // The float64 state is rounded to the model's float type exactly once, in runtime/cast.ts.
+    const feeds = {
+      sample: { dtype: 'float64', dims: x.shape, data: x.data },
+      timestep: { dtype: 'float64', dims: [batch], data: timesteps },
+    } as const;
+    const out = await session.run(
+      conditioned ? { ...feeds, encoder_hidden_states: conditioning(emb, batch) } : feeds,
+    );
+    const eps = out.out_sample;
+    if (eps?.dtype !== 'float64') throw new ModelError('model_bad_input', 'the model gave no out_sample');
+    return eps.data;
+  };
+
   return {
     id: manifest.id,
     manifest,
@@ -49,21 +66,18 @@ export async function openPixelModel(
     decode: identity,
     embed: async (prompt) => embed(prompt),
     eps: async (x: Tensor, t: number, emb: Embedding, signal?: AbortSignal) => {
-      signal?.throwIfAborted();
       const batch = checkBatchShape(x, latentShape);
       assertTimestep(t, trainTimesteps);
-      // One session call on the whole batch (CFG rows arrive batched). The float64 state is rounded to
-      // the model's float type exactly once, in runtime/cast.ts.
-      const feeds = {
-        sample: { dtype: 'float64', dims: x.shape, data: x.data },
-        timestep: { dtype: 'float64', dims: [batch], data: new Float64Array(batch).fill(t) },
-      } as const;
-      const out = await session.run(
-        conditioned ? { ...feeds, encoder_hidden_states: conditioning(emb, batch) } : feeds,
-      );
-      const eps = out.out_sample;
-      if (eps?.dtype !== 'float64') throw new ModelError('model_bad_input', 'the model gave no out_sample');
-      return eps.data;
+      return run(x, new Float64Array(batch).fill(t), emb, signal);
+    },
+    // The graph's timestep is [batch]: rows at different timesteps go in one call, each row its own.
+    epsRows: async (x: Tensor, t: Float64Array, emb: Embedding, signal?: AbortSignal) => {
+      const batch = checkBatchShape(x, latentShape);
+      if (t.length !== batch) {
+        throw new ModelError('model_bad_input', `${t.length} timesteps for a batch of ${batch}`);
+      }
+      for (const ti of t) assertTimestep(ti, trainTimesteps);
+      return run(x, t, emb, signal);
     },
     close: () => session.release(),
   };

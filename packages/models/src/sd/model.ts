@@ -235,6 +235,7 @@ export class SdModel implements LoadedModel {
     this.imageSize = manifest.imageSize;
     this.scalingFactor = scalingFactorOf(manifest);
     this.epsOf = epsFromOutput(manifest.prediction ?? 'epsilon', manifest.schedule);
+    if (sessions.timestepShape === 'batch') this.epsRows = this.epsOfRows;
   }
 
   async close(): Promise<void> {
@@ -326,6 +327,27 @@ export class SdModel implements LoadedModel {
     emb: Embedding,
     signal?: AbortSignal,
   ): Promise<Float64Array> => {
+    const batch = this.checkEpsInputs(x, emb);
+    assertTimestep(t, this.schedule.trainTimesteps);
+    const count = this.sessions.timestepShape === 'batch' ? batch : 1;
+    const out = await this.runUnet(x, new Float64Array(count).fill(t), emb, signal);
+    return this.epsOf(out, x.data, t);
+  };
+
+  /**
+   * eps with one timestep per row, in one UNet call: only where the UNet's `timestep` is [batch] (the older
+   * diffusers script's export); a scalar or [1] timestep takes one t per call, so there it is undefined. The
+   * v-prediction conversion runs row by row at each row's t (element-wise, so bitwise what `eps` gives).
+   */
+  readonly epsRows?: (
+    x: Tensor,
+    t: Float64Array,
+    emb: Embedding,
+    signal?: AbortSignal,
+  ) => Promise<Float64Array>;
+
+  /** Checks x is [B, ...latent] with an embedding of B rows; returns B. */
+  private checkEpsInputs(x: Tensor, emb: Embedding): number {
     const batch = x.shape[0]!;
     this.expectShape('x', x, [batch, ...this.latentShape.slice(1)]);
     if (emb.shape[0] !== batch) {
@@ -334,18 +356,43 @@ export class SdModel implements LoadedModel {
         `embedding batch ${emb.shape[0]} does not match latent batch ${batch}`,
       );
     }
-    assertTimestep(t, this.schedule.trainTimesteps);
+    return batch;
+  }
+
+  private readonly epsOfRows = async (
+    x: Tensor,
+    t: Float64Array,
+    emb: Embedding,
+    signal?: AbortSignal,
+  ): Promise<Float64Array> => {
+    const batch = this.checkEpsInputs(x, emb);
+    if (t.length !== batch) {
+      throw new ModelError('model_bad_input', `${t.length} timesteps for a latent batch of ${batch}`);
+    }
+    for (const ti of t) assertTimestep(ti, this.schedule.trainTimesteps);
+    const out = await this.runUnet(x, t, emb, signal);
+    const size = x.data.length / batch;
+    const eps = new Float64Array(x.data.length);
+    for (let row = 0; row < batch; row++) {
+      const [from, to] = [row * size, (row + 1) * size];
+      eps.set(this.epsOf(out.subarray(from, to), x.data.subarray(from, to), t[row]!), from);
+    }
+    return eps;
+  };
+
+  /** One UNet call; `timesteps` has the count the export's timestep takes (1, or one per row for [batch]). */
+  private async runUnet(
+    x: Tensor,
+    timesteps: Float64Array,
+    emb: Embedding,
+    signal?: AbortSignal,
+  ): Promise<Float64Array> {
     signal?.throwIfAborted();
     const declared = this.sessions.unet.inputs.get('timestep')!;
-    const count = { scalar: 1, one: 1, batch }[this.sessions.timestepShape];
-    const dims = this.sessions.timestepShape === 'scalar' ? [] : [count];
-    // castForInput turns the float64 value into the declared int64 / float32 / float16 (t is an integer < 2048,
+    const dims = this.sessions.timestepShape === 'scalar' ? [] : [timesteps.length];
+    // castForInput turns the float64 values into the declared int64 / float32 / float16 (t is an integer < 2048,
     // exact in float16).
-    const timestep = castForInput(
-      'timestep',
-      { dtype: 'float64', dims, data: new Float64Array(count).fill(t) },
-      declared.dtype,
-    );
+    const timestep = castForInput('timestep', { dtype: 'float64', dims, data: timesteps }, declared.dtype);
     const out = await this.runOne(
       'unet',
       this.sessions.unet,
@@ -356,8 +403,8 @@ export class SdModel implements LoadedModel {
       },
       'out_sample',
     );
-    return this.epsOf(out.data, x.data, t);
-  };
+    return out.data;
+  }
 
   /**
    * The embedding in the UNet's dtype. CFG restacks the same rows on every step, and converting 2 x 77 x 768

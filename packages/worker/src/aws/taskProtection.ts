@@ -4,13 +4,15 @@ import { describeError, type Logger } from '@obelm/core';
 const protectionMinutes = 60;
 
 /**
- * ECS task scale-in protection while a job is held: when the backlog shrinks, ECS stops an idle task, not
- * one in the middle of a job. It talks to the ECS agent at $ECS_AGENT_URI (set by ECS in every task);
+ * ECS task scale-in protection while any job is held: when the backlog shrinks, ECS stops an idle task, not
+ * one in the middle of a job. Holds are counted (a worker runs several jobs at once): the task is protected
+ * from the first hold and unprotected when the last one is released. It talks to the ECS agent at $ECS_AGENT_URI (set by ECS in every task);
  * without it (locally) it does nothing. Best effort: a failed request is logged and never fails a job.
  * Requests go out in order, one at a time, without holding up the job.
  */
 export class TaskProtection {
   private renewal: NodeJS.Timeout | undefined;
+  private holds = 0;
   private pending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -18,8 +20,9 @@ export class TaskProtection {
     private readonly log: Logger,
   ) {}
 
-  /** A job was claimed: protect the task, and keep it protected until release(). */
+  /** A job was claimed: protect the task, and keep it protected until every hold is released. */
   hold(): void {
+    this.holds++;
     if (!this.agentUri || this.renewal) return;
     this.send({ ProtectionEnabled: true, ExpiresInMinutes: protectionMinutes });
     this.renewal = setInterval(
@@ -29,9 +32,10 @@ export class TaskProtection {
     this.renewal.unref();
   }
 
-  /** The job ended: the task is idle and may be stopped. Resolves when the request is done. */
+  /** A job ended: once none is held, the task is idle and may be stopped. Resolves when the request is done. */
   release(): Promise<void> {
-    if (!this.agentUri || !this.renewal) return this.pending;
+    this.holds = Math.max(0, this.holds - 1);
+    if (this.holds > 0 || !this.agentUri || !this.renewal) return this.pending;
     clearInterval(this.renewal);
     this.renewal = undefined;
     this.send({ ProtectionEnabled: false });

@@ -2,24 +2,26 @@ import { type DiffusionModel, EngineError } from '@obelm/engine';
 import { ModelError } from '@obelm/models';
 import { WorkerError } from '../errors.ts';
 
-/** A model wrapped for one job: counts the time spent inside model calls and types its failures. */
+/** A model as one job sees it: its model calls, and the model time billed to it. */
 export interface MeteredModel {
   readonly model: DiffusionModel;
-  /** Milliseconds spent inside encode / decode / embed / eps so far: what a GPU job is billed for. */
+  /**
+   * Milliseconds of encode / decode / embed / eps billed to the job so far: its share of each call it shared
+   * with other jobs (the batcher's split by rows), what a GPU job is billed for.
+   */
   modelMs(): number;
 }
 
 /**
- * Wraps `model` so that (1) the time inside each call adds to `modelMs()` and (2) anything a model call throws
- * becomes WorkerError('model_error'), unless the job was aborted. That is how a runtime failure is told
- * apart from a bug in the worker itself: the first fails the job, the second leaves it to be retried.
+ * Wraps a job's view of the model (its batch member) so that anything a model call throws becomes
+ * WorkerError('model_error'), unless the job was aborted. That is how a runtime failure is told apart from a bug
+ * in the worker itself: the first fails the job, the second leaves it to be retried. Its time is the member's.
  */
-export function meterModel(model: DiffusionModel, signal: AbortSignal): MeteredModel {
-  let total = 0;
-  const timed =
+export function meterModel(member: MeteredModel, signal: AbortSignal): MeteredModel {
+  const { model } = member;
+  const typed =
     <A extends unknown[], R>(name: string, call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      const start = performance.now();
       try {
         return await call(...args);
       } catch (error) {
@@ -28,8 +30,6 @@ export function meterModel(model: DiffusionModel, signal: AbortSignal): MeteredM
         throw new WorkerError('model_error', `model '${model.id}' failed in ${name}: ${reason}`, {
           cause: error,
         });
-      } finally {
-        total += performance.now() - start;
       }
     };
   const metered: DiffusionModel = {
@@ -38,12 +38,13 @@ export function meterModel(model: DiffusionModel, signal: AbortSignal): MeteredM
     defaults: model.defaults,
     latentShape: model.latentShape,
     imageSize: model.imageSize,
-    encode: timed('encode', model.encode.bind(model)),
-    decode: timed('decode', model.decode.bind(model)),
-    embed: timed('embed', model.embed.bind(model)),
-    eps: timed('eps', model.eps.bind(model)),
+    encode: typed('encode', model.encode.bind(model)),
+    decode: typed('decode', model.decode.bind(model)),
+    embed: typed('embed', model.embed.bind(model)),
+    eps: typed('eps', model.eps.bind(model)),
+    ...(model.epsRows ? { epsRows: typed('eps', model.epsRows.bind(model)) } : {}),
   };
-  return { model: metered, modelMs: () => total };
+  return { model: metered, modelMs: () => member.modelMs() };
 }
 
 function isCallerError(error: unknown): boolean {

@@ -21,6 +21,8 @@ export interface ExecuteDeps {
   /** Model time between periodic checkpoints of a running job; 0: none (OBELM_CHECKPOINT_SECONDS). */
   readonly checkpointSeconds: number;
   readonly stepDelayMs: number;
+  /** Most rows in one model call of the model's batcher (OBELM_MAX_BATCH_ROWS). */
+  readonly maxBatchRows: number;
   readonly log: Logger;
 }
 

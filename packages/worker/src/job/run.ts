@@ -8,6 +8,7 @@ import {
 } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { relayEndOrLog } from '@obelm/store';
+import { batchedModel } from '../bundles/batchedModel.ts';
 import { meterModel } from '../bundles/meteredModel.ts';
 import { hardwareOf } from '../hardware.ts';
 import type { JobLease } from '../queue/lease.ts';
@@ -15,15 +16,17 @@ import type { ReceivedMessage } from '../queue/queue.ts';
 import { checkpointRunningJob, deleteJobCheckpoints, loadCheckpoint } from './checkpoint.ts';
 import { type ExecuteDeps, type JobOutcome, ttlFromNow } from './context.ts';
 import { loadInputs } from './inputs.ts';
+import type { SlotTicket } from './modelSlots.ts';
 import { writeOutputs, writeReport } from './outputs.ts';
 import { measuredExactness, noiseHardwareMetrics } from './provenance.ts';
 import type { RunTrace } from './trace.ts';
 
 /**
- * The happy path of a claimed job: model and inputs (and the checkpoint it resumes from), the pipeline with
- * progress on every step and a checkpoint every OBELM_CHECKPOINT_SECONDS of model time, outputs and report.json
- * in S3, then the `succeed` transition and the message deleted. Whatever stops it early throws; `trace` keeps
- * what was done for the caller to settle the job with.
+ * The happy path of a claimed job: model and inputs (and the checkpoint it resumes from) prefetched, then, in a
+ * model slot, the pipeline as a member of the model's batcher with progress on every step and a checkpoint every
+ * OBELM_CHECKPOINT_SECONDS of model time; then, the slot given to the next job, outputs and report.json in S3,
+ * the `succeed` transition and the message deleted. Whatever stops it early throws; `trace` keeps what was done
+ * for the caller to settle the job with.
  */
 export async function runToEnd(
   deps: ExecuteDeps,
@@ -31,6 +34,7 @@ export async function runToEnd(
   message: ReceivedMessage,
   lease: JobLease,
   trace: RunTrace,
+  slot: SlotTicket,
 ): Promise<JobOutcome> {
   const { blobs } = deps;
   trace.checkpoint = job.checkpoint;
@@ -38,8 +42,8 @@ export async function runToEnd(
   // cancel of the queued job would have.
   trace.resumedGpuMs = job.checkpoint?.gpuMs ?? 0;
   const model = await deps.models.get(job.params.model);
+  const batched = await batchedModel(model, deps.maxBatchRows, deps.log);
   const hardware = await hardwareOf(model);
-  const metered = meterModel(model, lease.signal);
   const loadStart = performance.now();
   const inputs = await loadInputs(blobs, job.inputs, model, lease.signal);
   const resume = await resumePoint(deps, job, model);
@@ -47,24 +51,38 @@ export async function runToEnd(
   trace.resumedGpuMs = resume ? (job.checkpoint?.gpuMs ?? 0) : 0;
   const loadMs = performance.now() - loadStart;
 
+  // Prefetched: wait for a model slot (a stop or cancel meanwhile hands the job back as it is).
+  const slotWaitStart = performance.now();
+  await slot.enter(lease.signal);
+  const slotWaitMs = performance.now() - slotWaitStart;
   const runStart = performance.now();
-  trace.start(metered);
-  const result = await deps.runner({
-    params: job.params,
-    model: metered.model,
-    hardware,
-    inputs,
-    signal: lease.signal,
-    resume,
-    onStep: async (step) => {
-      trace.step(step);
-      await lease.progress(step.step, step.total);
-      if (trace.checkpointDue(deps.checkpointSeconds * 1000))
-        await checkpointRunningJob(deps, job, trace, lease);
-      if (deps.stepDelayMs > 0) await sleep(deps.stepDelayMs);
-      trace.resume();
-    },
-  });
+  const member = batched.batcher.join();
+  let result: Awaited<ReturnType<typeof deps.runner>>;
+  try {
+    const metered = meterModel(member, lease.signal);
+    trace.start(metered);
+    result = await deps.runner({
+      params: job.params,
+      model: metered.model,
+      hardware,
+      inputs,
+      signal: lease.signal,
+      resume,
+      onStep: async (step) => {
+        trace.step(step);
+        lease.progress(step.step, step.total);
+        if (trace.checkpointDue(deps.checkpointSeconds * 1000))
+          await checkpointRunningJob(deps, job, trace, lease);
+        if (deps.stepDelayMs > 0) await sleep(deps.stepDelayMs);
+        trace.resume();
+      },
+    });
+  } finally {
+    // Whatever the outcome, the batcher stops waiting for this job and its slot goes to the next one; the rest
+    // (encoding, writes, final update, delete) is off the model's path.
+    member.leave();
+    slot.leave();
+  }
   const computeMs = performance.now() - runStart;
 
   const metrics: JobMetrics = {
@@ -92,7 +110,20 @@ export async function runToEnd(
       hardware,
       // Exactness is reported only where this run measured it; an empty list claims none.
       measured: measuredExactness(metrics),
-      timings: { loadMs: round(loadMs), computeMs: round(computeMs), modelMs: round(trace.modelMs()) },
+      timings: {
+        loadMs: round(loadMs),
+        slotWaitMs: round(slotWaitMs),
+        computeMs: round(computeMs),
+        modelMs: round(trace.modelMs()),
+      },
+      // The mode in force (and whether jobs at other steps may share its calls), and the calls this job's rows
+      // shared with other jobs' (how many, how full, how many at mixed timesteps).
+      batching: {
+        mode: member.mode,
+        mixedTimesteps: member.mixedTimesteps,
+        maxBatchRows: batched.maxBatchRows,
+        ...member.stats(),
+      },
       steps: trace.steps.map((s) => ({ ...s, ms: round(s.ms), modelMs: round(s.modelMs) })),
     }),
   ]);

@@ -42,7 +42,8 @@ export type ClaimResult =
     };
 
 /**
- * Turns a received message into a claimed job, settling everything that needs no run:
+ * Turns a received message into a claimed job (one conditional write when it may run), settling everything
+ * that needs no run:
  * - a malformed message is logged and left alone, so SQS redrives it to the DLQ after maxReceiveCount;
  * - a job already terminal (or gone) just has its message deleted, but for a poison job's: a job that failed
  *   `too_many_attempts` keeps its message visible, so SQS moves it to the DLQ (where the operators' alarm is);
@@ -65,6 +66,20 @@ export async function claimFromMessage(deps: ClaimDeps, message: ReceivedMessage
     return { outcome: 'bad_message' };
   }
   const { jobId } = parsed;
+
+  // The common case in one write: a runnable job claimed without reading it. Only when that condition fails is
+  // the item read (DynamoDB could return it with the failure, ReturnValuesOnConditionCheckFailure, but the
+  // local stand-in does not, so the read keeps one path everywhere) and settled below.
+  const runnable = jobTransitions.claimRunnable(
+    { id: jobId, tenant: parsed.tenant },
+    deps.workerId,
+    new Date(),
+    {
+      maxAttempts: deps.maxAttempts,
+    },
+  );
+  const claimedAtOnce = await jobs.apply(runnable);
+  if (claimedAtOnce) return { claimed: claimedAtOnce };
 
   // A few rounds at most: each lost race means another writer moved the job, so re-read and decide again.
   for (let round = 0; round < 3; round++) {

@@ -41,6 +41,10 @@ export class JobLease {
     this.timer.unref();
   }
 
+  get jobId(): string {
+    return this.o.jobId;
+  }
+
   /** Aborted when the job must stop early; `reason` says why. */
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -56,9 +60,10 @@ export class JobLease {
 
   /**
    * Writes progress every max(1, of/10) steps, but never more often than every 500 ms (nor in the first 500 ms).
-   * Awaited by the step loop, so a cancel seen here stops the very next step.
+   * The write goes out behind the step, in order with the heartbeats, so the model does not wait for the table;
+   * a cancel it sees aborts `signal`, which stops the run at its next step.
    */
-  async progress(step: number, of: number): Promise<void> {
+  progress(step: number, of: number): void {
     this.stepsBefore ??= step - 1;
     this.stepsDone = step;
     this.stepsTotal = of;
@@ -67,7 +72,7 @@ export class JobLease {
     if (step % every !== 0) return;
     if (now - this.lastProgressAt < minProgressIntervalMs) return;
     this.lastProgressAt = now;
-    await this.serialize(async () => {
+    void this.serialize(async () => {
       const item = await this.o.jobs.apply(
         jobTransitions.progress(this.o.jobId, this.o.workerId, new Date(), { step, of }),
       );

@@ -15,7 +15,10 @@ export interface ReceivedMessage {
   readonly receiveCount: number;
 }
 
-/** The jobs queue as the worker sees it: receive one message at a time, extend it, delete it. */
+/** The most messages one ReceiveMessage call may return (SQS's limit). */
+export const MAX_RECEIVE = 10;
+
+/** The jobs queue as the worker sees it: receive messages, extend them, delete them. */
 export class JobQueue {
   constructor(
     private readonly sqs: SQSClient,
@@ -32,12 +35,26 @@ export class JobQueue {
     visibilitySeconds: number,
     signal?: AbortSignal,
   ): Promise<ReceivedMessage | undefined> {
+    const [message] = await this.receiveUpTo(1, waitSeconds, visibilitySeconds, signal);
+    return message;
+  }
+
+  /**
+   * Long-polls for up to `max` messages (1..10, SQS's limit) in one call, as receive() does for one: the wait
+   * ends as soon as any are available, so it may bring fewer. Empty when the wait ends empty or `signal` aborts it.
+   */
+  async receiveUpTo(
+    max: number,
+    waitSeconds: number,
+    visibilitySeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ReceivedMessage[]> {
     let messages: Message[] | undefined;
     try {
       const out = await this.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: this.url,
-          MaxNumberOfMessages: 1,
+          MaxNumberOfMessages: Math.max(1, Math.min(MAX_RECEIVE, Math.floor(max))),
           WaitTimeSeconds: waitSeconds,
           VisibilityTimeout: visibilitySeconds,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
@@ -46,17 +63,21 @@ export class JobQueue {
       );
       messages = out.Messages;
     } catch (error) {
-      if (signal?.aborted) return undefined;
+      if (signal?.aborted) return [];
       throw error;
     }
-    const message = messages?.[0];
-    if (!message?.ReceiptHandle) return undefined;
-    return {
-      id: message.MessageId ?? '',
-      body: message.Body ?? '',
-      receiptHandle: message.ReceiptHandle,
-      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
-    };
+    return (messages ?? []).flatMap((message) =>
+      message.ReceiptHandle
+        ? [
+            {
+              id: message.MessageId ?? '',
+              body: message.Body ?? '',
+              receiptHandle: message.ReceiptHandle,
+              receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+            },
+          ]
+        : [],
+    );
   }
 
   async delete(message: ReceivedMessage): Promise<void> {

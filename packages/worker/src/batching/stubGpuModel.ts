@@ -1,0 +1,65 @@
+import type { DiffusionModel, Embedding, Tensor } from '@obelm/engine';
+
+/** Wall time of one stub call: `fixedMs + perRowMs * rows` (a UNet call's economics on a GPU). */
+export interface StubGpuCost {
+  readonly fixedMs: number;
+  readonly perRowMs: number;
+}
+
+export const DEFAULT_STUB_GPU_COST: StubGpuCost = { fixedMs: 15, perRowMs: 1 };
+
+/** A stub GPU model and how long its eps calls kept it busy. */
+export interface StubGpuModel extends DiffusionModel {
+  /** Time with at least one eps call in flight, in ms (overlapping calls count once). */
+  busyMs(): number;
+  /** Eps calls made (eps and epsRows), and their rows. */
+  calls(): { readonly calls: number; readonly rows: number };
+}
+
+/**
+ * For scheduler benches and tests on a CPU: `base`'s answers (e.g. the demo model's eps, bit for bit) at a GPU's
+ * cost, so batching gains are measured honestly. Each eps call lasts `fixedMs + perRowMs * rows` of wall time (or
+ * the base call's own time, if longer) without blocking the event loop, as a CPU waiting on a GPU would. It has
+ * epsRows exactly when `base` has (at the same cost). encode / decode / embed pass straight through.
+ */
+export function stubGpuModel(base: DiffusionModel, cost: StubGpuCost = DEFAULT_STUB_GPU_COST): StubGpuModel {
+  let inFlight = 0;
+  let busySince = 0;
+  let busy = 0;
+  let calls = 0;
+  let rows = 0;
+  /** One call at the GPU's cost: the base's answer, no earlier than the stub's wall time. */
+  const timed = async (x: Tensor, answer: () => Promise<Float64Array>): Promise<Float64Array> => {
+    const batch = x.shape[0] ?? 1;
+    calls++;
+    rows += batch;
+    if (inFlight++ === 0) busySince = performance.now();
+    try {
+      const gpuTime = new Promise((resolve) => setTimeout(resolve, cost.fixedMs + cost.perRowMs * batch));
+      const [eps] = await Promise.all([answer(), gpuTime]);
+      return eps;
+    } finally {
+      if (--inFlight === 0) busy += performance.now() - busySince;
+    }
+  };
+  const epsRows = base.epsRows;
+  return {
+    id: base.id,
+    schedule: base.schedule,
+    defaults: base.defaults,
+    latentShape: base.latentShape,
+    imageSize: base.imageSize,
+    encode: (pixels, signal) => base.encode(pixels, signal),
+    decode: (latent, signal) => base.decode(latent, signal),
+    embed: (prompt, signal) => base.embed(prompt, signal),
+    eps: (x, t, emb, signal) => timed(x, () => base.eps(x, t, emb, signal)),
+    ...(epsRows
+      ? {
+          epsRows: (x: Tensor, t: Float64Array, emb: Embedding, signal?: AbortSignal) =>
+            timed(x, () => epsRows(x, t, emb, signal)),
+        }
+      : {}),
+    busyMs: () => busy + (inFlight > 0 ? performance.now() - busySince : 0),
+    calls: () => ({ calls, rows }),
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * Scheduler benchmark (issue 14), all figures from one run, printed side by side: the pipeline level (the engine on
+ * a model batcher, no service around it) and the worker path (workerBusy.ts: a worker with the same stub model,
+ * against a local stack in its own process).
+ * - 8 concurrent compatible 20-step sample jobs (CFG g = 2: 2 rows per eps call) through the engine pipeline on
+ *   members of one ModelBatcher, against the same 8 jobs one at a time on the model directly; the model is the
+ *   stub GPU model (the demo model's eps, each call taking 15 + 1 * rows ms of wall time), so the ratio is what a
+ *   GPU with that economics would give;
+ * - whether every job's outputs (PNG bytes, pixels, final noise state) are byte-identical to its solo run, in
+ *   'batched' and in 'padded' mode;
+ * - the bitwise batch-invariance check of the demo and tiny SD models on this machine's CPU provider, and of the
+ *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
+ * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
+ *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
+ *   compared byte for byte.
+ * Ends with `scheduler: busy <worker stream, default slots>%, batch-8 <worker path>x, exact: <every byte check>`.
+ * A missed target is printed, not an exit code: benches report, they do not gate.
+ * Run: npm run bench:scheduler
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DiffusionModel, type SampleResult, type SamplerState, sample } from '@obelm/engine';
+import { encodeImage, loadBundle } from '@obelm/models';
+import { writeTinySdBundle } from '@obelm/models/testing';
+import { type BatchMode, checkBatchInvariance, createModelBatcher } from '@obelm/worker/batching';
+import { DEFAULT_STUB_GPU_COST, stubGpuModel } from '@obelm/worker/testing';
+import { measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
+
+const JOBS = 8;
+const STEPS = 20;
+/** CFG on: each job's eps call has 2 rows, as with an SD job. */
+const GUIDANCE = 2;
+/** Room for all 8 jobs' rows in one call. */
+const MAX_BATCH_ROWS = 16;
+const INVARIANCE_SIZES = Array.from({ length: MAX_BATCH_ROWS }, (_, i) => i + 1);
+/** The issue's target for 8 concurrent jobs over one at a time. */
+const TARGET_RATIO = 4;
+const PROMPTS = ['red circle', 'blue square', 'green triangle', 'yellow circle'];
+
+/** The whole bench, both parts: a hang is an error (the worker part's stack process is killed at exit). */
+const DEADLINE_MS = 300_000;
+const deadline = setTimeout(() => {
+  console.error(`bench: hard deadline (${DEADLINE_MS / 1000} s) reached`);
+  process.exit(1);
+}, DEADLINE_MS);
+
+interface Job {
+  readonly seed: number;
+  readonly prompt: string;
+}
+const jobs: Job[] = Array.from({ length: JOBS }, (_, i) => ({
+  seed: 100 + i,
+  prompt: PROMPTS[i % PROMPTS.length]!,
+}));
+const run = (model: DiffusionModel, job: Job) => sample(model, { ...job, steps: STEPS, guidance: GUIDANCE });
+
+/** The bytes a job leaves behind: its PNG, its pixels and its final noise state. */
+async function outputBytes(result: SampleResult): Promise<Buffer> {
+  const state: SamplerState = result.state;
+  const arrays =
+    state.kind === 'single'
+      ? [state.x]
+      : state.kind === 'pair'
+        ? [state.upper, state.lower]
+        : [state.x, state.y];
+  const png = await encodeImage(result.image, 'png');
+  return Buffer.concat([
+    png,
+    ...[result.image.data, ...arrays].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
+  ]);
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'obelm-bench-scheduler-'));
+try {
+  const demo = await loadBundle('demo', { provider: 'cpu', cacheDir: join(dataDir, 'models') });
+  const stub = stubGpuModel(demo);
+  // Warm-up, so neither side pays for JIT or onnxruntime's first runs: a job alone and two through a batcher.
+  await run(demo, jobs[0]!);
+  const warmUp = createModelBatcher(demo, { maxBatchRows: MAX_BATCH_ROWS, mode: 'batched' });
+  await Promise.all(jobs.slice(0, 2).map((job) => run(warmUp.join().model, job)));
+
+  // One at a time, each job alone on the model: the reference bytes and the baseline time.
+  const solo: Buffer[] = [];
+  let soloMs = 0;
+  const soloBusyBefore = stub.busyMs();
+  for (const job of jobs) {
+    const start = performance.now();
+    const result = await run(stub, job);
+    soloMs += performance.now() - start;
+    solo.push(await outputBytes(result)); // off the clock, as in the 8-job runs
+  }
+  const soloBusy = (stub.busyMs() - soloBusyBefore) / soloMs;
+
+  /** The 8 jobs at once, each on its own member of one batcher. */
+  async function together(mode: BatchMode) {
+    // As a worker on this CPU runs it: mixed-timestep merging in 'batched' mode (the demo has epsRows).
+    const batcher = createModelBatcher(stub, {
+      maxBatchRows: MAX_BATCH_ROWS,
+      mode,
+      mixedTimesteps: mode === 'batched',
+    });
+    const busyBefore = stub.busyMs();
+    const start = performance.now();
+    const results = await Promise.all(
+      jobs.map(async (job) => {
+        const member = batcher.join();
+        try {
+          return await run(member.model, job);
+        } finally {
+          member.leave();
+        }
+      }),
+    );
+    const wallMs = performance.now() - start;
+    const busy = (stub.busyMs() - busyBefore) / wallMs;
+    const bytes = await Promise.all(results.map(outputBytes));
+    const exact = bytes.every((b, i) => b.equals(solo[i]!));
+    const { calls, realRows, paddingRows } = batcher.stats();
+    return { mode, wallMs, busy, exact, calls, realRows, paddingRows };
+  }
+  const batched = await together('batched');
+  const padded = await together('padded');
+
+  const demoInvariance = await checkBatchInvariance(demo, INVARIANCE_SIZES, { prompts: ['', ...PROMPTS] });
+  const sdDir = join(dataDir, 'tiny-sd');
+  await writeTinySdBundle(sdDir);
+  const tinySd = await loadBundle(sdDir, { provider: 'cpu' });
+  const sdInvariance = await checkBatchInvariance(tinySd, INVARIANCE_SIZES, { prompts: ['', 'a photo'] });
+  await Promise.all([tinySd.close(), demo.close()]);
+
+  // The worker path, after the pipeline level's figures (the two must not share the CPU).
+  const worker = await measureWorkerBusy();
+  const { batch8 } = worker;
+
+  const { fixedMs, perRowMs } = DEFAULT_STUB_GPU_COST;
+  const jobsPerMin = (ms: number) => ((JOBS * 60_000) / ms).toFixed(0);
+  const pipelineRatio = soloMs / batched.wallMs;
+  const percent = (fraction: number) => `${(100 * fraction).toFixed(1)} %`;
+  const sizes = (passed: readonly number[]) =>
+    passed.length === INVARIANCE_SIZES.length
+      ? `all of 1..${MAX_BATCH_ROWS}`
+      : `only ${passed.join(',') || 'none'}`;
+  const workerRun = (run: WorkerBusyRun) => `${run.wallMs} ms, ${run.jobsPerMinute} jobs/min`;
+  const workerRows = (run: WorkerBusyRun) => `${run.calls}, ${run.meanRows} rows each`;
+  const exactText = (exact: boolean) => (exact ? 'yes, all 8' : 'NO');
+  /** Figure, pipeline level, worker path ('' where a side does not measure it). */
+  const rows: [string, string, string][] = [
+    ['', 'pipeline level (engine + batcher)', 'worker path (local stack + worker)'],
+    ['stub GPU model', `demo eps, ${fixedMs} + ${perRowMs} * rows ms a call`, 'the same'],
+    [
+      'jobs',
+      `${JOBS} x sample, ${STEPS} steps, g = ${GUIDANCE} (2 rows a call)`,
+      'the same, through the API; first claim to last end',
+    ],
+    [
+      '8 one at a time',
+      `${soloMs.toFixed(0)} ms, ${jobsPerMin(soloMs)} jobs/min`,
+      `${workerRun(batch8.oneAtATime)} (1 slot)`,
+    ],
+    ['  model busy', percent(soloBusy), percent(batch8.oneAtATime.busyFraction)],
+    [
+      '8 at once (batched)',
+      `${batched.wallMs.toFixed(0)} ms, ${jobsPerMin(batched.wallMs)} jobs/min`,
+      `${workerRun(batch8.together)} (${batch8.together.slots} slots)`,
+    ],
+    ['  batch-8 ratio', `${pipelineRatio.toFixed(2)}x`, `${batch8.ratio.toFixed(2)}x`],
+    [
+      '  to the last model call',
+      '',
+      `${batch8.together.modelSideMs} ms vs ${batch8.oneAtATime.modelSideMs} ms: ${batch8.modelSideRatio.toFixed(2)}x (without the last jobs' finishing)`,
+    ],
+    [
+      '  model calls',
+      `${batched.calls}, ${(batched.realRows / batched.calls).toFixed(1)} rows each`,
+      workerRows(batch8.together),
+    ],
+    ['  model busy', percent(batched.busy), percent(batch8.together.busyFraction)],
+    [
+      '  byte-identical to one at a time',
+      exactText(batched.exact),
+      `${exactText(batch8.exact)} (downloaded)`,
+    ],
+    [
+      '8 at once (padded)',
+      `${padded.wallMs.toFixed(0)} ms, ${(soloMs / padded.wallMs).toFixed(2)}x, ${(padded.realRows / padded.calls).toFixed(1)} real + ${(padded.paddingRows / padded.calls).toFixed(1)} padding rows a call`,
+      '',
+    ],
+    ['  byte-identical to one at a time', exactText(padded.exact), ''],
+  ];
+  for (const run of [worker.serial, worker.pipelined]) {
+    rows.push(
+      [`stream of ${run.jobs} jobs, ${run.slots} slot${run.slots === 1 ? '' : 's'}`, '', workerRun(run)],
+      ['  model busy', '', `${percent(run.busyFraction)}, ${workerRows(run)}`],
+    );
+  }
+  rows.push(
+    ['batch-invariant, demo (cpu)', sizes(demoInvariance.passed), ''],
+    ['  at mixed timesteps (epsRows)', sizes(demoInvariance.mixedTimesteps?.passed ?? []), ''],
+    ['batch-invariant, tiny SD (cpu)', sizes(sdInvariance.passed), ''],
+  );
+  const widths = [0, 1].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const [figure, pipeline, workerPath] of rows)
+    console.log(`${figure.padEnd(widths[0]!)}  ${pipeline.padEnd(widths[1]!)}  ${workerPath}`.trimEnd());
+
+  // Targets are reported, not enforced.
+  const missed = [
+    ...(worker.pipelined.busyFraction < worker.target ? [`worker busy below ${percent(worker.target)}`] : []),
+    ...(batch8.ratio < TARGET_RATIO ? [`worker batch-8 below ${TARGET_RATIO}x`] : []),
+    ...(pipelineRatio < TARGET_RATIO ? [`pipeline batch-8 below ${TARGET_RATIO}x`] : []),
+  ];
+  if (missed.length > 0) console.log(`(targets missed: ${missed.join('; ')})`);
+  const exact = batched.exact && padded.exact && batch8.exact;
+  console.log(
+    `scheduler: busy ${(100 * worker.pipelined.busyFraction).toFixed(1)}%, batch-8 ${batch8.ratio.toFixed(2)}x, exact: ${exact ? 'yes' : 'no'}`,
+  );
+} finally {
+  clearTimeout(deadline);
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,439 @@
+/**
+ * Scheduler benchmark, worker part (issue 14): how busy one worker keeps its model over a stream of jobs.
+ *
+ * A worker in this process (startWorker), its model the stub GPU model (the demo model's eps, each call lasting
+ * 15 + 1 * rows ms of wall time: a GPU UNet call's economics), against a local stack in a child process (its API,
+ * stand-ins and sweeps on their own event loop, as in the cloud they are on other machines), runs a stream of
+ * 20-step guided sample jobs submitted steadily, faster than it can run them. Busy fraction: time inside the stub's
+ * eps calls over the wall time from the first claim to the last end. Measured side by side in one run with
+ * OBELM_WORKER_SLOTS=1 (one job in the model at a time, as the serial worker ran, though already prefetching and
+ * finishing off the model's path) and with the default slots (jobs' calls merged by the model's batcher, across
+ * timesteps too: the demo model has epsRows, so jobs at different steps share calls).
+ *
+ * Second scenario, batch-8: 8 compatible 20-step guided sample jobs submitted at once to a worker with 8 slots,
+ * against the same 8 submitted at once to a worker with one slot (one at a time in the model): the throughput
+ * ratio on the real worker path, and whether every job's image and noise, downloaded, are byte-identical to its
+ * one-at-a-time run's.
+ *
+ * Run alone: npx tsx test/bench/workerBusy.ts; npm run bench:scheduler combines it with the batching figures.
+ * Neither exits non-zero on a missed target: benches report, they do not gate.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { dbKeys, type JobItem, type JobView, loadConfig, WorkerConfigSchema } from '@obelm/core';
+import { startLocalStack } from '@obelm/local';
+import { ensureDemoBundle } from '@obelm/models';
+import { type AwsClients, createAwsClients, loadModelBundle, startWorker } from '@obelm/worker';
+import { type StubGpuModel, stubGpuModel } from '@obelm/worker/testing';
+import { download } from '../e2e/helpers.ts';
+
+const STEPS = 20;
+/** CFG on: 2 rows per eps call, as an SD job's. */
+const GUIDANCE = 2;
+/** Time between two submissions: several jobs a job's model time, so a backlog builds up. */
+const SUBMIT_EVERY_MS = 20;
+/** The issue's target for the pipelined worker. */
+export const BUSY_TARGET = 0.95;
+const PROMPTS = ['red circle', 'blue square', 'green triangle', 'white cross'];
+/** Jobs of the batch-8 scenario, and the slots of its batched worker. */
+const BATCH_JOBS = 8;
+
+export interface WorkerBusyRun {
+  readonly slots: number;
+  readonly jobs: number;
+  /** First claim to last end. */
+  readonly wallMs: number;
+  /** First claim to the last eps call's end: the model's side of wallMs, without the last jobs' finishing. */
+  readonly modelSideMs: number;
+  /** Inside the stub's eps calls, within that window. */
+  readonly modelMs: number;
+  readonly busyFraction: number;
+  readonly jobsPerMinute: number;
+  /** Stub eps calls over the stream, and their mean rows. */
+  readonly calls: number;
+  readonly meanRows: number;
+}
+
+/** The batch-8 scenario: the same 8 jobs at once through a worker with 8 slots and one with 1. */
+export interface WorkerBatchFigures {
+  /** OBELM_WORKER_SLOTS=1: one job at a time in the model. */
+  readonly oneAtATime: WorkerBusyRun;
+  /** OBELM_WORKER_SLOTS=8. */
+  readonly together: WorkerBusyRun;
+  /** Jobs/min together over jobs/min one at a time, first claim to last end. */
+  readonly ratio: number;
+  /** The same, first claim to the last eps call's end: the model's side, without the last jobs' finishing. */
+  readonly modelSideRatio: number;
+  /** Every job's image and noise bytes (downloaded) equal its one-at-a-time run's. */
+  readonly exact: boolean;
+}
+
+export interface WorkerBusyFigures {
+  /** OBELM_WORKER_SLOTS=1. */
+  readonly serial: WorkerBusyRun;
+  /** The default slots and batch rows. */
+  readonly pipelined: WorkerBusyRun;
+  readonly target: number;
+  readonly batch8: WorkerBatchFigures;
+}
+
+/** Runs both streams and the batch-8 scenario on one local stack (in a child process) and returns their figures. */
+export async function measureWorkerBusy(
+  options: { serialJobs?: number; pipelinedJobs?: number } = {},
+): Promise<WorkerBusyFigures> {
+  // A stack process must never start a bench (and so another stack process) of its own.
+  if (process.env[CHILD_ENV]) throw new Error('measureWorkerBusy called inside the bench stack process');
+  // The worker's lines (and the stack's, inherited) would drown the figures: warnings and errors only, unless asked.
+  process.env['OBELM_LOG_LEVEL'] ??= 'WARN';
+  const dataDir = mkdtempSync(join(tmpdir(), 'obelm-bench-busy-'));
+  const modelCache = join(dataDir, 'models');
+  let stack: BenchStack | undefined;
+  try {
+    await ensureDemoBundle(modelCache);
+    // The dev tenant may have the whole stream running at once (parallelJobs would hold most of it back).
+    const limits = { requestsPerSecond: 1000, parallelJobs: 1000, maxActiveJobs: 1000 };
+    stack = await startStackProcess(join(dataDir, 'stack'), { OBELM_TENANT_LIMITS: JSON.stringify(limits) });
+    // The SDK clients read endpoints and credentials from the environment, as in ECS.
+    Object.assign(process.env, stack.env);
+    const env = { ...stack.env, OBELM_MODEL_CACHE: modelCache, OBELM_POLL_SECONDS: '1' };
+    const serial = await stream(stack, { ...env, OBELM_WORKER_SLOTS: '1' }, options.serialJobs ?? 16);
+    const pipelined = await stream(stack, env, options.pipelinedJobs ?? 48);
+    const batch8 = await batchOfEight(stack, env);
+    return { serial, pipelined, target: BUSY_TARGET, batch8 };
+  } finally {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The local stack as the bench sees it from its own process: the API, and a table client for the job items. */
+interface BenchStack {
+  readonly apiUrl: string;
+  readonly devKey: string;
+  /** What a worker needs: endpoints, names, credentials (LocalStack.env). */
+  readonly env: Record<string, string>;
+  readonly clients: AwsClients;
+  stop(): Promise<void>;
+}
+
+/** What the child prints, one JSON line on stdout, once its stack listens. */
+interface StackReady {
+  readonly apiUrl: string;
+  readonly devKey: string;
+  readonly env: Record<string, string>;
+}
+
+/** Bounds on the child: its start, its stop after SIGTERM, and its whole life should the bench hang. */
+const STACK_START_MS = 60_000;
+const STACK_STOP_MS = 10_000;
+const STACK_LIFE_MS = 15 * 60_000;
+const CHILD_FLAG = '--stack-child';
+/** Set in the child's environment: its service settings (JSON), and the mark that it is the stack process. */
+const CHILD_ENV = 'OBELM_BENCH_STACK_SERVICE_ENV';
+
+/**
+ * Starts this file as a child process that runs a local stack (no workers) in `dataDir` and reports where it
+ * listens. The child is killed at stop(), on a failed start and, should the bench exit without stopping it, at
+ * this process's exit; it also stops by itself when its stdin closes (this process died) or its life runs out.
+ */
+async function startStackProcess(dataDir: string, serviceEnv: Record<string, string>): Promise<BenchStack> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), CHILD_FLAG, dataDir],
+    {
+      env: { ...process.env, [CHILD_ENV]: JSON.stringify(serviceEnv) },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const killAtExit = () => child.kill('SIGKILL');
+  process.once('exit', killAtExit);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    process.off('exit', killAtExit);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STACK_STOP_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    const ready = await readyLine(child);
+    const clients = createAwsClients(ready.env);
+    return {
+      ...ready,
+      clients,
+      stop: async () => {
+        clients.s3.destroy();
+        clients.sqs.destroy();
+        clients.db.destroy();
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The child's ready line, within STACK_START_MS; rejects if it exits first. */
+function readyLine(child: ChildProcess): Promise<StackReady> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(
+      () => fail(new Error(`local stack not ready in ${STACK_START_MS} ms`)),
+      STACK_START_MS,
+    );
+    const onExit = (code: number | null) =>
+      fail(new Error(`local stack process exited (${code}) before ready`));
+    const done = () => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      lines.close();
+    };
+    const fail = (error: Error) => {
+      done();
+      reject(error);
+    };
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      done();
+      resolve(JSON.parse(line) as StackReady);
+    });
+  });
+}
+
+/** The child's side: a local stack until SIGTERM, stdin's end or STACK_LIFE_MS. */
+async function serveStack(dataDir: string): Promise<void> {
+  const serviceEnv = JSON.parse(process.env[CHILD_ENV] ?? '{}') as Record<string, string>;
+  const stack = await startLocalStack({ dataDir, port: 0, worker: false, serviceEnv });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.stdin.on('end', stop).resume();
+  setTimeout(stop, STACK_LIFE_MS).unref();
+  const ready: StackReady = { apiUrl: stack.apiUrl, devKey: stack.devKey, env: stack.env };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+/** One worker, its own stub model: a warm-up job (model load, invariance check), then the jobs `submitJobs` submits. */
+async function withWorker(
+  stack: BenchStack,
+  env: Record<string, string>,
+  submitJobs: () => Promise<string[]>,
+): Promise<{ run: WorkerBusyRun; items: JobItem[] }> {
+  const config = loadConfig(WorkerConfigSchema, env);
+  let stub: StubGpuModel | undefined;
+  /** When the last eps call ended (Date.now(), as the items' timestamps). */
+  let lastCallEnd = 0;
+  const worker = startWorker(config, {
+    loadModel: async (id) => {
+      stub = endTimed(stubGpuModel(await loadModelBundle(id, config)), (at) => {
+        lastCallEnd = at;
+      });
+      return stub;
+    },
+  });
+  try {
+    await waitEnded(stack, [await submit(stack, 0)]);
+    const before = { busy: stub!.busyMs(), ...stub!.calls() };
+    const ids = await submitJobs();
+    const items = await waitEnded(stack, ids);
+    const after = { busy: stub!.busyMs(), ...stub!.calls() };
+    const failed = items.filter((item) => item.status !== 'succeeded');
+    if (failed.length > 0)
+      throw new Error(`${failed.length} jobs did not succeed: ${failed[0]!.error?.message}`);
+    const firstClaim = Math.min(...items.map((item) => Date.parse(item.startedAt!)));
+    const lastEnd = Math.max(...items.map((item) => Date.parse(item.finishedAt!)));
+    const wallMs = lastEnd - firstClaim;
+    const modelSideMs = lastCallEnd - firstClaim;
+    const modelMs = after.busy - before.busy;
+    const calls = after.calls - before.calls;
+    const run = {
+      slots: config.OBELM_WORKER_SLOTS,
+      jobs: ids.length,
+      wallMs,
+      modelSideMs,
+      modelMs: Math.round(modelMs),
+      busyFraction: modelMs / wallMs,
+      jobsPerMinute: Math.round((ids.length / wallMs) * 60_000),
+      calls,
+      meanRows: Math.round(((after.rows - before.rows) / calls) * 10) / 10,
+    };
+    return { run, items };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** `stub` with each eps call's end reported to `ended`. */
+function endTimed(stub: StubGpuModel, ended: (at: number) => void): StubGpuModel {
+  const { eps, epsRows } = stub;
+  const timed = (answer: Promise<Float64Array>) =>
+    answer.then((result) => {
+      ended(Date.now());
+      return result;
+    });
+  return {
+    ...stub,
+    eps: (x, t, emb, signal) => timed(eps(x, t, emb, signal)),
+    ...(epsRows ? { epsRows: (x, t, emb, signal) => timed(epsRows(x, t, emb, signal)) } : {}),
+  };
+}
+
+/** A stream of `count` jobs, one submitted every SUBMIT_EVERY_MS. */
+async function stream(stack: BenchStack, env: Record<string, string>, count: number): Promise<WorkerBusyRun> {
+  const submitStream = async () => {
+    const ids: string[] = [];
+    for (let n = 1; n <= count; n++) {
+      ids.push(await submit(stack, n));
+      await sleep(SUBMIT_EVERY_MS);
+    }
+    return ids;
+  };
+  return (await withWorker(stack, env, submitStream)).run;
+}
+
+/** The batch-8 scenario: the same BATCH_JOBS jobs at once to a worker with one slot, then to one with 8. */
+async function batchOfEight(stack: BenchStack, env: Record<string, string>): Promise<WorkerBatchFigures> {
+  const submitAll = () => Promise.all(Array.from({ length: BATCH_JOBS }, (_, i) => submit(stack, 100 + i)));
+  const slots = (n: number) => ({ ...env, OBELM_WORKER_SLOTS: String(n) });
+  const alone = await withWorker(stack, slots(1), submitAll);
+  const together = await withWorker(stack, slots(BATCH_JOBS), submitAll);
+  const [aloneBytes, togetherBytes] = await Promise.all([
+    outputBytes(stack, alone.items),
+    outputBytes(stack, together.items),
+  ]);
+  return {
+    oneAtATime: alone.run,
+    together: together.run,
+    ratio: alone.run.wallMs / together.run.wallMs,
+    modelSideRatio: alone.run.modelSideMs / together.run.modelSideMs,
+    exact: aloneBytes.every((bytes, i) => bytes.equals(togetherBytes[i]!)),
+  };
+}
+
+/** Each job's image and noise as downloaded through the API's presigned URLs. */
+async function outputBytes(stack: BenchStack, items: readonly JobItem[]): Promise<Buffer[]> {
+  return Promise.all(
+    items.map(async (item) => {
+      const { outputs } = await getJobView(stack, item.id);
+      if (!outputs?.image || !outputs.noise) throw new Error(`job ${item.id} has no image or noise`);
+      const [image, noise] = await Promise.all([download(outputs.image.url), download(outputs.noise.url)]);
+      return Buffer.concat([image, noise]);
+    }),
+  );
+}
+
+const authorized = (stack: BenchStack) => ({
+  authorization: `Bearer ${stack.devKey}`,
+  'content-type': 'application/json',
+});
+
+async function getJobView(stack: BenchStack, id: string): Promise<JobView> {
+  const res = await fetch(`${stack.apiUrl}/v1/jobs/${id}`, { headers: authorized(stack) });
+  if (!res.ok) throw new Error(`get job ${id}: ${res.status}`);
+  return (await res.json()) as JobView;
+}
+
+async function submit(stack: BenchStack, n: number): Promise<string> {
+  const res = await fetch(`${stack.apiUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: authorized(stack),
+    body: JSON.stringify({
+      kind: 'sample',
+      prompt: PROMPTS[n % PROMPTS.length],
+      seed: 1000 + n,
+      steps: STEPS,
+      guidance: GUIDANCE,
+    }),
+  });
+  const body = (await res.json()) as { id?: string };
+  if (res.status !== 202 || !body.id) throw new Error(`submit: ${res.status} ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+/** The items once every job has ended; read one at a time, in order, so the bench adds little load. */
+async function waitEnded(stack: BenchStack, ids: readonly string[]): Promise<JobItem[]> {
+  const deadline = Date.now() + 120_000;
+  const items: JobItem[] = [];
+  for (const id of ids) {
+    for (;;) {
+      const { Item } = await stack.clients.db.send(
+        new GetCommand({
+          TableName: stack.env['OBELM_TABLE'],
+          Key: dbKeys.job(id),
+          ConsistentRead: true,
+        }),
+      );
+      const item = Item as JobItem | undefined;
+      if (item && ['succeeded', 'failed', 'canceled', 'expired'].includes(item.status)) {
+        items.push(item);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`job ${id} did not end: ${JSON.stringify(item)}`);
+      await sleep(100);
+    }
+  }
+  return items;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
+
+const isScript = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+
+/** As the stack's child process (startStackProcess): serve the stack. */
+if (isScript && process.argv[2] === CHILD_FLAG) {
+  await serveStack(process.argv[3]!);
+} else if (isScript) {
+  // Alone: print the figures.
+  const figures = await measureWorkerBusy();
+  const rows = [figures.serial, figures.pipelined].map((run) => ({
+    slots: run.slots,
+    jobs: run.jobs,
+    'wall ms': run.wallMs,
+    'model ms': run.modelMs,
+    busy: percent(run.busyFraction),
+    'jobs/min': run.jobsPerMinute,
+    'eps calls': run.calls,
+    'rows/call': run.meanRows,
+  }));
+  console.table(rows);
+  const { batch8 } = figures;
+  console.table(
+    [batch8.oneAtATime, batch8.together].map((run) => ({
+      slots: run.slots,
+      jobs: run.jobs,
+      'wall ms': run.wallMs,
+      'jobs/min': run.jobsPerMinute,
+      'eps calls': run.calls,
+      'rows/call': run.meanRows,
+    })),
+  );
+  console.log(
+    `worker batch-${BATCH_JOBS}: ${batch8.ratio.toFixed(2)}x one at a time ` +
+      `(${batch8.modelSideRatio.toFixed(2)}x to the last model call), ` +
+      `byte-identical outputs: ${batch8.exact ? 'yes' : 'NO'}`,
+  );
+  const ok = figures.pipelined.busyFraction >= figures.target;
+  console.log(
+    `worker busy: ${percent(figures.pipelined.busyFraction)} pipelined vs ${percent(figures.serial.busyFraction)} ` +
+      `with one slot (target >= ${percent(figures.target)}: ${ok ? 'met' : 'NOT met'})`,
+  );
+}
