@@ -1,80 +1,20 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { testBundle } from '../testBundle.ts';
 
 /** The `obelm` bin as npm links it (packages/cli/package.json and the root package.json name the same file). */
 export const OBELM_BIN = join(import.meta.dirname, '../../packages/cli/bin/obelm.mjs');
 
 /**
- * Under the repository, so that the bundle's requires of installed packages (the AWS SDK, onnxruntime) resolve
- * to its node_modules as the sources' imports do.
+ * The command line's sources (the bin's packages/cli/src/main.ts and the workspace packages it imports) as
+ * testBundle compiles them: a command then starts in about a third of the CPU time, and the CLI tests, a few
+ * dozen commands each, spend most of theirs starting commands. The bin itself runs in the README example and
+ * `--help` (test/cli/admin.test.ts).
  */
-const BUNDLE_DIR = join(import.meta.dirname, '../../node_modules/.cache/obelm-cli-test');
-
-/** Large packages whose CommonJS builds start fast and export what their ES modules do. */
-const REQUIRED_PACKAGES = /^(@aws-sdk\/|@aws-lambda-powertools\/|@huggingface\/|onnxruntime-node$|sharp$)/;
-
-let bundled: Promise<string> | undefined;
-
-/**
- * The command line's sources (the bin's packages/cli/src/main.ts and the workspace packages it imports)
- * compiled once by esbuild, as tsx compiles them at every start of the bin, into one CommonJS file that loads
- * the AWS SDK with require (its CommonJS build: one file a package, not the hundreds of ES modules an import
- * loads). A command then starts in about a third of the CPU time, and the CLI tests, a few dozen commands
- * each, spend most of theirs starting commands. Named by its content, so a source change builds a new one and
- * no test runs a stale one; the bin itself runs in the README example and `--help` (test/cli/admin.test.ts).
- */
-export function obelmBundle(): Promise<string> {
-  bundled ??= (async () => {
-    const { outputFiles } = await build({
-      entryPoints: [join(import.meta.dirname, '../../packages/cli/src/main.ts')],
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'cjs',
-      target: `node${process.versions.node}`,
-      outfile: 'obelm.cjs',
-      // The one use of import.meta in these sources: resolving a package from the module's own place.
-      define: { 'import.meta.url': '__obelmModuleUrl' },
-      banner: { js: "const __obelmModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-      logLevel: 'error',
-      // The AWS SDK and the native packages are required as installed (their CommonJS builds); the rest, the
-      // workspace's sources included, bundled from the ES modules an import loads (a package's CommonJS build
-      // may export its default differently, as openapi-fetch's does).
-      plugins: [
-        {
-          name: 'required-packages',
-          setup: (b) => b.onResolve({ filter: REQUIRED_PACKAGES }, () => ({ external: true })),
-        },
-      ],
-    });
-    const code = outputFiles[0]!.contents;
-    const file = join(
-      BUNDLE_DIR,
-      `obelm-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.cjs`,
-    );
-    if (!existsSync(file)) {
-      mkdirSync(BUNDLE_DIR, { recursive: true });
-      // Written whole under a name of its own, then renamed: a test file building the same bundle at the same
-      // time never runs half of one.
-      const partial = `${file}.${process.pid}`;
-      writeFileSync(partial, code);
-      renameSync(partial, file);
-      // Bundles of earlier sources, once no test run can still be starting them.
-      for (const name of readdirSync(BUNDLE_DIR)) {
-        const old = join(BUNDLE_DIR, name);
-        const modified = statSync(old, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-        if (old !== file && modified < Date.now() - 3_600_000) rmSync(old, { force: true });
-      }
-    }
-    return file;
-  })();
-  return bundled;
-}
+export const obelmBundle = () =>
+  testBundle('obelm', join(import.meta.dirname, '../../packages/cli/src/main.ts'));
 
 export interface CliRun {
   code: number;

@@ -11,7 +11,7 @@ import { listModels } from '@obelm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles, uploadBundle } from '../../packages/cli/src/bundleUpload.ts';
 import { localBundleTarget } from '../../packages/cli/src/target.ts';
-import { createJob, waitForJob } from '../e2e/helpers.ts';
+import { createJob, WORKER_SCRIPT, waitForJob } from '../e2e/helpers.ts';
 import { fakeSsm, obelm, obelmOk } from './helpers.ts';
 
 /**
@@ -41,6 +41,7 @@ beforeAll(async () => {
     dataDir,
     port: 0,
     worker: 1,
+    workerScript: WORKER_SCRIPT,
     sweepEverySeconds: 0,
     workerEnv: { OBELM_HEARTBEAT_SECONDS: '1', OBELM_POLL_SECONDS: '1', OBELM_MODEL_CACHE: modelCache },
   });

@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { JobStatus, JobView } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { demoDataset, demoItems, encodeImage, ensureDemoBundle } from '@obelm/models';
+import { workerBundle } from '../testBundle.ts';
 
 /** Worker settings for tests: fast heartbeats and short polls so stops and redeliveries take seconds. */
 export const TEST_WORKER_ENV = { OBELM_HEARTBEAT_SECONDS: '1', OBELM_POLL_SECONDS: '1' };
@@ -50,11 +50,16 @@ export interface WorkerProcess {
   stop(): Promise<number | null>;
 }
 
-/** The worker package's container program, through its `./main` export. */
-const WORKER_MAIN = fileURLToPath(import.meta.resolve('@obelm/worker/main'));
+/**
+ * The worker's container program bundled (testBundle.ts), for plain node: tests start dozens of workers, each
+ * a second or more of CPU through tsx. Built here, before any test, so that spawnWorker stays synchronous; the
+ * stacks of tests with supervised workers run it too (LocalStackOptions.workerScript). npm start's worker runs
+ * the sources through tsx (test/local/npmStart.test.ts).
+ */
+export const WORKER_SCRIPT = await workerBundle();
 
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
+  const child = spawn(process.execPath, [WORKER_SCRIPT], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

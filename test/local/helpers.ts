@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '@obelm/local';
 import { ensureDemoBundle } from '@obelm/models';
-import { TEST_WORKER_ENV } from '../e2e/helpers.ts';
+import { TEST_WORKER_ENV, WORKER_SCRIPT } from '../e2e/helpers.ts';
 
 /** A fresh data folder, removed by `removeTempDirs` (afterAll). */
 const dirs: string[] = [];
@@ -16,7 +16,10 @@ export const removeTempDirs = () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 };
 
-/** A stack in a fresh folder whose workers use the test settings (1 s heartbeats and polls) and a built demo bundle. */
+/**
+ * A stack in a fresh folder whose workers run the worker bundle (WORKER_SCRIPT) with the test settings (1 s
+ * heartbeats and polls) and a built demo bundle.
+ */
 export async function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dataDir = tempDir();
   const modelCache = join(dataDir, 'models');
@@ -24,6 +27,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
   return startLocalStack({
     dataDir,
     port: 0,
+    workerScript: WORKER_SCRIPT,
     ...options,
     workerEnv: { ...TEST_WORKER_ENV, OBELM_MODEL_CACHE: modelCache, ...options.workerEnv },
   });

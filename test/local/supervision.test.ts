@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createJob, waitForJob } from '../e2e/helpers.ts';
+import { createJob, WORKER_SCRIPT, waitForJob } from '../e2e/helpers.ts';
 import { isAlive, removeTempDirs, startTestStack, tempDir, waitFor } from './helpers.ts';
 
 afterAll(removeTempDirs);
@@ -60,7 +60,7 @@ describe.concurrent('worker supervision', () => {
   });
 
   it('a worker exits when its stack process dies (SIGKILL): no orphan left looping on connection errors', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, tempDir()], {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, tempDir(), WORKER_SCRIPT], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

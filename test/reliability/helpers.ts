@@ -7,7 +7,7 @@ import { dbKeys, type JobItem, type JobView, s3Keys } from '@obelm/core';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '@obelm/local';
 import { ensureDemoBundle } from '@obelm/models';
 import { expect } from 'vitest';
-import { download, TEST_WORKER_ENV } from '../e2e/helpers.ts';
+import { download, TEST_WORKER_ENV, WORKER_SCRIPT } from '../e2e/helpers.ts';
 
 /**
  * Settings of the fault tests' workers: heartbeats of 1 s (a dead worker's job is stale after 2 s), short polls,
@@ -23,8 +23,9 @@ export interface FaultStack {
 }
 
 /**
- * A local stack in a fresh folder with supervised worker processes (`options.worker`), the demo bundle built
- * once into the workers' model cache, and a sweep every second, so that a job whose worker died is found fast.
+ * A local stack in a fresh folder with supervised worker processes (`options.worker`) of the worker bundle
+ * (WORKER_SCRIPT), the demo bundle built once into the workers' model cache, and a sweep every second, so that
+ * a job whose worker died is found fast.
  */
 export async function startFaultStack(
   options: LocalStackOptions & { workerEnv?: Record<string, string> },
@@ -33,7 +34,14 @@ export async function startFaultStack(
   const modelCache = join(dataDir, 'models');
   await ensureDemoBundle(modelCache);
   const workerEnv = { ...FAULT_WORKER_ENV, OBELM_MODEL_CACHE: modelCache, ...options.workerEnv };
-  const stack = await startLocalStack({ dataDir, port: 0, sweepEverySeconds: 1, ...options, workerEnv });
+  const stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    sweepEverySeconds: 1,
+    workerScript: WORKER_SCRIPT,
+    ...options,
+    workerEnv,
+  });
   return {
     stack,
     workerEnv: { ...stack.env, ...workerEnv },

@@ -71,6 +71,11 @@ export interface LocalStackOptions {
   sweepEverySeconds?: number;
   /** Extra variables for the worker processes (e.g. OBELM_TEST_STEP_DELAY_MS). */
   workerEnv?: Record<string, string>;
+  /**
+   * A JavaScript file the worker processes run with plain node, instead of the worker's TypeScript main through
+   * tsx: a prebuilt worker bundle, as tests use.
+   */
+  workerScript?: string;
   /** Long-poll wait of the queue consumers (queueConsumer.ts), 0..20 s: what stop() may wait for. Default 10. */
   queuePollSeconds?: number;
 }
@@ -271,7 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     stops.push(() => batches.stop());
     const workerCount = options.worker === true ? 1 : options.worker === false ? 0 : (options.worker ?? 0);
-    const workers = startWorkerProcesses(workerCount, workerEnv, log);
+    const workers = startWorkerProcesses(workerCount, workerEnv, log, options.workerScript);
     // Stopped first, and its supervision at once (synchronously): a worker that exits on the same Ctrl-C is
     // not restarted.
     stops.push(() => workers.stop());

@@ -47,9 +47,17 @@ interface Slot {
  * Starts `count` supervised worker processes: one that exits while the stack runs (a crash, SIGKILL, a SIGTERM
  * from someone else) is logged with its exit code or signal and started again after a backoff. Each is spawned
  * with an IPC channel, which the worker program watches: when the stack dies, its workers exit too.
+ * `workerScript`: a JavaScript file run with plain node instead of WORKER_MAIN through tsx (LocalStackOptions).
  */
-export function startWorkerProcesses(count: number, env: Record<string, string>, log: Logger): WorkerPool {
-  const tsx = createRequire(import.meta.url).resolve('tsx');
+export function startWorkerProcesses(
+  count: number,
+  env: Record<string, string>,
+  log: Logger,
+  workerScript?: string,
+): WorkerPool {
+  const programArgs = workerScript
+    ? [workerScript]
+    : ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, WORKER_MAIN];
   const childEnv = {
     // The local stack runs on Node 20, which the AWS SDK warns about at every client (main.ts); the cloud runs 22.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -68,7 +76,7 @@ export function startWorkerProcesses(count: number, env: Record<string, string>,
     // A new id per process: a restarted worker must not pass the owner check of its predecessor's job.
     const workerId = `local-${process.pid}-${slot.index}${slot.generation ? `-r${slot.generation}` : ''}`;
     const startedAt = Date.now();
-    const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, WORKER_MAIN], {
+    const child = spawn(process.execPath, programArgs, {
       env: { ...childEnv, OBELM_WORKER_ID: workerId },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
