@@ -1,5 +1,5 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import {
   dbKeys,
   describeError,
@@ -110,18 +110,11 @@ export async function queueStanding(
   const held = (sk: string) => sk.startsWith(dbKeys.activePrefix.held);
   let ahead = 0;
   let running = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        IndexName: GSI2,
-        ...activeKeyCondition(job.tenant),
-        ProjectionExpression: '#status, gsi2sk',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = activePages(ctx, job.tenant, undefined, {
+    ProjectionExpression: '#status, gsi2sk',
+    ExpressionAttributeNames: { '#status': 'status' },
+  });
+  for await (const page of pages) {
     for (const item of page.Items ?? []) {
       const sk = String(item['gsi2sk']);
       if (item['status'] === 'running') running++;
@@ -130,29 +123,38 @@ export async function queueStanding(
         if (before) ahead++;
       }
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return { ahead, running };
 }
 
 /** Counts a tenant's active jobs (all, or the sent ones) in gsi2, page by page (Select COUNT reads no items). */
 async function countActive(ctx: StoreContext, tenant: string, only?: 'sent'): Promise<number> {
   let count = 0;
+  for await (const page of activePages(ctx, tenant, only, { Select: 'COUNT' })) count += page.Count ?? 0;
+  return count;
+}
+
+/** Every page of one gsi2 Query of a tenant's active jobs (all, or the sent or held ones). */
+async function* activePages(
+  ctx: StoreContext,
+  tenant: string,
+  only: 'sent' | 'held' | undefined,
+  read: Pick<QueryCommandInput, 'Select' | 'ProjectionExpression' | 'ExpressionAttributeNames'>,
+): AsyncGenerator<QueryCommandOutput> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await ctx.db.send(
       new QueryCommand({
         TableName: ctx.table,
         IndexName: GSI2,
-        Select: 'COUNT',
         ...activeKeyCondition(tenant, only),
+        ...read,
         ExclusiveStartKey: start,
       }),
     );
-    count += page.Count ?? 0;
+    yield page;
     start = page.LastEvaluatedKey;
   } while (start);
-  return count;
 }
 
 /** The oldest `limit` held jobs of a tenant (their ids and what dispatch needs). */
