@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { type Grant, policyDocument } from './access.ts';
 import { BacklogScaling } from './backlogScaling.ts';
 import { InfraConfigError } from './errors.ts';
+import { ecrRepositoryOf, WorkerAmi } from './workerAmi.ts';
 
 /** ECS GPU-optimized Amazon Linux 2023 AMI, resolved by EC2 at every launch (always the latest patch). */
 export const ECS_GPU_AMI_PARAMETER =
@@ -59,8 +60,15 @@ export const GPU_METRICS = {
   configPath: '/opt/aws/amazon-cloudwatch-agent/etc/obelm-gpu.json',
 } as const;
 
-/** Where the instance keeps model bundles between tasks, and where the container sees them. */
-export const MODEL_CACHE = { hostPath: '/var/cache/obelm', containerPath: '/var/cache/obelm' } as const;
+/**
+ * Where the instance keeps model bundles between tasks, where the container sees them, and who owns them (the
+ * image's non-root user, uid 10001).
+ */
+export const MODEL_CACHE = {
+  hostPath: '/var/cache/obelm',
+  containerPath: '/var/cache/obelm',
+  owner: 10001,
+} as const;
 
 /** A GPU capacity plan: which instances, how many, and how much of it may be spot (stacks/settings.ts). */
 export interface GpuCapacity {
@@ -91,6 +99,13 @@ export interface GpuCapacity {
    */
   scheduledMinimum?: { minWorkers: number; start: string; end: string; timezone: string };
   /**
+   * Off by default. Launch every instance (spot, on demand and warm pool) from an AMI baked by EC2 Image Builder
+   * (infra/workerAmi.ts) with the worker image already pulled and these model bundles already in the host model
+   * cache, so a new instance skips the image pull and the model fetch. Rebuilt by the deploy whenever the image
+   * digest or the list changes. Costs the AMI's snapshot storage at idle (docs/deploy.md, "Cold start options").
+   */
+  bakedAmi?: { models: string[] };
+  /**
    * On unless false. GPU utilization, memory, temperature and power of every instance in CloudWatch
    * (GPU_METRICS), through the CloudWatch agent installed at boot. Billed as custom metrics per instance.
    */
@@ -113,6 +128,8 @@ export interface GpuWorkerArgs extends GpuCapacity {
   /** Soft memory limit for the container (MiB); g5/g6.xlarge have 16 GiB. */
   memoryReservationMiB?: number;
   amiParameter?: string;
+  /** The stage bucket, whose `models/<id>/` prefixes a baked AMI (`bakedAmi`) copies; required with it. */
+  modelBucket?: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
 }
 
 /**
@@ -136,6 +153,8 @@ export class GpuWorker extends pulumi.ComponentResource {
   readonly service: aws.ecs.Service;
   readonly taskRole: aws.iam.Role;
   readonly scaling: BacklogScaling;
+  /** The AMI every instance launches from, when `bakedAmi` is set. */
+  readonly ami?: WorkerAmi;
   /** Raise and lower the service's minimum, when `scheduledMinimum` is set. */
   readonly scheduledActions: aws.appautoscaling.ScheduledAction[] = [];
 
@@ -206,12 +225,36 @@ export class GpuWorker extends pulumi.ComponentResource {
       parent,
     );
 
+    const amiParameter = args.amiParameter ?? ECS_GPU_AMI_PARAMETER;
+    if (args.bakedAmi && args.modelBucket) {
+      this.ami = new WorkerAmi(
+        `${name}Ami`,
+        {
+          image: args.image,
+          models: args.bakedAmi.models,
+          bucket: args.modelBucket,
+          cacheDir: MODEL_CACHE.hostPath,
+          cacheOwner: MODEL_CACHE.owner,
+          parentAmiParameter: amiParameter,
+          rootVolumeGiB: args.rootVolumeGiB,
+          subnetId: pulumi.output(args.subnetIds).apply((ids) => {
+            if (!ids[0]) throw new InfraConfigError('no_subnets', `${name}: no subnet to build the AMI in`);
+            return ids[0];
+          }),
+          securityGroupId: securityGroup.id,
+        },
+        parent,
+      );
+    }
+    // The stock ECS GPU AMI is resolved by EC2 at each launch; a baked one is a fixed id, replaced by a deploy.
+    const imageId = this.ami ? this.ami.imageId : `resolve:ssm:${amiParameter}`;
+
     const newLaunchTemplate = (id: string, extra: { instanceType?: string; warmPool?: boolean }) =>
       new aws.ec2.LaunchTemplate(
         `${name}${id}`,
         {
           instanceType: extra.instanceType,
-          imageId: `resolve:ssm:${args.amiParameter ?? ECS_GPU_AMI_PARAMETER}`,
+          imageId,
           iamInstanceProfile: { arn: instanceProfile.arn },
           networkInterfaces: [
             { associatePublicIpAddress: String(args.assignPublicIp), securityGroups: [securityGroup.id] },
@@ -519,7 +562,7 @@ export function userData(
     ...(opts.warmPool ? ['ECS_WARM_POOLS_CHECK=true'] : []),
     'EOF',
     `mkdir -p ${MODEL_CACHE.hostPath}`,
-    `chown 10001:10001 ${MODEL_CACHE.hostPath}`,
+    `chown ${MODEL_CACHE.owner}:${MODEL_CACHE.owner} ${MODEL_CACHE.hostPath}`,
     ...(opts.gpuMetrics ? gpuMetricsAgent() : []),
     '',
   ].join('\n');
@@ -591,6 +634,11 @@ function validate(name: string, args: GpuWorkerArgs): void {
   if (warm !== undefined && (!Number.isInteger(warm) || warm < 1 || warm > args.maxWorkers)) {
     fail('bad_warm_pool', 'warmPool.size must be an integer within 1..maxWorkers');
   }
+  if (args.bakedAmi && !args.modelBucket) {
+    fail('baked_ami_without_bucket', 'bakedAmi needs modelBucket, the bucket its model bundles come from');
+  }
+  // Known now on a real deploy (a string): fail before any resource, not inside the build's document.
+  if (args.bakedAmi && typeof args.image === 'string') ecrRepositoryOf(args.image);
   const scheduled = args.scheduledMinimum;
   if (scheduled) {
     const { minWorkers, start, end } = scheduled;

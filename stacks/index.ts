@@ -99,6 +99,8 @@ export async function deployStage(stage: string) {
     image,
     ...settings.gpu,
     queueName: queues.jobs.queue.name,
+    // Where a baked AMI (settings.gpu.bakedAmi) copies its model bundles from.
+    modelBucket: { name: storage.bucket.bucket, arn: storage.bucket.arn },
     access: select(all, WORKER_GRANTS),
     environment: {
       ...functionEnvironment(environment, WORKER_GRANTS, grantEnvironment),

@@ -4,6 +4,7 @@
  */
 import {
   DEFAULT_PRICE_TABLE,
+  IdSchema,
   type PriceTable,
   PriceTableSchema,
   type TenantLimitsOverride,
@@ -75,8 +76,8 @@ const baseGpu: GpuCapacity = {
   rootVolumeGiB: 100,
   // GPU utilization and memory in CloudWatch (obelm/gpu); false turns the agent off (cost: docs/deploy.md).
   gpuMetrics: true,
-  // No warmPool, no scheduledMinimum: zero GPU cost at idle. A stage may turn either on (their idle costs are
-  // in docs/deploy.md, "Cold start options").
+  // No warmPool, no scheduledMinimum, no bakedAmi: zero GPU cost at idle. A stage may turn any on (their idle
+  // costs are in docs/deploy.md, "Cold start options").
 };
 
 const base: Omit<StageSettings, 'stage'> = {
@@ -117,11 +118,12 @@ const overrides: Record<string, (s: Omit<StageSettings, 'stage'>) => Omit<StageS
 export function settingsFor(stage: string): StageSettings {
   const pick = overrides[stage] ?? ((s) => s);
   const settings: StageSettings = { stage, ...pick(base) };
-  validate(settings);
+  validateSettings(settings);
   return settings;
 }
 
-function validate(s: StageSettings): void {
+/** Throws InfraConfigError on the first bad value (exported for the tests of each rule). */
+export function validateSettings(s: StageSettings): void {
   const { gpu } = s;
   const fail = (code: string, message: string) => {
     throw new InfraConfigError(code, `stage ${s.stage}: ${message}`);
@@ -134,6 +136,13 @@ function validate(s: StageSettings): void {
   if (gpu.jobsPerWorker < 1) fail('bad_jobs_per_worker', 'gpu.jobsPerWorker must be >= 1');
   if (gpu.onDemandPercentAboveBase < 0 || gpu.onDemandPercentAboveBase > 100) {
     fail('bad_on_demand_percent', 'gpu.onDemandPercentAboveBase must be within 0..100');
+  }
+  if (gpu.bakedAmi) {
+    const { models } = gpu.bakedAmi;
+    const bad = models.filter((id) => !IdSchema.safeParse(id).success);
+    if (bad.length > 0) fail('bad_baked_ami', `gpu.bakedAmi.models: not model ids: ${bad.join(', ')}`);
+    if (new Set(models).size !== models.length)
+      fail('bad_baked_ami', 'gpu.bakedAmi.models lists a model twice');
   }
   if (s.outputRetentionDays < 1) fail('bad_retention', 'outputRetentionDays must be >= 1');
   // Checked with the schemas the API and the worker load them with (core config.ts).

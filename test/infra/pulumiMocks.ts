@@ -40,6 +40,10 @@ export async function recordResources(): Promise<Recorded[]> {
             arn: `arn:aws:${arnKind}:us-east-1:123456789012:${args.name}`,
             url: `https://sqs.us-east-1.amazonaws.com/123456789012/${args.name}`,
             bucket: args.inputs.bucket ?? `${args.name}-bucket`,
+            // What Image Builder reports once an image is built: the AMI it made.
+            ...(args.type === 'aws:imagebuilder/image:Image' && {
+              outputResources: [{ amis: [{ image: `ami-${args.name}` }], containers: [] }],
+            }),
           },
         };
       },

@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { publishModel } from '@obelm/api';
-import { type JobView, loadConfig, type WorkerConfig, WorkerConfigSchema } from '@obelm/core';
+import {
+  BUNDLE_CACHE_MARKER,
+  type JobView,
+  loadConfig,
+  type WorkerConfig,
+  WorkerConfigSchema,
+} from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import {
   catalogEntryOf,
@@ -29,7 +35,6 @@ import {
   fetchBundle,
   loadModelBundle,
   type RunningWorker,
-  SOURCE_MARKER,
   startWorker,
 } from '@obelm/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -155,7 +160,7 @@ test('a job naming a model uploaded to S3 succeeds, from a complete copy in the 
   const copy = join(cacheDir, UPLOADED);
   expect(sameBytes(join(copy, MANIFEST_FILE), join(demoDir, MANIFEST_FILE))).toBe(true);
   expect(sameBytes(join(copy, 'unet.onnx'), join(demoDir, 'unet.onnx'))).toBe(true);
-  const marker = JSON.parse(readFileSync(join(copy, SOURCE_MARKER), 'utf8'));
+  const marker = JSON.parse(readFileSync(join(copy, BUNDLE_CACHE_MARKER), 'utf8'));
   expect(marker.source).toBe(`s3://${config.OBELM_BUCKET}/models/${UPLOADED}/`);
   // No download folder or lock is left behind.
   expect((await readdir(cacheDir)).filter((name) => name.startsWith(`.${UPLOADED}`))).toEqual([]);
@@ -245,7 +250,7 @@ test.each(Object.entries(FLAKY))(
     const report = (await (await fetch(job.outputs!.report!.url)).json()) as { attempt: number };
     // Retried with the attempt given back: a passing S3 fault is not the job's (job/stopped.ts).
     expect(report.attempt).toBe(1);
-    expect(existsSync(join(cacheDir, id, SOURCE_MARKER))).toBe(true);
+    expect(existsSync(join(cacheDir, id, BUNDLE_CACHE_MARKER))).toBe(true);
   },
 );
 

@@ -535,6 +535,7 @@ export interface operations {
                   device: string;
                   onnxruntime: string;
                 };
+                noiseEpsDrift?: number;
               };
               error?: {
                 code: string;
@@ -1355,6 +1356,7 @@ export interface operations {
                 device: string;
                 onnxruntime: string;
               };
+              noiseEpsDrift?: number;
             };
             error?: {
               code: string;
@@ -1878,6 +1880,7 @@ export interface operations {
                 device: string;
                 onnxruntime: string;
               };
+              noiseEpsDrift?: number;
             };
             error?: {
               code: string;
@@ -2315,6 +2318,7 @@ export interface operations {
                 device: string;
                 onnxruntime: string;
               };
+              noiseEpsDrift?: number;
             };
             error?: {
               code: string;
@@ -2762,6 +2766,7 @@ export interface operations {
                 device: string;
                 onnxruntime: string;
               };
+              noiseEpsDrift?: number;
             };
             error?: {
               code: string;
@@ -3359,6 +3364,7 @@ export interface operations {
                 device: string;
                 onnxruntime: string;
               };
+              noiseEpsDrift?: number;
             };
             error?: {
               code: string;

@@ -215,6 +215,11 @@ export const JobMetricsSchema = z.strictObject({
   queueMs: z.number().optional(),
   runMs: z.number().optional(),
   gpuMs: z.number().optional(),
+  /**
+   * The round trip, measured: max |x_0' - x_0| over the latent, of a reconstruct job, or of a sample job from an
+   * invert or edit job's noise in the same field (prompt, negative prompt, guidance) against the x_0 that
+   * inversion started from (about 1e-13 on the same hardware; docs/math.md §10).
+   */
   latentMaxAbsError: z.number().optional(),
   pixelMse: z.number().optional(),
   /**
@@ -223,6 +228,12 @@ export const JobMetricsSchema = z.strictObject({
    */
   hardwareMatch: z.boolean().optional(),
   noiseHardware: HardwareSchema.optional(),
+  /**
+   * With `hardwareMatch: false`, measured: max |eps_here - eps_maker| of the maker's last model call, recomputed by
+   * this run's model at the same state, timestep and prompts. 0 when the two agree bitwise; absent when the noise
+   * kept no last eps (older artifacts, DDIM, EDICT sampling).
+   */
+  noiseEpsDrift: z.number().optional(),
 });
 export type JobMetrics = z.output<typeof JobMetricsSchema>;
 

@@ -61,3 +61,10 @@ export function limitViolation(
     return { field: 'guidance', min: 0, max: maxGuidance };
   return undefined;
 }
+
+/**
+ * A model bundle copied into a worker's cache is the folder `<cache>/<id>/`, and complete once this file is in it
+ * (written last: what it is a copy of, object by object). The worker's fetch and a baked AMI's copy
+ * (infra/workerAmi.ts) both write it, so a baked copy is one the worker accepts without downloading.
+ */
+export const BUNDLE_CACHE_MARKER = '.obelm-source.json';

@@ -44,3 +44,14 @@ export function tensor(data: Float64Array, shape: readonly number[]): Tensor {
 export function withBatch(shape: readonly number[], batch: number): number[] {
   return [batch, ...shape.slice(1)];
 }
+
+/**
+ * max |a_i - b_i|: how far two tensors are apart (a round trip's error, an eps drift). Arrays of different lengths
+ * are infinitely far; a NaN anywhere gives NaN (Math.max keeps it), which no tolerance accepts.
+ */
+export function maxAbsDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}

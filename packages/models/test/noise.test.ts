@@ -95,6 +95,48 @@ describe('noise artifacts', () => {
     expect('provenance' in old.meta).toBe(false);
   });
 
+  it('round-trips the last eps and the origin bit-exactly, as format 2; without them a file stays format 1', () => {
+    const lastEps = { at: 'lower', timestep: 951, eps: awkwardValues(6) } as const;
+    const origin = awkwardValues(7);
+    const bytes = writeNoiseArtifact({ ...pairArtifact, lastEps, origin });
+    const back = readNoiseArtifact(bytes);
+    expect(back.meta).toEqual(meta);
+    expect(back.lastEps).toMatchObject({ at: 'lower', timestep: 951 });
+    expect(hex(back.lastEps!.eps)).toBe(hex(lastEps.eps));
+    expect(hex(back.origin!)).toBe(hex(origin));
+    expect(readSafetensors(bytes).metadata.format_version).toBe('2');
+
+    // Either alone; and a file without them is what format-1 readers read (checkpoints, older artifacts).
+    expect(readNoiseArtifact(writeNoiseArtifact({ ...pairArtifact, origin })).lastEps).toBeUndefined();
+    expect(readNoiseArtifact(writeNoiseArtifact({ ...pairArtifact, lastEps })).origin).toBeUndefined();
+    const old = writeNoiseArtifact(pairArtifact);
+    expect(readSafetensors(old).metadata.format_version).toBe('1');
+    expect(Object.keys(readNoiseArtifact(old)).sort()).toEqual(['meta', 'state']);
+  });
+
+  it('refuses a last eps without its keys or at no array of the state, unknown tensors and newer formats', () => {
+    const lastEps = { at: 'upper', timestep: 1, eps: awkwardValues(6) } as const;
+    const { metadata, tensors } = readSafetensors(writeNoiseArtifact({ ...pairArtifact, lastEps }));
+    const rewritten = (meta: Record<string, string | undefined>, extra: [string, Float64Array][] = []) =>
+      readNoiseArtifact(
+        writeSafetensors(
+          [...tensors, ...extra.map(([name, data]) => [name, { shape: latentShape, data }] as const)],
+          Object.fromEntries(
+            Object.entries({ ...metadata, ...meta }).filter(([, v]) => v !== undefined),
+          ) as Record<string, string>,
+        ),
+      );
+    expect(errorOf(() => rewritten({ last_eps_timestep: undefined })).code).toBe('noise_invalid_metadata');
+    expect(errorOf(() => rewritten({ last_eps_at: 'y' })).message).toContain("'y' is not an array of a pair");
+    expect(errorOf(() => rewritten({ format_version: '3' })).message).toContain('version 3 is not supported');
+    expect(errorOf(() => rewritten({}, [['scratch', awkwardValues(8)]])).code).toBe('noise_invalid_metadata');
+    expect(
+      errorOf(() => writeNoiseArtifact({ ...pairArtifact, lastEps: { ...lastEps, at: 'x' } })).code,
+    ).toBe('noise_invalid_metadata');
+    const short = { ...pairArtifact, origin: new Float64Array(3) };
+    expect(errorOf(() => writeNoiseArtifact(short)).code).toBe('noise_wrong_shape');
+  });
+
   it('refuses a partial provenance', () => {
     const { metadata, tensors } = readSafetensors(writeNoiseArtifact(pairArtifact));
     const partial = writeSafetensors([...tensors], { ...metadata, provider: 'cuda' });

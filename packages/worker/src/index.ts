@@ -12,7 +12,6 @@ export {
   type FetchBundleOptions,
   fetchBundle,
   type S3BundleSource,
-  SOURCE_MARKER,
 } from './bundles/bundleFetch.ts';
 export { type BundleSource, bundleSourceOf, configuredBundleId } from './bundles/bundleSource.ts';
 export { loadModelBundle } from './bundles/bundles.ts';

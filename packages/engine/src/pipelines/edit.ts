@@ -2,6 +2,7 @@ import { EngineError } from '../errors.ts';
 import { restartState } from '../samplers/state.ts';
 import type { SamplerState, Tensor } from '../types.ts';
 import { type CleanStart, cleanLatent, cleanStartBatch, cleanStartState, decodeLatent } from './images.ts';
+import type { LastEps } from './lastEps.ts';
 import type { DiffusionModel } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 import { runStages, setup } from './stages.ts';
@@ -27,6 +28,10 @@ export interface EditResult {
   readonly state: SamplerState;
   /** The partial inversion at index N - f: the reusable noise artifact of this edit. */
   readonly inverted: SamplerState;
+  /** The clean latent x_0 the partial inversion started from. */
+  readonly latent: Float64Array;
+  /** The eps of the partial inversion's last step, at an array of `inverted` (lastEps.ts); absent for DDIM. */
+  readonly invertedLastEps?: LastEps;
   /** Frozen steps f. */
   readonly freeze: number;
 }
@@ -53,7 +58,10 @@ export async function edit(model: DiffusionModel, req: EditRequest): Promise<Edi
   const freeze = freezeSteps(s.grid.steps, req.strength ?? model.defaults.editStrength);
   const restart = req.restart ?? model.defaults.editRestart;
   const start = await cleanStartState(model, req, req.signal);
-  const [inverted, state] = await runStages(
+  const {
+    states: [inverted, state],
+    lastEps: [invertedLastEps],
+  } = await runStages(
     model,
     s,
     [
@@ -68,5 +76,12 @@ export async function edit(model: DiffusionModel, req: EditRequest): Promise<Edi
     req,
   );
   const image = await decodeLatent(model, cleanLatent(state!), batch, req.signal);
-  return { image, state: state!, inverted: inverted!, freeze };
+  return {
+    image,
+    state: state!,
+    inverted: inverted!,
+    latent: cleanLatent(start),
+    freeze,
+    ...(invertedLastEps ? { invertedLastEps } : {}),
+  };
 }

@@ -88,7 +88,7 @@ export async function interpolate(
       begin: (completed) => slerpStates(endAt[0]!(completed), endAt[1]!(completed), w, batch),
     });
   }
-  const completed = await runStages(model, s, stages, req);
+  const { states: completed } = await runStages(model, s, stages, req);
   const images: Tensor[] = [];
   for (const state of completed.slice(inversions)) {
     images.push(await decodeLatent(model, cleanLatent(state), batch, req.signal));

@@ -1,5 +1,6 @@
 import type { SamplerState } from '../types.ts';
 import { type CleanStart, cleanLatent, cleanStartBatch, cleanStartState } from './images.ts';
+import type { LastEps } from './lastEps.ts';
 import type { DiffusionModel } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 import { runStages, setup } from './stages.ts';
@@ -19,6 +20,8 @@ export interface InvertResult {
   readonly state: SamplerState;
   /** The clean latent x_0 the inversion started from. */
   readonly latent: Float64Array;
+  /** The eps of the last step, at x_{N-1} in `state` (O-BELM, BDIA, EDICT; lastEps.ts); absent for DDIM. */
+  readonly lastEps?: LastEps;
 }
 
 /** Image (or clean-end state) -> noise (one stage: invert from x_0 to x_N). */
@@ -26,11 +29,14 @@ export async function invert(model: DiffusionModel, req: InvertRequest): Promise
   const batch = cleanStartBatch(model, req);
   const s = setup(model, req, batch, model.defaults.guidance);
   const start = await cleanStartState(model, req, req.signal);
-  const [state] = await runStages(
+  const {
+    states: [state],
+    lastEps: [lastEps],
+  } = await runStages(
     model,
     s,
     [{ direction: 'invert', prompt: req.prompt ?? '', to: s.grid.steps, begin: () => start }],
     req,
   );
-  return { state: state!, latent: cleanLatent(start) };
+  return { state: state!, latent: cleanLatent(start), ...(lastEps ? { lastEps } : {}) };
 }

@@ -1,4 +1,5 @@
 import type { SamplerSpec, SamplerState } from '../types.ts';
+import type { LastEps } from './lastEps.ts';
 
 /** Where a pipeline stopped: resume by passing it back as `resume`. */
 export interface PipelineCheckpoint {
@@ -8,6 +9,12 @@ export interface PipelineCheckpoint {
   readonly state: SamplerState;
   /** End states of the stages before `stage`, in order (interpolate needs both inversions). */
   readonly completed: readonly SamplerState[];
+  /**
+   * The last eps of the step that reached `state`, and of each completed stage, where kept (lastEps.ts): a run
+   * resumed after a stage's last step returns them as an unsplit run would. Absent: none kept.
+   */
+  readonly lastEps?: LastEps;
+  readonly completedLastEps?: readonly (LastEps | undefined)[];
 }
 
 /** Progress across a whole pipeline: `step` of `total` counts every sampler step of every stage. */

@@ -37,7 +37,9 @@ export async function reconstruct(
   const s = setup(model, req, batch, model.defaults.guidance);
   const latent = await encodeImage(model, req.image, req.signal);
   const prompt = req.prompt ?? '';
-  const [inverted, state] = await runStages(
+  const {
+    states: [inverted, state],
+  } = await runStages(
     model,
     s,
     [

@@ -1,10 +1,11 @@
-import { guidedEps } from '../cfg.ts';
 import { EngineError, throwIfAborted } from '../errors.ts';
 import { buildGrid } from '../grid.ts';
 import type { Direction } from '../samplers/context.ts';
 import { runSampler, stepsBetween } from '../samplers/run.ts';
 import { numel, withBatch } from '../tensor.ts';
-import type { Embedding, EpsPredictor, Grid, SamplerSpec, SamplerState } from '../types.ts';
+import type { Grid, SamplerSpec, SamplerState } from '../types.ts';
+import { embedder, guided } from './guided.ts';
+import { type LastEps, lastEpsOf, recordingLastCall } from './lastEps.ts';
 import type { DiffusionModel } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 
@@ -62,16 +63,26 @@ function endSkeleton(
   return { kind, index: direction === 'sample' ? to + 1 : to, upper: empty, lower: empty };
 }
 
+/** What a pipeline's stages end with. */
+export interface StagesResult {
+  /** Every stage's end state, in order (those of `opts.resume.completed` included). */
+  readonly states: SamplerState[];
+  /**
+   * Per stage, the eps of its last model call where that call was at an array of its end state (lastEps.ts);
+   * undefined for a stage that ran no step here (completed before a resume) or whose last call was elsewhere.
+   */
+  readonly lastEps: (LastEps | undefined)[];
+}
+
 /**
  * Runs the stages in order with one progress count across all of them, resuming at `opts.resume` if given.
- * Returns every stage's end state.
  */
 export async function runStages(
   model: DiffusionModel,
   s: PipelineSetup,
   stages: readonly Stage[],
   opts: PipelineOptions,
-): Promise<SamplerState[]> {
+): Promise<StagesResult> {
   // Plan: the step count of every stage, from skeleton states.
   const planned: number[] = [];
   const skeletons: SamplerState[] = [];
@@ -97,6 +108,7 @@ export async function runStages(
     );
   }
   const completed: SamplerState[] = [...(resume?.completed ?? [])];
+  const lastEps: (LastEps | undefined)[] = completed.map((_, n) => resume?.completedLastEps?.[n]);
   const embed = embedder(model, opts.signal);
   let before = planned.slice(0, completed.length).reduce((a, b) => a + b, 0);
 
@@ -104,55 +116,36 @@ export async function runStages(
     const stage = stages[k]!;
     const start = resume && k === resume.stage ? resume.state : stage.begin(completed);
     const alreadyDone = planned[k]! - stepsBetween(start, stage.direction, stage.to, s.grid.steps);
-    const eps = await guided(model, embed, stage.prompt, opts.negativePrompt ?? '', s.guidance);
+    const recorder = recordingLastCall(
+      await guided(model, embed, stage.prompt, opts.negativePrompt ?? '', s.guidance),
+    );
     throwIfAborted(opts.signal);
     const doneBefore = before + alreadyDone;
     const end = await runSampler(s.spec, stage.direction, start, stage.to, {
       grid: s.grid,
-      eps,
+      eps: recorder.eps,
       shape: s.shape,
       firstInversionTimestep: opts.firstInversionTimestep,
       signal: opts.signal,
-      onStep: (p) =>
-        opts.onProgress?.({
+      onStep: (p) => {
+        const stepEps = lastEpsOf(recorder.last(), p.state);
+        return opts.onProgress?.({
           stage: k,
           stageName: stage.direction,
           step: doneBefore + p.step,
           total,
           state: p.state,
           completed: [...completed],
-        }),
+          ...(stepEps ? { lastEps: stepEps } : {}),
+          completedLastEps: [...lastEps],
+        });
+      },
     });
     completed.push(end);
+    // A stage resumed after its last step ran none here: its last eps is the checkpoint's.
+    const resumedEnd = resume && k === resume.stage && end === resume.state ? resume.lastEps : undefined;
+    lastEps.push(lastEpsOf(recorder.last(), end) ?? resumedEnd);
     before += planned[k]!;
   }
-  return completed;
-}
-
-type Embedder = (prompt: string) => Promise<Embedding>;
-
-/** Embeds each distinct prompt once per pipeline run. */
-function embedder(model: DiffusionModel, signal?: AbortSignal): Embedder {
-  const cache = new Map<string, Promise<Embedding>>();
-  return (prompt) => {
-    let emb = cache.get(prompt);
-    if (!emb) {
-      emb = model.embed(prompt, signal);
-      cache.set(prompt, emb);
-    }
-    return emb;
-  };
-}
-
-async function guided(
-  model: DiffusionModel,
-  embed: Embedder,
-  prompt: string,
-  negative: string,
-  guidance: number,
-): Promise<EpsPredictor> {
-  const cond = await embed(prompt);
-  // The unconditional embedding is only computed when CFG is active (docs/math.md §7).
-  const uncond = guidance > 1 ? await embed(negative) : cond;
-  return guidedEps(model.eps, cond, uncond, guidance);
+  return { states: completed, lastEps };
 }

@@ -7,6 +7,7 @@ import type { ModelEntry } from '@obelm/core';
 import {
   gaussianNoise,
   invert,
+  maxAbsDifference,
   numel,
   reconstruct,
   type SamplerState,
@@ -136,14 +137,6 @@ async function imageRoundTrip(
 /** The noise end x_N of an inversion's end state (the upper of O-BELM's pair). */
 function noiseOf(state: SamplerState): Float64Array {
   return state.kind === 'pair' ? state.upper : state.x;
-}
-
-function maxAbsDifference(a: Float64Array, b: Float64Array): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  // A NaN anywhere is no round trip at all (Math.max keeps it).
-  return worst;
 }
 
 /** A round trip off by more than `tolerance` (or not a number) is a refusal that says by how much. */

@@ -1,23 +1,44 @@
-import type { SamplerSpec, SamplerState, ScheduleConfig } from '@obelm/engine';
+import type { LastEps, SamplerSpec, SamplerState, ScheduleConfig, StateTensor } from '@obelm/engine';
 import { NoiseFileError } from './errors.ts';
-import { type NoiseMetadata, noiseFormatVersion } from './metadata.ts';
+import { firstNoiseFormatVersion, type NoiseMetadata, noiseFormatVersion } from './metadata.ts';
 import { type F64Tensor, readSafetensors, writeSafetensors } from './safetensors.ts';
 
 /** A sampler state plus the exact settings it was made with: the unit stored as `noise.safetensors`. */
 export interface NoiseArtifact {
   readonly state: SamplerState;
   readonly meta: NoiseMetadata;
+  /**
+   * The eps of the maker's last model call, at an array of `state` (engine lastEps.ts): other hardware recomputes
+   * it there to measure its own eps drift (docs/math.md §10). Absent where that call was elsewhere (DDIM, EDICT
+   * sampling) and in artifacts from before it was kept.
+   */
+  readonly lastEps?: LastEps;
+  /**
+   * An inversion's (invert, edit) clean latent x_0: what sampling back from `state` in the same field gives, so a
+   * reconstruction measures its round trip against it. Absent for a sample's artifact and in older ones.
+   */
+  readonly origin?: Float64Array;
 }
 
 /** Tensor names per state kind, in file order. */
 const tensorNames = { single: ['x'], pair: ['upper', 'lower'], coupled: ['x', 'y'] } as const;
 type StateKind = keyof typeof tensorNames;
 
+/** The optional tensors after the state's, in file order; only format 2 and later hold them. */
+const measureNames = ['last_eps', 'origin'] as const;
+
 const formatName = 'obelm-noise';
 
-export function writeNoiseArtifact({ state, meta }: NoiseArtifact): Uint8Array {
+export function writeNoiseArtifact({ state, meta, lastEps, origin }: NoiseArtifact): Uint8Array {
   const count = meta.latentShape.reduce((a, b) => a * b, 1);
-  const tensors = stateTensors(state).map(([name, data]): readonly [string, F64Tensor] => {
+  const measures: Array<readonly [string, Float64Array]> = [
+    ...(lastEps ? [['last_eps', lastEps.eps] as const] : []),
+    ...(origin ? [['origin', origin] as const] : []),
+  ];
+  if (lastEps && !stateTensors(state).some(([name]) => name === lastEps.at)) {
+    throw invalid(`last eps is at '${lastEps.at}', which a ${state.kind} state does not hold`);
+  }
+  const tensors = [...stateTensors(state), ...measures].map(([name, data]): readonly [string, F64Tensor] => {
     if (data.length !== count) {
       throw new NoiseFileError(
         'noise_wrong_shape',
@@ -30,7 +51,9 @@ export function writeNoiseArtifact({ state, meta }: NoiseArtifact): Uint8Array {
   // Every value is a string (safetensors metadata); numbers via String() round-trip float64 exactly.
   return writeSafetensors(tensors, {
     format: formatName,
-    format_version: String(noiseFormatVersion),
+    // The oldest version that reads the file: one without the optional tensors stays readable by format-1 readers
+    // (which refuse tensors they do not know), checkpoints included.
+    format_version: String(measures.length > 0 ? noiseFormatVersion : firstNoiseFormatVersion),
     bundle_id: meta.bundleId,
     schedule: JSON.stringify(meta.schedule),
     spacing: meta.schedule.spacing,
@@ -53,6 +76,7 @@ export function writeNoiseArtifact({ state, meta }: NoiseArtifact): Uint8Array {
           onnxruntime_version: meta.provenance.onnxruntime,
         }
       : {}),
+    ...(lastEps ? { last_eps_at: lastEps.at, last_eps_timestep: String(lastEps.timestep) } : {}),
   });
 }
 
@@ -67,9 +91,9 @@ export function readNoiseArtifact(bytes: Uint8Array): NoiseArtifact {
   if (field('format') !== formatName)
     throw invalid(`not an O-BELM noise artifact (format '${field('format')}')`);
   const version = integer(field('format_version'), 'format_version');
-  if (version !== noiseFormatVersion) {
+  if (version < firstNoiseFormatVersion || version > noiseFormatVersion) {
     throw invalid(
-      `noise format version ${version} is not supported (this reader knows ${noiseFormatVersion})`,
+      `noise format version ${version} is not supported (this reader knows ${firstNoiseFormatVersion} to ${noiseFormatVersion})`,
     );
   }
 
@@ -103,7 +127,32 @@ export function readNoiseArtifact(bytes: Uint8Array): NoiseArtifact {
     tensors,
     latentShape,
   );
-  return { state, meta };
+  const origin = tensors.has('origin') ? shaped(tensors, 'origin', latentShape) : undefined;
+  const lastEps = readLastEps(metadata, tensors, state, latentShape);
+  return { state, meta, ...(lastEps ? { lastEps } : {}), ...(origin ? { origin } : {}) };
+}
+
+/** The optional last eps: its tensor and the two keys that say where it was evaluated, all or none. */
+function readLastEps(
+  metadata: Readonly<Record<string, string>>,
+  tensors: ReadonlyMap<string, F64Tensor>,
+  state: SamplerState,
+  latentShape: readonly number[],
+): LastEps | undefined {
+  const { last_eps_at: at, last_eps_timestep: timestep } = metadata;
+  const present = tensors.has('last_eps');
+  if (!present && at === undefined && timestep === undefined) return undefined;
+  if (!present || at === undefined || timestep === undefined) {
+    throw invalid('the last eps needs the tensor last_eps with last_eps_at and last_eps_timestep together');
+  }
+  if (!(tensorNames[state.kind] as readonly string[]).includes(at)) {
+    throw invalid(`last_eps_at '${at}' is not an array of a ${state.kind} state`);
+  }
+  return {
+    at: at as StateTensor,
+    timestep: finite(timestep, 'last_eps_timestep'),
+    eps: shaped(tensors, 'last_eps', latentShape),
+  };
 }
 
 /** The optional provenance keys: all three, or none (an artifact from before they were recorded). */
@@ -141,23 +190,31 @@ function readState(
 ): SamplerState {
   if (!(kind in tensorNames)) throw invalid(`unknown state kind '${kind}'`);
   const names: readonly string[] = tensorNames[kind as StateKind];
-  const present = [...tensors.keys()].sort();
+  const optional: readonly string[] = measureNames;
+  const present = [...tensors.keys()].filter((name) => !optional.includes(name)).sort();
   if (present.join() !== [...names].sort().join()) {
     throw invalid(`a '${kind}' state needs tensors [${names}], the file has [${present}]`);
   }
-  const data = (name: string): Float64Array => {
-    const tensor = tensors.get(name)!;
-    if (tensor.shape.join() !== latentShape.join()) {
-      throw new NoiseFileError(
-        'noise_wrong_shape',
-        `tensor '${name}' has shape [${tensor.shape}]; the metadata says [${latentShape}]`,
-      );
-    }
-    return tensor.data;
-  };
+  const data = (name: string): Float64Array => shaped(tensors, name, latentShape);
   if (kind === 'pair') return { kind, index, upper: data('upper'), lower: data('lower') };
   if (kind === 'coupled') return { kind, index, x: data('x'), y: data('y') };
   return { kind: 'single', index, x: data('x') };
+}
+
+/** A tensor's data, refused unless it has the latent shape. */
+function shaped(
+  tensors: ReadonlyMap<string, F64Tensor>,
+  name: string,
+  latentShape: readonly number[],
+): Float64Array {
+  const tensor = tensors.get(name)!;
+  if (tensor.shape.join() !== latentShape.join()) {
+    throw new NoiseFileError(
+      'noise_wrong_shape',
+      `tensor '${name}' has shape [${tensor.shape}]; the metadata says [${latentShape}]`,
+    );
+  }
+  return tensor.data;
 }
 
 /** The parameters each sampler takes; anything else in an artifact is refused, never silently dropped. */

@@ -2,10 +2,15 @@ import type { Hardware } from '@obelm/core';
 import type { SamplerSpec, ScheduleConfig } from '@obelm/engine';
 
 /**
- * Bumped when the layout of a noise artifact changes in a way old readers cannot follow. Adding optional keys
- * (like the provenance below) is not such a change: readers ignore keys they do not know.
+ * Bumped when the layout of a noise artifact changes in a way old readers cannot follow. Adding optional metadata
+ * keys (like the provenance below) is not such a change: readers ignore keys they do not know. Adding tensors is:
+ * format-1 readers refuse any tensor besides the state's, so version 2 is the one with the optional `last_eps`
+ * and `origin` tensors (artifact.ts), and a file without them is still written as version 1.
  */
-export const noiseFormatVersion = 1;
+export const noiseFormatVersion = 2;
+
+/** The oldest version this reader reads; a file is written with the oldest version that reads it. */
+export const firstNoiseFormatVersion = 1;
 
 /**
  * Where eps was computed. Exactness is a property of the hardware: the same float64 state gives bitwise the

@@ -5,16 +5,13 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createLogger, describeError, type Logger } from '@obelm/core';
+import { BUNDLE_CACHE_MARKER, createLogger, describeError, type Logger } from '@obelm/core';
 import { listObjects } from '../aws/blobs.ts';
 import { WorkerError } from '../errors.ts';
 import type { BundleSource } from './bundleSource.ts';
 import { type FileLockOptions, withFileLock } from './fileLock.ts';
 
 export type S3BundleSource = Extract<BundleSource, { type: 's3' }>;
-
-/** Written last into a downloaded bundle folder: what it is a copy of. No marker = not a complete copy. */
-export const SOURCE_MARKER = '.obelm-source.json';
 
 /** One object of a bundle prefix, as listed. */
 interface BundleObject {
@@ -99,7 +96,7 @@ export async function fetchBundle(
           if (reused.has(object.path)) await linkOrCopy(join(dir, object.path), target);
           else await download(s3, source, object, target, signal);
         });
-        await writeFile(join(staging, SOURCE_MARKER), JSON.stringify(wanted));
+        await writeFile(join(staging, BUNDLE_CACHE_MARKER), JSON.stringify(wanted));
         await replaceFolder(dir, staging, join(cacheDir, `.${source.id}.old-${randomUUID()}`));
       } catch (error) {
         await rm(staging, { recursive: true, force: true });
@@ -201,7 +198,7 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
 
 async function readMarker(dir: string): Promise<SourceMarker | undefined> {
   try {
-    return JSON.parse(await readFile(join(dir, SOURCE_MARKER), 'utf8')) as SourceMarker;
+    return JSON.parse(await readFile(join(dir, BUNDLE_CACHE_MARKER), 'utf8')) as SourceMarker;
   } catch {
     return undefined;
   }

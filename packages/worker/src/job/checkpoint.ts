@@ -6,7 +6,13 @@ import {
   type Logger,
   s3Keys,
 } from '@obelm/core';
-import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, SamplerState } from '@obelm/engine';
+import type {
+  DiffusionModel,
+  LastEps,
+  PipelineCheckpoint,
+  PipelineProgress,
+  SamplerState,
+} from '@obelm/engine';
 import { checkCompatible, type NoiseMetadata, readNoiseArtifact, writeNoiseArtifact } from '@obelm/models';
 import type { BlobStore } from '../aws/blobs.ts';
 import type { JobLease } from '../queue/lease.ts';
@@ -16,7 +22,8 @@ import type { RunTrace } from './trace.ts';
 
 /**
  * Checkpoints are noise-artifact files (float64 safetensors): the state a run reached, plus the end state of
- * every stage before it. The stage and step live on the job item. The metadata pins the model and grid, so a
+ * every stage before it, each with the last eps that reached it where the run kept one (the job's noise artifact
+ * holds it, so a resumed run writes the same bytes). The stage and step live on the job item. The metadata pins the model and grid, so a
  * checkpoint is never resumed under other settings (e.g. after the bundle behind an id changed).
  *
  * Keys are written once per content: the state at step n has its own key (core `jobCheckpointAt`), and a
@@ -45,16 +52,16 @@ export async function saveCheckpoint(
   /** GPU time of the work up to `at`, every attempt that led to it (RunTrace `billableGpuMs`). */
   gpuMs: number,
 ): Promise<JobCheckpoint> {
-  const save = (key: string, state: SamplerState, stage: number) =>
+  const save = (key: string, state: SamplerState, stage: number, lastEps: LastEps | undefined) =>
     blobs.put(
       key,
-      writeNoiseArtifact({ state, meta: checkpointMeta(model, job, stage) }),
+      writeNoiseArtifact({ state, meta: checkpointMeta(model, job, stage), ...(lastEps ? { lastEps } : {}) }),
       'application/octet-stream',
     );
   const { key, completedKeys } = keysAt(job, at);
   await Promise.all([
-    ...at.completed.map((state, n) => save(completedKeys[n]!, state, n)),
-    save(key, at.state, at.stage),
+    ...at.completed.map((state, n) => save(completedKeys[n]!, state, n, at.completedLastEps?.[n])),
+    save(key, at.state, at.stage, at.lastEps),
   ]);
   return { key, completedKeys, stage: at.stage, step: at.step, savedAt: now.toISOString(), gpuMs };
 }
@@ -111,14 +118,20 @@ export async function loadCheckpoint(
   checkpoint: JobCheckpoint,
 ): Promise<PipelineCheckpoint> {
   const load = async (key: string, stage: number) => {
-    const { state, meta } = readNoiseArtifact(await blobs.get(key));
-    checkCompatible(meta, checkpointMeta(model, job, stage));
-    return state;
+    const artifact = readNoiseArtifact(await blobs.get(key));
+    checkCompatible(artifact.meta, checkpointMeta(model, job, stage));
+    return artifact;
   };
+  const [at, completed] = await Promise.all([
+    load(checkpoint.key, checkpoint.stage),
+    Promise.all(checkpoint.completedKeys.map((key, n) => load(key, n))),
+  ]);
   return {
     stage: checkpoint.stage,
-    state: await load(checkpoint.key, checkpoint.stage),
-    completed: await Promise.all(checkpoint.completedKeys.map((key, n) => load(key, n))),
+    state: at.state,
+    completed: completed.map((c) => c.state),
+    ...(at.lastEps ? { lastEps: at.lastEps } : {}),
+    completedLastEps: completed.map((c) => c.lastEps),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type InterpolationEnd,
   interpolate,
   invert,
+  type LastEps,
   type PipelineOptions,
   reconstruct,
   restartState,
@@ -15,6 +16,7 @@ import {
 } from '@obelm/engine';
 import { checkArtifact, type NoiseArtifact, type NoiseMetadata } from '@obelm/models';
 import { WorkerError } from '../errors.ts';
+import { noiseEpsDrift, roundTripError } from './measure.ts';
 import type { JobRunner, RunRequest, RunResult } from './runner.ts';
 
 /** Model timestep of the clean-end inversion call: the official 1 (docs/math.md §2), the same for every job. */
@@ -26,6 +28,13 @@ const FIRST_INVERSION_TIMESTEP = 1;
  * first: a state from another grid or sampler would decode to garbage.
  */
 export const pipelineRunner: JobRunner = async (req) => {
+  const result = await runPipeline(req);
+  // Noise from other hardware: one more model call measures how far this hardware's eps is from the maker's.
+  const drift = await noiseEpsDrift(req);
+  return drift === undefined ? result : { ...result, metrics: { ...result.metrics, noiseEpsDrift: drift } };
+};
+
+function runPipeline(req: RunRequest): Promise<RunResult> {
   const { params } = req;
   switch (params.kind) {
     case 'invert':
@@ -39,7 +48,7 @@ export const pipelineRunner: JobRunner = async (req) => {
     case 'interpolate':
       return runInterpolate({ ...req, params });
   }
-};
+}
 
 type Run<K extends JobKind> = RunRequest<ParamsOf<K>>;
 
@@ -52,7 +61,7 @@ async function runInvert(req: Run<'invert'>): Promise<RunResult> {
   const result = await invert(model, { ...options(req), ...start, prompt: params.prompt });
   return {
     images: [],
-    noise: artifact(req, result.state, params.prompt, 0),
+    noise: artifact(req, result.state, params.prompt, 0, { lastEps: result.lastEps, origin: result.latent }),
     settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : {}) },
     metrics: {},
   };
@@ -66,12 +75,14 @@ async function runSample(req: Run<'sample'>): Promise<RunResult> {
   }
   const start = noise ? { state: noise.artifact.state } : { seed: params.seed };
   const result = await sample(model, { ...options(req), prompt: params.prompt, ...start });
+  // Sampling an inversion back in the field it was inverted in is a reconstruction: measured against its x_0.
+  const error = noise && roundTripError(noise.artifact, params, result.latent);
   return {
     images: [result.image],
     // The final pair (x_1, x_0): inverting this image from it gives back the starting noise exactly.
-    noise: artifact(req, result.state, params.prompt, 0),
+    noise: artifact(req, result.state, params.prompt, 0, { lastEps: result.lastEps }),
     settings: { ...settings(params), ...(noise ? { fromNoise: noise.jobId } : { seed: params.seed }) },
-    metrics: {},
+    metrics: error === undefined ? {} : { latentMaxAbsError: error },
   };
 }
 
@@ -111,7 +122,10 @@ async function runEdit(req: Run<'edit'>): Promise<RunResult> {
   });
   return {
     images: [result.image],
-    noise: artifact(req, result.inverted, params.sourcePrompt, result.freeze),
+    noise: artifact(req, result.inverted, params.sourcePrompt, result.freeze, {
+      lastEps: result.invertedLastEps,
+      origin: result.latent,
+    }),
     settings: {
       ...settings(params),
       strength: params.strength,
@@ -175,11 +189,22 @@ function settings(params: JobParams): Record<string, unknown> {
   };
 }
 
-/** The noise artifact a run keeps, with where its eps were computed. */
-function artifact(req: RunRequest, state: SamplerState, prompt: string, freezeIndex: number): NoiseArtifact {
+/**
+ * The noise artifact a run keeps, with where its eps were computed and what lets other hardware measure itself
+ * against it: its last eps and, for an inversion, the x_0 it started from.
+ */
+function artifact(
+  req: RunRequest,
+  state: SamplerState,
+  prompt: string,
+  freezeIndex: number,
+  measures: { readonly lastEps?: LastEps; readonly origin?: Float64Array },
+): NoiseArtifact {
   return {
     state,
     meta: { ...runMeta(req.model, req.params), prompt, freezeIndex, provenance: req.hardware },
+    ...(measures.lastEps ? { lastEps: measures.lastEps } : {}),
+    ...(measures.origin ? { origin: measures.origin } : {}),
   };
 }
 

@@ -5,7 +5,8 @@ import type { RunInput } from './runner.ts';
 /**
  * Whether the noise inputs were made on this run's hardware. A mismatch does not stop the job, it is said in
  * its metrics: eps then differs in the last bits, and what starts from the artifact is no longer bitwise the
- * trajectory that made it. Empty when no noise input records its provenance (nothing to compare).
+ * trajectory that made it (by how much, `noiseEpsDrift` measures: measure.ts). Empty when no noise input records
+ * its provenance (nothing to compare).
  */
 export function noiseHardwareMetrics(
   inputs: readonly RunInput[],
@@ -20,8 +21,9 @@ export function noiseHardwareMetrics(
 }
 
 /**
- * Which exactness quantities a run measured (reconstruct measures its round trip; nothing else checks one), so
- * that report.json never states exactness it did not measure.
+ * Which exactness quantities a run measured, so that report.json never states exactness it did not measure: a
+ * round trip (reconstruct; a sample from an inversion's noise in its own field, measure.ts) and the eps drift of
+ * noise made on other hardware.
  */
 export const measuredExactness = (metrics: JobMetrics): string[] =>
-  (['latentMaxAbsError', 'pixelMse'] as const).filter((key) => metrics[key] !== undefined);
+  (['latentMaxAbsError', 'pixelMse', 'noiseEpsDrift'] as const).filter((key) => metrics[key] !== undefined);

@@ -1,4 +1,4 @@
-import type { JobKind, JobParams } from '@obelm/core';
+import type { JobKind, JobMetrics, JobParams } from '@obelm/core';
 import type { DiffusionModel, PipelineCheckpoint, PipelineProgress, Tensor } from '@obelm/engine';
 import type { NoiseArtifact, NoiseProvenance } from '@obelm/models';
 
@@ -33,7 +33,8 @@ export interface RunResult {
   readonly noise?: NoiseArtifact;
   /** Resolved settings worth reporting (freeze index, restart recipe...). */
   readonly settings: Readonly<Record<string, unknown>>;
-  readonly metrics: { readonly latentMaxAbsError?: number; readonly pixelMse?: number };
+  /** What the run measured of its exactness (provenance.ts measuredExactness lists them). */
+  readonly metrics: Pick<JobMetrics, 'latentMaxAbsError' | 'pixelMse' | 'noiseEpsDrift'>;
   /** Reconstruct: max over channels of |x_0' - x_0| per latent position, [1, H, W] (stored as a heatmap). */
   readonly errorMap?: Tensor;
 }
