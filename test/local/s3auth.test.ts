@@ -14,6 +14,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BUCKET_CORS } from '@obelm/core';
 import { type LocalStack, startLocalStack } from '@obelm/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IN_MEMORY_BODY_BYTES } from '../../packages/local/src/s3auth/payload.ts';
 import { call, PNG_BASE64 } from '../api/helpers.ts';
 
 /** The local S3 (s3rver behind the signature-checking gateway) refuses what real S3 refuses. */
@@ -150,21 +151,42 @@ describe('requests without a valid signature', () => {
     await expectOutputIntact();
   });
 
-  it('refuses a signed PutObject whose body was changed after signing, and keeps the object', async () => {
+  // Both ways a signed body waits for its check: in memory (small) and in a spool file (large).
+  it.each([
+    ['held in memory', 16],
+    ['spooled to a file', IN_MEMORY_BODY_BYTES + 1],
+  ])(
+    'refuses a signed PutObject whose body was changed after signing (%s), and keeps the object',
+    async (_, size) => {
+      await withS3('S3RVER', 'S3RVER', async (client) => {
+        // Last in the finalize step: after the SDK signed the request, before it is sent.
+        client.middlewareStack.add(
+          (next) => async (args) => {
+            (args.request as { body: unknown }).body = Buffer.alloc(size, 'o');
+            return next(args);
+          },
+          { step: 'finalizeRequest', priority: 'low' },
+        );
+        await expect(
+          client.send(new PutObjectCommand({ Bucket: bucket, Key: OUTPUT, Body: Buffer.alloc(size, 's') })),
+        ).rejects.toMatchObject({ name: 'XAmzContentSHA256Mismatch', $metadata: { httpStatusCode: 400 } });
+      });
+      await expectOutputIntact();
+    },
+  );
+
+  it.each([
+    ['held in memory', 16],
+    ['spooled to a file', IN_MEMORY_BODY_BYTES + 1],
+  ])('stores a signed PutObject whose body is intact (%s), byte for byte', async (_, size) => {
+    const body = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 31) % 251;
+    const key = `jobs/dev/job_1/intact-${size}.bin`;
     await withS3('S3RVER', 'S3RVER', async (client) => {
-      // Last in the finalize step: after the SDK signed the request, before it is sent.
-      client.middlewareStack.add(
-        (next) => async (args) => {
-          (args.request as { body: unknown }).body = Buffer.from('overwritten');
-          return next(args);
-        },
-        { step: 'finalizeRequest', priority: 'low' },
-      );
-      await expect(
-        client.send(new PutObjectCommand({ Bucket: bucket, Key: OUTPUT, Body: Buffer.from('signed-body') })),
-      ).rejects.toMatchObject({ name: 'XAmzContentSHA256Mismatch', $metadata: { httpStatusCode: 400 } });
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     });
-    await expectOutputIntact();
+    const res = await fetch(await presignGet(key));
+    expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
   });
 
   it('refuses an x-amz-* header added after signing (S3 requires them signed)', async () => {

@@ -29,7 +29,13 @@ const requests = [
 interface BatchReport {
   attempt: number;
   resumedFrom?: { step: number };
-  batching: { mode: string; maxBatchRows: number; calls: number; maxCallMembers: number };
+  batching: {
+    mode: string;
+    maxBatchRows: number;
+    calls: number;
+    meanCallRows: number;
+    maxCallMembers: number;
+  };
 }
 
 let t: { stack: LocalStack; workerEnv: Record<string, string> };
@@ -147,6 +153,19 @@ test('jobs in flight together share model calls and end with the bytes of runs a
   expect(Math.max(...reports.map((r) => r.batching.maxCallMembers))).toBeGreaterThanOrEqual(
     requests.length - 1,
   );
+});
+
+test('jobs waiting in the queue together enter the model together: every call of every job is full', async () => {
+  const jobs = await submitAll(requests); // no worker yet: they wait together, as a backlog does
+  // A long hold, so that the test does not depend on how fast this machine claims: the bound is unit-tested.
+  worker = startWorker(workerConfig({ OBELM_ADMISSION_HOLD_MS: '10000' }));
+  const done = await Promise.all(jobs.map((job) => waitForJob(t.stack, job.id)));
+  const reports = await Promise.all(done.map(expectLikeAlone));
+  for (const report of reports) {
+    // One receive, one group: the first call already had all of them (2 guided rows each), and so had the rest.
+    expect(report.batching.maxCallMembers).toBe(requests.length);
+    expect(report.batching.meanCallRows).toBe(2 * requests.length);
+  }
 });
 
 test('a job canceled while in flight with others ends canceled; the others end as if alone', async () => {

@@ -104,7 +104,7 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   OBELM_CHECKPOINT_SECONDS: z.coerce.number().min(0).default(10),
   /**
    * Jobs one worker process runs at once: their model calls are merged into shared batches (OBELM_MAX_BATCH_ROWS),
-   * and one more job is claimed and prefetched (model, inputs, checkpoint) to take the first slot that frees.
+   * and as many more are claimed and prefetched (model, inputs, checkpoint) to take the slots as they free.
    * The default, 8, is what fills a batch of the default 16 rows with guided (2-row) calls.
    */
   OBELM_WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(8),
@@ -113,6 +113,12 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
    * invariant (checked at model load), every call is padded to exactly this many rows so outputs stay exact.
    */
   OBELM_MAX_BATCH_ROWS: z.coerce.number().int().min(1).max(256).default(16),
+  /**
+   * Jobs received together (a backlog) enter the model together, so their first calls are one batch; this bounds
+   * how long, from the first of them ready, they wait for the others' claims and input fetches: about one GPU
+   * UNet call, so one slow download costs the rest at most a call's time.
+   */
+  OBELM_ADMISSION_HOLD_MS: z.coerce.number().int().min(0).max(10_000).default(30),
   /** Tests only: sleep this long after every sampler step, to make a job slow enough to cancel or stop. */
   OBELM_TEST_STEP_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });

@@ -9,6 +9,7 @@ import {
   jobTransitions,
   type Logger,
 } from '@obelm/core';
+import { coalescing } from './coalesce.ts';
 import type { StoreContext } from './context.ts';
 import { tenantLimits } from './tenants.ts';
 
@@ -55,7 +56,24 @@ export async function sendJobMessage(ctx: StoreContext, job: Pick<JobItem, 'id' 
  * a duplicate message, which workers drop (claims are conditional), counts the slots again and goes on with the
  * next. Returns the released ids.
  */
-export async function releaseHeld(ctx: StoreContext, tenant: string): Promise<string[]> {
+export function releaseHeld(ctx: StoreContext, tenant: string): Promise<string[]> {
+  let release = releasers.get(ctx);
+  if (!release) {
+    release = coalescing((of: string) => releaseHeldNow(ctx, of));
+    releasers.set(ctx, release);
+  }
+  return release(tenant);
+}
+
+/**
+ * One process's releases of a tenant run one at a time (coalesce.ts): the jobs a worker ran together end together,
+ * and each end calls releaseHeld. Racing, they would all send messages for the same oldest held jobs (message
+ * first, above), all but one of them duplicates that workers receive and drop instead of real jobs (and that a
+ * backlog metric counts). Callers in other processes can still race, safely, as above.
+ */
+const releasers = new WeakMap<StoreContext, (tenant: string) => Promise<string[]>>();
+
+async function releaseHeldNow(ctx: StoreContext, tenant: string): Promise<string[]> {
   const { parallelJobs } = await tenantLimits(ctx, tenant);
   const released: string[] = [];
   // Ids tried once are skipped: a stale index page could offer a job already dispatched again and again.

@@ -14,7 +14,7 @@ import { TaskProtection } from './aws/taskProtection.ts';
 import { loadModelBundle } from './bundles/bundles.ts';
 import { ModelCache, type ModelLoader } from './bundles/modelCache.ts';
 import { executeJob } from './job/execute.ts';
-import { ModelSlots, type SlotTicket } from './job/modelSlots.ts';
+import { AdmissionGroup, ModelSlots, type SlotTicket } from './job/modelSlots.ts';
 import { pipelineRunner } from './job/pipelines.ts';
 import type { JobRunner } from './job/runner.ts';
 import { claimFromMessage } from './queue/claim.ts';
@@ -76,9 +76,9 @@ export function preloadModel(config: WorkerConfig, id: string): Promise<unknown>
 
 /**
  * Starts the jobs-queue consumer: up to OBELM_WORKER_SLOTS jobs run their pipelines at once (their model calls
- * merged by the model's batcher), one more is claimed and prefetched to take the first slot that frees (free
- * slots are filled from one receive, its messages claimed at once), and a job's finish (outputs, report, final
- * update, delete) runs off the model's path; until stop().
+ * merged by the model's batcher), as many more are claimed and prefetched to take the slots as they free (jobs
+ * waiting together are received, claimed and admitted into the model together), and a job's finish (outputs,
+ * report, final update, delete) runs off the model's path; until stop().
  */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
@@ -134,13 +134,15 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   let stopping: Promise<void> | undefined;
 
   /**
-   * How many messages to receive now: enough for the free slots and one job ahead of them (claimed, its model and
-   * inputs loaded, it takes the first slot that frees), never more, so no message waits unclaimed; none while a
-   * slots' worth of jobs is finishing.
+   * How many messages to receive now: enough for the free slots and a slots' worth of jobs ahead of them (claimed,
+   * model and inputs loaded), never more, so no message waits unclaimed. Jobs that run together leave the model
+   * together; the group ahead then enters at once, together, rather than one prefetched job alone while the next
+   * ones are claimed behind the first group's writes. None while two slots' worth of jobs are finishing (the store
+   * is slow: the model waits rather than outputs piling up in memory).
    */
   const room = () =>
-    slots.count('finishing') < slots.size
-      ? Math.min(MAX_RECEIVE, slots.size + 1 - slots.count('prefetching') - slots.count('model'))
+    slots.count('finishing') < 2 * slots.size
+      ? Math.min(MAX_RECEIVE, 2 * slots.size - slots.count('prefetching') - slots.count('model'))
       : 0;
 
   /** A job is in flight: the task stays protected, and the health file fresh, until the last one ends. */
@@ -156,9 +158,13 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
     void protection.release(); // not awaited: the next job need not wait for the agent
   }
 
-  async function handle(message: ReceivedMessage): Promise<void> {
-    const result = await claimFromMessage(claimDeps, message);
+  async function handle(message: ReceivedMessage, group?: AdmissionGroup): Promise<void> {
+    const result = await claimFromMessage(claimDeps, message).catch((error: unknown) => {
+      group?.gone();
+      throw error;
+    });
     if (!result.claimed) {
+      group?.gone();
       log.info('message settled without a run', { messageId: message.id, outcome: result.outcome });
       return;
     }
@@ -174,7 +180,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
       heartbeatSeconds,
       log: jobLog,
     });
-    const slot = slots.ticket();
+    const slot = slots.ticket(group);
     inFlight.set(lease, slot);
     hold();
     // A stop (or host fault) that came while we were claiming applies to this job too.
@@ -197,11 +203,13 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
 
   /**
    * Claims the messages of one receive all at once (jobs submitted together start together, not one claim's
-   * round trip apart); a claim that fails leaves its message to come back, and the first failure goes to the
-   * loop's backoff once every claim has settled.
+   * round trip apart, and into the model as one group: modelSlots.ts AdmissionGroup); a claim that fails leaves
+   * its message to come back, and the first failure goes to the loop's backoff once every claim has settled.
    */
   async function handleAll(messages: readonly ReceivedMessage[]): Promise<void> {
-    const results = await Promise.allSettled(messages.map(handle));
+    const group =
+      messages.length > 1 ? new AdmissionGroup(messages.length, config.OBELM_ADMISSION_HOLD_MS) : undefined;
+    const results = await Promise.allSettled(messages.map((message) => handle(message, group)));
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -224,7 +232,7 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
         // stop() lets a poll in progress end (within OBELM_POLL_SECONDS) rather than abort it: an abandoned
         // long poll can still take a message server-side and hide it for three heartbeats. What a poll brings
         // after stop() goes straight back to the queue.
-        const messages = await queue.receiveUpTo(max, config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
+        const messages = await queue.receiveReady(max, config.OBELM_POLL_SECONDS, heartbeatSeconds * 3);
         if (polling.signal.aborted) await Promise.all(messages.map((m) => queue.setVisibility(m, 0)));
         else await handleAll(messages);
         failures = 0;

@@ -1,8 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { type Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import {
+  type Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import type { Admitted } from './admit.ts';
 import { S3Refusal, sendS3Error } from './errors.ts';
+import type { SpooledBody } from './payload.ts';
 
 export interface Upstream {
   host: string;
@@ -25,7 +32,7 @@ export function forward(
   if (admitted.body !== 'stream') {
     delete headers['transfer-encoding'];
     headers['content-length'] = String(
-      admitted.body === 'buffered' ? admitted.bytes.length : admitted.spooled.size,
+      admitted.body === 'buffered' ? admitted.bytes.length : sizeOf(admitted.spooled),
     );
   }
   if (admitted.body === 'buffered') headers['content-type'] = admitted.contentType;
@@ -61,9 +68,19 @@ export function forward(
     if (!req.complete) out.destroy();
   });
   if (admitted.body === 'buffered') out.end(admitted.bytes);
-  else if (admitted.body === 'spooled') {
-    const { path } = admitted.spooled;
-    out.on('close', () => void rm(path, { force: true }));
-    createReadStream(path).pipe(out);
-  } else req.pipe(out);
+  else if (admitted.body === 'spooled') sendSpooled(admitted.spooled, out);
+  else req.pipe(out);
+}
+
+const sizeOf = (spooled: SpooledBody) => ('bytes' in spooled ? spooled.bytes.length : spooled.size);
+
+/** A verified body to s3rver; a spool file is removed once sent. */
+function sendSpooled(spooled: SpooledBody, out: ClientRequest): void {
+  if ('bytes' in spooled) {
+    out.end(spooled.bytes);
+    return;
+  }
+  const { path } = spooled;
+  out.on('close', () => void rm(path, { force: true }));
+  createReadStream(path).pipe(out);
 }

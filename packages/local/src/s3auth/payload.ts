@@ -7,11 +7,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Refusal } from './errors.ts';
 
-/** A request body received in full and checked against its signed hash, kept in a file until forwarded. */
-export interface SpooledBody {
-  path: string;
-  size: number;
-}
+/**
+ * A request body received in full and checked against its signed hash, until forwarded: in memory when small (a
+ * job's image, noise file or report), else in a file, so memory stays bounded however large the upload.
+ */
+export type SpooledBody = { bytes: Buffer } | { path: string; size: number };
+
+/** Bodies up to this size are held in memory: no temporary file to write, read back and remove. */
+export const IN_MEMORY_BODY_BYTES = 1 << 20;
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -25,8 +28,9 @@ const mismatch = () =>
 /**
  * For a header-signed request whose x-amz-content-sha256 is a hex digest (the SDK's choice for in-memory bodies),
  * S3 stores nothing unless the body has that digest. s3rver writes straight to the object's file, so the body is
- * received into `dir` first and forwarded only once it matches: memory stays bounded and a mismatched or cut-off
- * upload never replaces an object. Returns undefined for a request without a body.
+ * received first (in memory up to IN_MEMORY_BODY_BYTES, else into `dir`) and forwarded only once it matches: memory
+ * stays bounded and a mismatched or cut-off upload never replaces an object. Returns undefined for a request
+ * without a body.
  */
 export async function spoolSignedPayload(
   req: IncomingMessage,
@@ -38,6 +42,14 @@ export async function spoolSignedPayload(
   if (!hasBody) {
     if (expected !== EMPTY_SHA256) throw mismatch();
     return undefined;
+  }
+  const length = Number(req.headers['content-length']);
+  if (Number.isInteger(length) && length <= IN_MEMORY_BODY_BYTES) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const bytes = Buffer.concat(chunks);
+    if (createHash('sha256').update(bytes).digest('hex') !== expected) throw mismatch();
+    return { bytes };
   }
   const path = join(dir, randomUUID());
   const hash = createHash('sha256');

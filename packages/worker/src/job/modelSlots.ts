@@ -18,9 +18,9 @@ export class ModelSlots {
 
   constructor(readonly size: number) {}
 
-  /** A job was claimed: its ticket follows it to its end. */
-  ticket(): SlotTicket {
-    const ticket = new SlotTicket(this);
+  /** A job was claimed (with the jobs received together with it, `group`): its ticket follows it to its end. */
+  ticket(group?: AdmissionGroup): SlotTicket {
+    const ticket = new SlotTicket(this, group);
     this.tickets.add(ticket);
     this.wake();
     return ticket;
@@ -80,11 +80,61 @@ export class ModelSlots {
   }
 }
 
+/**
+ * Jobs received together (a backlog: several messages in one receive) enter the model together, so that their
+ * first eps calls meet in one batch. Without it the first job prefetched starts alone and the others join steps
+ * later, and each step of lag is one more model call at the end of the group. A member counts until it is ready
+ * to enter or gone (its claim or prefetch failed); the wait is bounded by `holdMs` from the first ready member
+ * (OBELM_ADMISSION_HOLD_MS).
+ */
+export class AdmissionGroup {
+  private waiting: number;
+  private readonly opened: Promise<void>;
+  private open!: () => void;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    size: number,
+    private readonly holdMs: number,
+  ) {
+    this.waiting = size;
+    this.opened = new Promise((resolve) => {
+      this.open = () => {
+        clearTimeout(this.timer);
+        resolve();
+      };
+    });
+  }
+
+  /** This member is ready to enter: resolves when every member is ready or gone, or `holdMs` after the first. */
+  ready(): Promise<void> {
+    this.timer ??= setTimeout(() => this.open(), this.holdMs);
+    this.count();
+    return this.opened;
+  }
+
+  /** This member will not enter (its claim or its prefetch failed). */
+  gone(): void {
+    this.count();
+  }
+
+  private count(): void {
+    if (--this.waiting <= 0) this.open();
+  }
+}
+
 /** One claimed job's place in the slots. */
 export class SlotTicket {
   private current: SlotPhase = 'prefetching';
+  /** Still counted by its admission group (neither ready nor gone). */
+  private grouped: boolean;
 
-  constructor(private readonly slots: ModelSlots) {}
+  constructor(
+    private readonly slots: ModelSlots,
+    private readonly group?: AdmissionGroup,
+  ) {
+    this.grouped = group !== undefined;
+  }
 
   get phase(): SlotPhase {
     return this.current;
@@ -93,6 +143,10 @@ export class SlotTicket {
   /** Waits for a model slot (prefetching -> model); rejects when `signal` aborts while waiting. */
   async enter(signal: AbortSignal): Promise<void> {
     if (this.current !== 'prefetching') throw new Error(`cannot enter a model slot from ${this.current}`);
+    if (this.group && this.grouped) {
+      this.grouped = false;
+      await abortable(this.group.ready(), signal);
+    }
     await this.slots.acquire(signal);
     this.move('model');
   }
@@ -107,6 +161,10 @@ export class SlotTicket {
   /** The job has ended; a slot still held is given back. */
   end(): void {
     if (this.current === 'ended') return;
+    if (this.group && this.grouped) {
+      this.grouped = false;
+      this.group.gone();
+    }
     this.leave();
     this.slots.forget(this);
     this.move('ended');
@@ -116,6 +174,19 @@ export class SlotTicket {
     this.current = phase;
     this.slots.wake();
   }
+}
+
+/** `wait`, or a rejection as soon as `signal` aborts. */
+function abortable(wait: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(stoppedWaiting(signal));
+  return new Promise((resolve, reject) => {
+    const quit = () => reject(stoppedWaiting(signal));
+    signal.addEventListener('abort', quit, { once: true });
+    wait.then(() => {
+      signal.removeEventListener('abort', quit);
+      resolve();
+    });
+  });
 }
 
 function stoppedWaiting(signal: AbortSignal): Error {

@@ -40,6 +40,26 @@ export class JobQueue {
   }
 
   /**
+   * Up to `max` messages, as many as the queue has ready: a long poll for the first ones (receiveUpTo), then
+   * receives that do not wait, until `max` or one comes back empty. SQS (and fauxqs) may answer a receive with
+   * fewer messages than it holds; jobs that wait together are then still received, claimed and admitted into
+   * the model together (one more empty receive, milliseconds, when the queue had no more).
+   */
+  async receiveReady(
+    max: number,
+    waitSeconds: number,
+    visibilitySeconds: number,
+  ): Promise<ReceivedMessage[]> {
+    const messages = await this.receiveUpTo(max, waitSeconds, visibilitySeconds);
+    while (messages.length > 0 && messages.length < max) {
+      const more = await this.receiveUpTo(max - messages.length, 0, visibilitySeconds);
+      if (more.length === 0) break;
+      messages.push(...more);
+    }
+    return messages;
+  }
+
+  /**
    * Long-polls for up to `max` messages (1..10, SQS's limit) in one call, as receive() does for one: the wait
    * ends as soon as any are available, so it may bring fewer. Empty when the wait ends empty or `signal` aborts it.
    */
