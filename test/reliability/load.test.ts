@@ -24,8 +24,9 @@ test('60 jobs from 6 clients on 2 workers, one SIGKILLed midway: each succeeds e
   const check = await checkLoad(stack, result);
   expect(check.problems).toEqual([]);
   expect(check.items).toHaveLength(60);
-  // The killed worker's job (if it held one) was claimed again, and no job was claimed more than twice.
-  expect(check.reclaimed).toBeLessThanOrEqual(2);
+  // The killed worker's jobs were claimed again: at most every job in flight at the kill (one per client; a worker
+  // runs several at once), or one taken over as stale from a worker starved of CPU, which is safe too (above).
+  expect(check.reclaimed).toBeLessThanOrEqual(6);
   expect(stack.workerRestarts()).toBeGreaterThanOrEqual(1);
   expect(stack.workerPids()).not.toContain(result.killedPid);
 }, 120_000);

@@ -18,14 +18,29 @@ const LOOPBACK = '127.0.0.1';
 /** s3rver's one account, which the stack's clients use. */
 const S3RVER_ACCOUNT = { S3RVER: 'S3RVER' };
 
-/** Closes a node:http server, dropping idle keep-alive sockets so close does not wait for them. */
-export function closeServer(server: Server): Promise<void> {
+/**
+ * Closes a node:http server, dropping its keep-alive sockets so close does not wait for them. With `drainMs`,
+ * requests in progress get that long to finish first (idle sockets still go at once).
+ */
+export function closeServer(server: Server, drainMs = 0): Promise<void> {
   const closed = new Promise<void>((resolve, reject) =>
     server.close((err) => (err ? reject(err) : resolve())),
   );
-  server.closeAllConnections();
-  return closed;
+  if (drainMs <= 0) {
+    server.closeAllConnections();
+    return closed;
+  }
+  server.closeIdleConnections();
+  const cutOff = setTimeout(() => server.closeAllConnections(), drainMs);
+  return closed.finally(() => clearTimeout(cutOff));
 }
+
+/**
+ * How long dynalite's requests in progress may finish when it stops: it closes its LevelDB store once the server
+ * has closed, and an operation cut off mid-way then throws "Database is closed" outside any request (an uncaught
+ * exception in whatever process hosts the stack, e.g. an outage test). Its requests take milliseconds.
+ */
+const DYNAMO_DRAIN_MS = 2000;
 
 /**
  * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures
@@ -95,5 +110,8 @@ export async function startDynamo(dir: string, port = 0): Promise<StandIn> {
     server.listen(port, LOOPBACK, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  return { endpoint: `http://${LOOPBACK}:${address.port}`, stop: () => closeServer(server) };
+  return {
+    endpoint: `http://${LOOPBACK}:${address.port}`,
+    stop: () => closeServer(server, DYNAMO_DRAIN_MS),
+  };
 }
