@@ -40,7 +40,7 @@ export function closeServer(server: Server, drainMs = 0): Promise<void> {
  * has closed, and an operation cut off mid-way then throws "Database is closed" outside any request (an uncaught
  * exception in whatever process hosts the stack, e.g. an outage test). Its requests take milliseconds.
  */
-const DYNAMO_DRAIN_MS = 2000;
+const DYNAMO_DRAIN_MS = 500;
 
 /**
  * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures

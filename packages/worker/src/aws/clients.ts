@@ -17,17 +17,28 @@ export interface AwsClients {
   readonly db: DynamoDBDocumentClient;
 }
 
+/**
+ * Time to open a connection, and that a request's socket may sit idle, before the SDK counts an attempt as failed:
+ * without them a blackholed endpoint holds a call, and the job (or the job ends queued behind it) forever. Longer
+ * than the longest long poll (OBELM_POLL_SECONDS <= 20); a large download that keeps streaming is not cut.
+ */
+const requestHandler = { connectionTimeout: 3000, requestTimeout: 30_000 };
+
 export function createAwsClients(env: Env = process.env): AwsClients {
   return {
     s3: createS3Client(env),
     // The queue URL's host is not routable locally; send to the configured SQS endpoint instead.
     sqs: recordedWhenAsked(
-      new SQSClient({ ...awsClientSettings(env, 'SQS'), useQueueUrlAsEndpoint: false }),
+      new SQSClient({ ...awsClientSettings(env, 'SQS'), requestHandler, useQueueUrlAsEndpoint: false }),
       env,
       'worker',
     ),
     db: DynamoDBDocumentClient.from(
-      recordedWhenAsked(new DynamoDBClient(awsClientSettings(env, 'DYNAMODB')), env, 'worker'),
+      recordedWhenAsked(
+        new DynamoDBClient({ ...awsClientSettings(env, 'DYNAMODB'), requestHandler }),
+        env,
+        'worker',
+      ),
       {
         marshallOptions: { removeUndefinedValues: true },
       },
@@ -39,7 +50,7 @@ export function createS3Client(env: Env = process.env): S3Client {
   const settings = awsClientSettings(env, 'S3');
   // Path-style addressing only where a custom endpoint (the local S3 stand-in) cannot resolve bucket subdomains.
   return recordedWhenAsked(
-    new S3Client({ ...settings, forcePathStyle: settings.endpoint !== undefined }),
+    new S3Client({ ...settings, requestHandler, forcePathStyle: settings.endpoint !== undefined }),
     env,
     'worker',
   );

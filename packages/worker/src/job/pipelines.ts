@@ -30,7 +30,11 @@ const FIRST_INVERSION_TIMESTEP = 1;
 export const pipelineRunner: JobRunner = async (req) => {
   const result = await runPipeline(req);
   // Noise from other hardware: one more model call measures how far this hardware's eps is from the maker's.
-  const drift = await noiseEpsDrift(req);
+  // Only a measurement: if that call fails (not a stop or cancel), the finished run keeps its outputs without it.
+  const drift = await noiseEpsDrift(req).catch((error: unknown) => {
+    if (req.signal.aborted) throw error;
+    return undefined;
+  });
   return drift === undefined ? result : { ...result, metrics: { ...result.metrics, noiseEpsDrift: drift } };
 };
 

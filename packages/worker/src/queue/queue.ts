@@ -41,9 +41,10 @@ export class JobQueue {
 
   /**
    * Up to `max` messages, as many as the queue has ready: a long poll for the first ones (receiveUpTo), then
-   * receives that do not wait, until `max` or one comes back empty. SQS (and fauxqs) may answer a receive with
-   * fewer messages than it holds; jobs that wait together are then still received, claimed and admitted into
-   * the model together (one more empty receive, milliseconds, when the queue had no more).
+   * receives that do not wait, until `max` or one comes back empty. A receive may bring fewer messages than the
+   * queue holds (fauxqs; SQS too), so jobs that wait together are more often received, claimed and admitted into
+   * the model together. Best effort: SQS answers a receive that does not wait from a sample of its servers, so it
+   * may come back empty with messages left. A failed top-up returns what was received (those are in hand).
    */
   async receiveReady(
     max: number,
@@ -52,7 +53,7 @@ export class JobQueue {
   ): Promise<ReceivedMessage[]> {
     const messages = await this.receiveUpTo(max, waitSeconds, visibilitySeconds);
     while (messages.length > 0 && messages.length < max) {
-      const more = await this.receiveUpTo(max - messages.length, 0, visibilitySeconds);
+      const more = await this.receiveUpTo(max - messages.length, 0, visibilitySeconds).catch(() => []);
       if (more.length === 0) break;
       messages.push(...more);
     }
