@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { type Grant, policyDocument } from './access.ts';
 import { BacklogScaling } from './backlogScaling.ts';
 import { InfraConfigError } from './errors.ts';
+import { rootVolume } from './rootVolume.ts';
 import { ecrRepositoryOf, WorkerAmi } from './workerAmi.ts';
 
 /** ECS GPU-optimized Amazon Linux 2023 AMI, resolved by EC2 at every launch (always the latest patch). */
@@ -262,17 +263,7 @@ export class GpuWorker extends pulumi.ComponentResource {
           userData: this.cluster.name.apply((cluster) =>
             Buffer.from(userData(cluster, { warmPool: extra.warmPool, gpuMetrics })).toString('base64'),
           ),
-          blockDeviceMappings: [
-            {
-              deviceName: '/dev/xvda',
-              ebs: {
-                volumeSize: args.rootVolumeGiB,
-                volumeType: 'gp3',
-                encrypted: 'true',
-                deleteOnTermination: 'true',
-              },
-            },
-          ],
+          blockDeviceMappings: [rootVolume(args.rootVolumeGiB)],
           // IMDSv2 only, hop limit 1: a bridge-mode container is one hop further, so it cannot get a token and
           // cannot borrow the instance role. The ECS agent uses host networking; tasks get their role from the
           // agent's credentials endpoint (169.254.170.2, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), not from IMDS;

@@ -4,6 +4,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { type Grant, policyDocument } from './access.ts';
 import { InfraConfigError } from './errors.ts';
+import { rootVolume } from './rootVolume.ts';
 
 /** Build instances: no GPU needed to pull an image and copy files; types every AZ of a region offers. */
 const BUILD_INSTANCE_TYPES = ['m6i.xlarge', 'm5.xlarge'];
@@ -77,17 +78,7 @@ export class WorkerAmi extends pulumi.ComponentResource {
         parentImage: `ssm:${args.parentAmiParameter}`,
         version,
         components: [{ componentArn: component.arn }],
-        blockDeviceMappings: [
-          {
-            deviceName: '/dev/xvda',
-            ebs: {
-              volumeSize: args.rootVolumeGiB,
-              volumeType: 'gp3',
-              encrypted: 'true',
-              deleteOnTermination: 'true',
-            },
-          },
-        ],
+        blockDeviceMappings: [rootVolume(args.rootVolumeGiB)],
       },
       parent,
     );

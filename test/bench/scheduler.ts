@@ -20,7 +20,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DiffusionModel, type SampleResult, type SamplerState, sample } from '@obelm/engine';
+import { type DiffusionModel, type SampleResult, sample, stateArrays } from '@obelm/engine';
 import { encodeImage, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
 import { type BatchMode, checkBatchInvariance, createModelBatcher } from '@obelm/worker/batching';
@@ -57,13 +57,7 @@ const run = (model: DiffusionModel, job: Job) => sample(model, { ...job, steps: 
 
 /** The bytes a job leaves behind: its PNG, its pixels and its final noise state. */
 async function outputBytes(result: SampleResult): Promise<Buffer> {
-  const state: SamplerState = result.state;
-  const arrays =
-    state.kind === 'single'
-      ? [state.x]
-      : state.kind === 'pair'
-        ? [state.upper, state.lower]
-        : [state.x, state.y];
+  const arrays = stateArrays(result.state);
   const png = await encodeImage(result.image, 'png');
   return Buffer.concat([
     png,

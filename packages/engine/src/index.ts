@@ -25,7 +25,7 @@ export {
   interpolate,
 } from './pipelines/interpolate.ts';
 export { type InvertRequest, type InvertResult, invert } from './pipelines/invert.ts';
-export { type EpsAtRequest, epsAt, type LastEps, type StateTensor } from './pipelines/lastEps.ts';
+export { type EpsAtRequest, epsAt, type LastEps } from './pipelines/lastEps.ts';
 export type { DiffusionModel, ModelDefaults, ScheduleConfig } from './pipelines/model.ts';
 export type { PipelineCheckpoint, PipelineOptions, PipelineProgress } from './pipelines/options.ts';
 export { type ReconstructRequest, type ReconstructResult, reconstruct } from './pipelines/reconstruct.ts';
@@ -40,7 +40,14 @@ export {
 } from './samplers/coefficients.ts';
 export type { Direction } from './samplers/context.ts';
 export { runSampler, samplerFor, stepsBetween } from './samplers/run.ts';
-export { frontier, frontierState, restartState } from './samplers/state.ts';
+export {
+  frontier,
+  frontierState,
+  namedStateArrays,
+  restartState,
+  type StateTensor,
+  stateArrays,
+} from './samplers/state.ts';
 export { alphasCumprod, inferenceTimesteps, roundHalfEven, SD_SCHEDULE } from './schedule.ts';
 export { slerp } from './slerp.ts';
 export { maxAbsDifference, numel, tensor } from './tensor.ts';

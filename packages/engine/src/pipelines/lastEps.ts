@@ -1,12 +1,10 @@
 import { EngineError } from '../errors.ts';
+import { namedStateArrays, type StateTensor } from '../samplers/state.ts';
 import { withBatch } from '../tensor.ts';
 import type { EpsPredictor, SamplerState } from '../types.ts';
 import { embedder, guided } from './guided.ts';
 import { stateBatch } from './images.ts';
 import type { DiffusionModel } from './model.ts';
-
-/** One array of a sampler state, by its name in the state (and in a noise artifact). */
-export type StateTensor = 'x' | 'y' | 'upper' | 'lower';
 
 /**
  * The guided eps a run's last model call returned, with where it was evaluated: an array its end state holds and
@@ -47,26 +45,8 @@ export function recordingLastCall(eps: EpsPredictor): { eps: EpsPredictor; last(
  */
 export function lastEpsOf(call: EpsCall | undefined, end: SamplerState): LastEps | undefined {
   if (!call) return undefined;
-  const at = namedArrays(end).find(([, array]) => array === call.x)?.[0];
+  const at = namedStateArrays(end).find(([, array]) => array === call.x)?.[0];
   return at === undefined ? undefined : { at, timestep: call.t, eps: call.eps };
-}
-
-/** Every array of a state with its name. */
-function namedArrays(state: SamplerState): Array<readonly [StateTensor, Float64Array]> {
-  switch (state.kind) {
-    case 'single':
-      return [['x', state.x]];
-    case 'pair':
-      return [
-        ['upper', state.upper],
-        ['lower', state.lower],
-      ];
-    case 'coupled':
-      return [
-        ['x', state.x],
-        ['y', state.y],
-      ];
-  }
 }
 
 export interface EpsAtRequest {
@@ -83,7 +63,7 @@ export interface EpsAtRequest {
 
 /** The guided eps this model gives at one array of a state: one model call, as the pipelines make it. */
 export async function epsAt(model: DiffusionModel, req: EpsAtRequest): Promise<Float64Array> {
-  const x = namedArrays(req.state).find(([name]) => name === req.at)?.[1];
+  const x = namedStateArrays(req.state).find(([name]) => name === req.at)?.[1];
   if (!x) {
     throw new EngineError('invalid_state', `a ${req.state.kind} state has no array '${req.at}'`);
   }

@@ -26,16 +26,30 @@ export function frontierState(
   }
 }
 
-/** Every array a state holds, for shape and finiteness checks. */
-export function stateArrays(state: SamplerState): Float64Array[] {
+/** One array of a sampler state, by its name in the state (and in a noise artifact). */
+export type StateTensor = 'x' | 'y' | 'upper' | 'lower';
+
+/** Every array a state holds with its name, in the order noise artifacts store them. */
+export function namedStateArrays(state: SamplerState): Array<readonly [StateTensor, Float64Array]> {
   switch (state.kind) {
     case 'single':
-      return [state.x];
+      return [['x', state.x]];
     case 'pair':
-      return [state.upper, state.lower];
+      return [
+        ['upper', state.upper],
+        ['lower', state.lower],
+      ];
     case 'coupled':
-      return [state.x, state.y];
+      return [
+        ['x', state.x],
+        ['y', state.y],
+      ];
   }
+}
+
+/** Every array a state holds, for shape and finiteness checks. */
+export function stateArrays(state: SamplerState): Float64Array[] {
+  return namedStateArrays(state).map(([, array]) => array);
 }
 
 /**

@@ -1,4 +1,11 @@
-import type { LastEps, SamplerSpec, SamplerState, ScheduleConfig, StateTensor } from '@obelm/engine';
+import {
+  type LastEps,
+  namedStateArrays,
+  type SamplerSpec,
+  type SamplerState,
+  type ScheduleConfig,
+  type StateTensor,
+} from '@obelm/engine';
 import { NoiseFileError } from './errors.ts';
 import { firstNoiseFormatVersion, type NoiseMetadata, noiseFormatVersion } from './metadata.ts';
 import { type F64Tensor, readSafetensors, writeSafetensors } from './safetensors.ts';
@@ -35,18 +42,20 @@ export function writeNoiseArtifact({ state, meta, lastEps, origin }: NoiseArtifa
     ...(lastEps ? [['last_eps', lastEps.eps] as const] : []),
     ...(origin ? [['origin', origin] as const] : []),
   ];
-  if (lastEps && !stateTensors(state).some(([name]) => name === lastEps.at)) {
+  if (lastEps && !namedStateArrays(state).some(([name]) => name === lastEps.at)) {
     throw invalid(`last eps is at '${lastEps.at}', which a ${state.kind} state does not hold`);
   }
-  const tensors = [...stateTensors(state), ...measures].map(([name, data]): readonly [string, F64Tensor] => {
-    if (data.length !== count) {
-      throw new NoiseFileError(
-        'noise_wrong_shape',
-        `state tensor '${name}' has ${data.length} values; latent shape [${meta.latentShape}] needs ${count}`,
-      );
-    }
-    return [name, { shape: meta.latentShape, data }];
-  });
+  const tensors = [...namedStateArrays(state), ...measures].map(
+    ([name, data]): readonly [string, F64Tensor] => {
+      if (data.length !== count) {
+        throw new NoiseFileError(
+          'noise_wrong_shape',
+          `state tensor '${name}' has ${data.length} values; latent shape [${meta.latentShape}] needs ${count}`,
+        );
+      }
+      return [name, { shape: meta.latentShape, data }];
+    },
+  );
   const { name: sampler, ...samplerParams } = meta.sampler;
   // Every value is a string (safetensors metadata); numbers via String() round-trip float64 exactly.
   return writeSafetensors(tensors, {
@@ -163,23 +172,6 @@ function provenance(metadata: Readonly<Record<string, string>>): Pick<NoiseMetad
     throw invalid('provenance needs provider, device and onnxruntime_version together');
   }
   return { provenance: { provider, device, onnxruntime } };
-}
-
-function stateTensors(state: SamplerState): Array<readonly [string, Float64Array]> {
-  switch (state.kind) {
-    case 'single':
-      return [['x', state.x]];
-    case 'pair':
-      return [
-        ['upper', state.upper],
-        ['lower', state.lower],
-      ];
-    case 'coupled':
-      return [
-        ['x', state.x],
-        ['y', state.y],
-      ];
-  }
 }
 
 function readState(
