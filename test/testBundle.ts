@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { build } from 'esbuild';
+import { SESSION_HOST_SOURCE, sessionHostDefine } from '../packages/models/src/runtime/sessionHostEntry.ts';
 
 /**
  * Under the repository, so that a bundle's requires of installed packages (the AWS SDK, onnxruntime) resolve
@@ -18,6 +19,7 @@ const REQUIRE_BANNER =
   'const require = __testBundleCreateRequire(import.meta.url);';
 
 const bundles = new Map<string, Promise<string>>();
+let sessionHost: Promise<string> | undefined;
 
 /**
  * A program's TypeScript sources (`entry` and the workspace packages it imports) compiled once per test process
@@ -26,19 +28,22 @@ const bundles = new Map<string, Promise<string>>();
  * the hundreds of ES modules an import loads. A process started from it with plain node spends a quarter to a
  * third of the CPU time of a start through tsx; tests that start many spend most of theirs starting them.
  * Named by its content, so a source change builds a new one and no test runs a stale one. `name` prefixes the
- * file's name.
+ * file's name. The onnxruntime session host thread's entry is bundled beside it (sessionHostEntry.ts), and the
+ * bundle names that file, so its own name changes with the host's content too.
  */
 export function testBundle(name: string, entry: string): Promise<string> {
   let bundled = bundles.get(entry);
   if (!bundled) {
-    bundled = buildBundle(name, entry);
+    sessionHost ??= buildBundle('sessionHost', SESSION_HOST_SOURCE, {});
+    bundled = sessionHost.then((host) => buildBundle(name, entry, sessionHostDefine(`./${basename(host)}`)));
     bundles.set(entry, bundled);
   }
   return bundled;
 }
 
-async function buildBundle(name: string, entry: string): Promise<string> {
+async function buildBundle(name: string, entry: string, define: Record<string, string>): Promise<string> {
   const { outputFiles } = await build({
+    define,
     entryPoints: [entry],
     bundle: true,
     write: false,

@@ -93,6 +93,7 @@ export {
   type RuntimeOptions,
   type TensorInfo,
 } from './runtime/session.ts';
+export { SessionHostDied } from './runtime/sessionThread.ts';
 export { onnxruntimeVersion } from './runtime/version.ts';
 export {
   inferSdManifest,

@@ -1,13 +1,16 @@
 /**
  * onnxruntime-node sessions behind a small host-tensor interface. Callers hand in float64 (or already
  * typed) tensors; `cast.ts` converts them to what each model input declares, and float outputs come back
- * as float64.
+ * as float64. The sessions live in the process's session host thread (sessionThread.ts), so a model call
+ * does not block this thread's event loop.
  */
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.ts';
 import type { OnnxDType } from '../onnx/tensor.ts';
 import { castForInput, type HostTensor, widenOutput } from './cast.ts';
 import { ModelError } from './errors.ts';
+import type { OpenedSession } from './sessionProtocol.ts';
+import { SessionHostDied, type SessionThread, sessionThread } from './sessionThread.ts';
 
 export type { HostTensor } from './cast.ts';
 
@@ -54,13 +57,25 @@ export async function openSession(
   opts: RuntimeOptions,
 ): Promise<ModelSession> {
   const provider = await usableProvider(opts);
-  let session: ort.InferenceSession;
+  const host = sessionThread();
+  let opened: OpenedSession;
   try {
-    session = await createSession(modelPathOrBytes, provider, opts.threads);
+    opened = await openInHost(host, modelPathOrBytes, provider, opts.threads);
   } catch (error) {
-    throw loadFailed(modelPathOrBytes, error);
+    throw error instanceof SessionHostDied ? error : loadFailed(modelPathOrBytes, error);
   }
-  return new OrtModelSession(session, provider);
+  try {
+    return new ThreadModelSession(
+      { host, id: opened.session },
+      { model: ownCopy(modelPathOrBytes), provider, threads: opts.threads },
+      describe(opened.inputs),
+      describe(opened.outputs),
+    );
+  } catch (error) {
+    // The metadata's error is the one to report; a failure to free the unusable session adds nothing.
+    await host.call('release', { session: opened.session }).catch(() => undefined);
+    throw error;
+  }
 }
 
 const PROVIDER_NAMES: Record<ExecutionProvider, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU' };
@@ -87,18 +102,27 @@ async function usableProvider(opts: RuntimeOptions): Promise<ExecutionProvider> 
 const probes = new Map<ExecutionProvider, Promise<{ error: unknown } | undefined>>();
 
 /**
- * Opens a one-node model on `provider`: resolves to the error when the provider cannot load, else undefined.
- * A tiny model of our own, so a provider failure is never confused with a bad model file.
+ * Opens a one-node model on `provider` in the session host: resolves to the error when the provider cannot
+ * load, else undefined. A tiny model of our own, so a provider failure is never confused with a bad model file.
+ * A host that died while probing says nothing about the provider: that is not remembered.
  */
 function probeProvider(provider: ExecutionProvider): Promise<{ error: unknown } | undefined> {
   let probe = probes.get(provider);
   if (!probe) {
-    probe = createSession(probeModel(), provider).then(
-      async (session) => {
-        await session.release();
+    const host = sessionThread();
+    probe = openInHost(host, probeModel(), provider).then(
+      async ({ session }) => {
+        // The provider loaded: a host that dies before the probe is freed says nothing against it.
+        await host.call('release', { session }).catch(() => undefined);
         return undefined;
       },
-      (error: unknown) => ({ error }),
+      (error: unknown) => {
+        if (error instanceof SessionHostDied) {
+          probes.delete(provider);
+          throw error;
+        }
+        return { error };
+      },
     );
     probes.set(provider, probe);
   }
@@ -112,64 +136,119 @@ function probeModel(): Uint8Array {
   return g.toBytes();
 }
 
-function createSession(
+/** Model bytes go as a copy of their own (the caller keeps its buffer; a view's larger buffer is not sent). */
+function openInHost(
+  host: SessionThread,
   model: string | Uint8Array,
   provider: ExecutionProvider,
   threads = 1,
-): Promise<ort.InferenceSession> {
-  // Deterministic settings: one execution order, a fixed thread count, a fixed optimisation level.
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  };
-  // Two overloads of `create`, hence the branch.
-  return typeof model === 'string'
-    ? ort.InferenceSession.create(model, options)
-    : ort.InferenceSession.create(model, options);
+): Promise<OpenedSession> {
+  if (typeof model === 'string') return host.call('open', { model, provider, threads });
+  const bytes = model.slice();
+  return host.call('open', { model: bytes, provider, threads }, [bytes.buffer]);
 }
 
-class OrtModelSession implements ModelSession {
-  readonly inputs: ReadonlyMap<string, TensorInfo>;
-  readonly outputs: ReadonlyMap<string, TensorInfo>;
+/** A session's id in the host thread that holds it. */
+interface HostedSession {
+  readonly host: SessionThread;
+  readonly id: number;
+}
+
+/** What a session was opened from, to open it again in a fresh host. */
+interface SessionSource {
+  readonly model: string | Uint8Array;
+  readonly provider: ExecutionProvider;
+  readonly threads: number | undefined;
+}
+
+/** `model` itself when a path; a copy when bytes, so the caller's buffer may change after openSession. */
+const ownCopy = (model: string | Uint8Array) => (typeof model === 'string' ? model : model.slice());
+
+class ThreadModelSession implements ModelSession {
+  #released = false;
+  /** Where the session is now. */
+  #hosted: HostedSession;
+  /** Its opening in a fresh host after the last one died, while under way (shared by concurrent calls). */
+  #reopening: Promise<HostedSession> | undefined;
 
   constructor(
-    private readonly session: ort.InferenceSession,
-    readonly provider: ExecutionProvider,
+    hosted: HostedSession,
+    private readonly source: SessionSource,
+    readonly inputs: ReadonlyMap<string, TensorInfo>,
+    readonly outputs: ReadonlyMap<string, TensorInfo>,
   ) {
-    this.inputs = describe(session.inputMetadata);
-    this.outputs = describe(session.outputMetadata);
+    this.#hosted = hosted;
+  }
+
+  get provider(): ExecutionProvider {
+    return this.source.provider;
+  }
+
+  /**
+   * The session in a live host: at once while its host lives. Calls in flight when a host dies fail with
+   * SessionHostDied (their job is retried); the next call opens the session again in a fresh host, so a process
+   * whose host thread died recovers without reloading its models. A failed reopening is that call's error; the
+   * next call tries again.
+   */
+  #live(): HostedSession | Promise<HostedSession> {
+    if (this.#hosted.host.alive) return this.#hosted;
+    this.#reopening ??= (async () => {
+      const host = sessionThread();
+      const { model, provider, threads } = this.source;
+      const opened = await openInHost(host, model, provider, threads);
+      this.#hosted = { host, id: opened.session };
+      return this.#hosted;
+    })().finally(() => {
+      this.#reopening = undefined;
+    });
+    return this.#reopening;
   }
 
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    if (this.#released) throw new Error('run on a released onnxruntime session');
+    const hostFeeds: Record<string, HostTensor> = {};
+    const transfer: ArrayBuffer[] = [];
     for (const [name, info] of this.inputs) {
       const feed = feeds[name];
       if (!feed) throw new ModelError('runtime_bad_feed', `missing input '${name}'`);
-      const t = castForInput(name, feed, info.dtype);
-      ortFeeds[name] = new ort.Tensor(t.dtype, t.data, [...t.dims]);
+      const cast = castForInput(name, feed, info.dtype);
+      // A cast made a fresh array: it moves to the host. Uncast, it is the caller's own: a copy moves instead.
+      const owned = cast.data === feed.data ? copyOf(cast) : cast;
+      hostFeeds[name] = owned;
+      transfer.push(owned.data.buffer as ArrayBuffer);
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputs.has(name))
         throw new ModelError('runtime_bad_feed', `the model has no input '${name}'`);
     }
-    const results = await this.session.run(ortFeeds);
+    const live = this.#live();
+    // No await while the host lives: the call is posted now, in this turn.
+    const { host, id } = live instanceof Promise ? await live : live;
+    const results = await host.call('run', { session: id, feeds: hostFeeds }, transfer);
     const out: Record<string, HostTensor> = {};
-    for (const [name, value] of Object.entries(results)) {
-      out[name] = widenOutput({ dtype: value.type, dims: value.dims, data: value.data } as HostTensor);
-    }
+    // Widened here, not in the host: the host then loads no models code (cast.ts needs @obelm/core).
+    for (const [name, value] of Object.entries(results)) out[name] = widenOutput(value);
     return out;
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#reopening?.catch(() => undefined);
+    const { host, id } = this.#hosted;
+    if (!host.alive) return;
+    await host.call('release', { session: id }).catch((error: unknown) => {
+      // A dead host took its sessions with it: nothing is left to free.
+      if (!(error instanceof SessionHostDied)) throw error;
+    });
   }
 }
 
-function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): ReadonlyMap<string, TensorInfo> {
+function copyOf(t: HostTensor): HostTensor {
+  return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() } as HostTensor;
+}
+
+function describe(metadata: readonly InferenceSession.ValueMetadata[]): ReadonlyMap<string, TensorInfo> {
   const map = new Map<string, TensorInfo>();
   for (const m of metadata) {
     if (!m.isTensor || !SUPPORTED_DTYPES.has(m.type)) {

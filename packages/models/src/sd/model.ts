@@ -407,8 +407,9 @@ export class SdModel implements LoadedModel {
   }
 
   /**
-   * The embedding in the UNet's dtype. CFG restacks the same rows on every step, and converting 2 x 77 x 768
-   * values to float16 costs tens of ms in JS, so the last conversion is reused while the content is unchanged.
+   * The embedding in the UNet's dtype. A job's calls bring the same rows at every step (a worker's batcher copies
+   * them into each merged call), and converting 2 x 77 x 768 values to float16 costs tens of ms in JS, so the
+   * last conversion is reused while the content is unchanged.
    */
   private hiddenStates(emb: Embedding): HostTensor {
     const source: HostTensor = { dtype: 'float32', dims: emb.shape, data: emb.data };

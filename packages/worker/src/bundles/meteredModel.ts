@@ -1,5 +1,5 @@
 import { type DiffusionModel, EngineError } from '@obelm/engine';
-import { ModelError } from '@obelm/models';
+import { ModelError, SessionHostDied } from '@obelm/models';
 import { WorkerError } from '../errors.ts';
 
 /** A model as one job sees it: its model calls, and the model time billed to it. */
@@ -15,7 +15,10 @@ export interface MeteredModel {
 /**
  * Wraps a job's view of the model (its batch member) so that anything a model call throws becomes
  * WorkerError('model_error'), unless the job was aborted. That is how a runtime failure is told apart from a bug
- * in the worker itself: the first fails the job, the second leaves it to be retried. Its time is the member's.
+ * in the worker itself: the first fails the job, the second leaves it to be retried. The death of the process's
+ * onnxruntime thread is not the job's model failing either: it is retried too (the session reopens in a fresh
+ * thread on its next call), with the attempt counted, so a job that keeps killing the thread ends. Its time is
+ * the member's.
  */
 export function meterModel(member: MeteredModel, signal: AbortSignal): MeteredModel {
   const { model } = member;
@@ -25,7 +28,7 @@ export function meterModel(member: MeteredModel, signal: AbortSignal): MeteredMo
       try {
         return await call(...args);
       } catch (error) {
-        if (signal.aborted || isCallerError(error)) throw error;
+        if (signal.aborted || isCallerError(error) || error instanceof SessionHostDied) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw new WorkerError('model_error', `model '${model.id}' failed in ${name}: ${reason}`, {
           cause: error,
