@@ -8,6 +8,8 @@
  *   GPU with that economics would give;
  * - whether every job's outputs (PNG bytes, pixels, final noise state) are byte-identical to its solo run, in
  *   'batched' and in 'padded' mode;
+ * - 16 such jobs at once: more rows than one call holds, so two cohorts take turns on the model, each computing
+ *   its steps while the other's call runs (the model's busy fraction shows whether the host work is hidden);
  * - the bitwise batch-invariance check of the demo and tiny SD models on this machine's CPU provider, and of the
  *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
@@ -28,6 +30,8 @@ import { DEFAULT_STUB_GPU_COST, stubGpuModel } from '@obelm/worker/testing';
 import { measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
 
 const JOBS = 8;
+/** Two cohorts of JOBS: more rows than one call holds, so two calls take turns on the model. */
+const TWO_COHORTS = 2 * JOBS;
 const STEPS = 20;
 /** CFG on: each job's eps call has 2 rows, as with an SD job. */
 const GUIDANCE = 2;
@@ -49,7 +53,7 @@ interface Job {
   readonly seed: number;
   readonly prompt: string;
 }
-const jobs: Job[] = Array.from({ length: JOBS }, (_, i) => ({
+const jobs: Job[] = Array.from({ length: TWO_COHORTS }, (_, i) => ({
   seed: 100 + i,
   prompt: PROMPTS[i % PROMPTS.length]!,
 }));
@@ -74,20 +78,24 @@ try {
   const warmUp = createModelBatcher(demo, { maxBatchRows: MAX_BATCH_ROWS, mode: 'batched' });
   await Promise.all(jobs.slice(0, 2).map((job) => run(warmUp.join().model, job)));
 
-  // One at a time, each job alone on the model: the reference bytes and the baseline time.
+  // One at a time, each job alone on the model: the reference bytes and the baseline time (of the first 8, and of
+  // all 16).
   const solo: Buffer[] = [];
   let soloMs = 0;
+  let soloAllMs = 0;
   const soloBusyBefore = stub.busyMs();
-  for (const job of jobs) {
+  for (const [i, job] of jobs.entries()) {
     const start = performance.now();
     const result = await run(stub, job);
-    soloMs += performance.now() - start;
-    solo.push(await outputBytes(result)); // off the clock, as in the 8-job runs
+    const ms = performance.now() - start;
+    soloAllMs += ms;
+    if (i < JOBS) soloMs += ms;
+    solo.push(await outputBytes(result)); // off the clock, as in the runs together
   }
-  const soloBusy = (stub.busyMs() - soloBusyBefore) / soloMs;
+  const soloBusy = (stub.busyMs() - soloBusyBefore) / soloAllMs;
 
-  /** The 8 jobs at once, each on its own member of one batcher. */
-  async function together(mode: BatchMode) {
+  /** The first `count` jobs at once, each on its own member of one batcher. */
+  async function together(mode: BatchMode, count = JOBS) {
     // As a worker on this CPU runs it: mixed-timestep merging in 'batched' mode (the demo has epsRows).
     const batcher = createModelBatcher(stub, {
       maxBatchRows: MAX_BATCH_ROWS,
@@ -97,7 +105,7 @@ try {
     const busyBefore = stub.busyMs();
     const start = performance.now();
     const results = await Promise.all(
-      jobs.map(async (job) => {
+      jobs.slice(0, count).map(async (job) => {
         const member = batcher.join();
         try {
           return await run(member.model, job);
@@ -115,6 +123,7 @@ try {
   }
   const batched = await together('batched');
   const padded = await together('padded');
+  const cohorts = await together('batched', TWO_COHORTS);
 
   const demoInvariance = await checkBatchInvariance(demo, INVARIANCE_SIZES, { prompts: ['', ...PROMPTS] });
   const sdDir = join(dataDir, 'tiny-sd');
@@ -181,6 +190,14 @@ try {
     ],
     ['  byte-identical to one at a time', exactText(padded.exact), ''],
     [
+      `${TWO_COHORTS} at once (two cohorts)`,
+      `${cohorts.wallMs.toFixed(0)} ms, ${(soloAllMs / cohorts.wallMs).toFixed(2)}x one at a time`,
+      '',
+    ],
+    ['  model calls', `${cohorts.calls}, ${(cohorts.realRows / cohorts.calls).toFixed(1)} rows each`, ''],
+    ['  model busy', percent(cohorts.busy), ''],
+    ['  byte-identical to one at a time', cohorts.exact ? `yes, all ${TWO_COHORTS}` : 'NO', ''],
+    [
       `${sustained.together.jobs} waiting, ${sustained.together.slots} slots vs 1`,
       '',
       `${workerRun(sustained.together)} vs ${workerRun(sustained.oneAtATime)}: ${sustained.ratio.toFixed(2)}x to the last end, ${sustained.modelSideRatio.toFixed(2)}x to the model's last call`,
@@ -218,7 +235,7 @@ try {
     ...(pipelineRatio < TARGET_RATIO ? [`pipeline batch-8 below ${TARGET_RATIO}x`] : []),
   ];
   if (missed.length > 0) console.log(`(targets missed: ${missed.join('; ')})`);
-  const exact = batched.exact && padded.exact && batch8.exact && sustained.exact;
+  const exact = batched.exact && padded.exact && cohorts.exact && batch8.exact && sustained.exact;
   console.log(
     `scheduler: busy ${(100 * worker.pipelined.busyWhileJobs).toFixed(1)}%, batch-8 ${batch8.modelSideRatio.toFixed(2)}x, exact: ${exact ? 'yes' : 'no'}`,
   );

@@ -4,16 +4,16 @@
  * A worker in this process (startWorker), its model the stub GPU model (the demo model's eps, each call lasting
  * 15 + 1 * rows ms of wall time: a GPU UNet call's economics), against a local stack in a child process (its API,
  * stand-ins and sweeps on their own event loop, as in the cloud they are on other machines), runs a stream of
- * 20-step guided sample jobs submitted steadily, faster than it can run them. Busy fraction: time inside the stub's
- * eps calls over the wall time from the first claim to the last end. Measured side by side in one run with
+ * 20-step guided sample jobs submitted on a clock, faster than it can run them. Busy fraction: time the stub GPU
+ * ran eps calls over the wall time from the first claim to the last end. Measured side by side in one run with
  * OBELM_WORKER_SLOTS=1 (one job in the model at a time, as the serial worker ran, though already prefetching and
  * finishing off the model's path) and with the default slots (jobs' calls merged by the model's batcher, across
- * timesteps too: the demo model has epsRows, so jobs at different steps share calls).
+ * timesteps too: the demo model has epsRows, so jobs at different steps share calls; two cohorts take turns).
  *
  * Second scenario, batch-8: 8 compatible 20-step guided sample jobs waiting in the queue at once, taken by a worker
  * with 8 slots, against the same 8 taken by a worker with one slot (one at a time in the model): the throughput
  * ratio on the real worker path, and whether every job's image and noise, downloaded, are byte-identical to its
- * one-at-a-time run's. Third, sustained: the same with 24 jobs waiting, three groups in turn.
+ * one-at-a-time run's. Third, sustained: 24 jobs waiting, with the default slots against one.
  * Each ratio is printed twice: to the last job's end, and to the model's last call (the model's side: what the
  * scheduler decides; the difference is the last group's finishing writes, which no later job overlaps).
  *
@@ -112,7 +112,7 @@ export async function measureWorkerBusy(
     const env = { ...stack.env, OBELM_MODEL_CACHE: modelCache, OBELM_POLL_SECONDS: '1' };
     const serial = await stream(stack, { ...env, OBELM_WORKER_SLOTS: '1' }, options.serialJobs ?? 16);
     const pipelined = await stream(stack, env, options.pipelinedJobs ?? 48);
-    const batch8 = await waitingJobs(stack, env, BATCH_JOBS);
+    const batch8 = await waitingJobs(stack, env, BATCH_JOBS, BATCH_JOBS);
     const sustained = await waitingJobs(stack, env, SUSTAINED_JOBS);
     return { serial, pipelined, target: BUSY_TARGET, batch8, sustained };
   } finally {
@@ -321,31 +321,38 @@ function endTimed(stub: StubGpuModel, ended: (at: number) => void): StubGpuModel
 
 /** A stream of `count` jobs, one submitted every SUBMIT_EVERY_MS. */
 async function stream(stack: BenchStack, env: Record<string, string>, count: number): Promise<WorkerBusyRun> {
+  // Each submission leaves on the clock, not after the previous one's answer: the API shares its process with the
+  // stand-ins the worker keeps busy, and a submitter that waited for each answer would arrive only as fast as
+  // the worker lets the API answer, starving the worker it measures.
   const submitStream = async () => {
-    const ids: string[] = [];
+    const ids: Promise<string>[] = [];
     for (let n = 1; n <= count; n++) {
-      ids.push(await submit(stack, n));
+      ids.push(submit(stack, n));
       await sleep(SUBMIT_EVERY_MS);
     }
-    return ids;
+    return Promise.all(ids);
   };
   return (await withWorker(stack, env, submitStream)).run;
 }
 
 /**
  * `count` jobs waiting in the queue at once (a backlog), taken by a worker with one slot, then by one with
- * BATCH_JOBS slots: with 8, the issue's batch-8 scenario; with more, several groups in turn, each group's finishing
- * writes off the model's path while the next one runs (sustained throughput).
+ * `slotsTogether` slots (default: the configured default): 8 jobs with 8 slots, the issue's batch-8 scenario;
+ * more jobs with the default 16 slots, two cohorts taking turns on the model, and each group's finishing writes
+ * off the model's path while the next one runs (sustained throughput).
  */
 async function waitingJobs(
   stack: BenchStack,
   env: Record<string, string>,
   count: number,
+  slotsTogether?: number,
 ): Promise<WorkerBatchFigures> {
   const submitAll = () => Promise.all(Array.from({ length: count }, (_, i) => submit(stack, 100 + i)));
   const slots = (n: number) => ({ ...env, OBELM_WORKER_SLOTS: String(n) });
   const alone = await withWorker(stack, slots(1), submitAll, { backlog: true });
-  const together = await withWorker(stack, slots(BATCH_JOBS), submitAll, { backlog: true });
+  const together = await withWorker(stack, slotsTogether ? slots(slotsTogether) : env, submitAll, {
+    backlog: true,
+  });
   const [aloneBytes, togetherBytes] = await Promise.all([
     outputBytes(stack, alone.items),
     outputBytes(stack, together.items),

@@ -104,10 +104,12 @@ export const WorkerConfigSchema = ServiceConfigSchema.extend({
   OBELM_CHECKPOINT_SECONDS: z.coerce.number().min(0).default(10),
   /**
    * Jobs one worker process runs at once: their model calls are merged into shared batches (OBELM_MAX_BATCH_ROWS),
-   * and as many more are claimed and prefetched (model, inputs, checkpoint) to take the slots as they free.
-   * The default, 8, is what fills a batch of the default 16 rows with guided (2-row) calls.
+   * and the jobs of one full call more are claimed and prefetched (model, inputs, checkpoint) to take the slots
+   * as they free. The default, 16, is two full calls of the default 16 rows with guided (2-row) calls: two
+   * cohorts of 8 jobs take turns on the model, each computing its steps while the other's call runs, so the
+   * model does not wait for the host between calls. A backlog of 8 or fewer still runs as one cohort.
    */
-  OBELM_WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(8),
+  OBELM_WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(16),
   /**
    * Most rows in one model call; a guided job brings 2 per step. Where the provider's kernels are not batch
    * invariant (checked at model load), every call is padded to exactly this many rows so outputs stay exact.

@@ -35,17 +35,31 @@ export function guidedEps(
   if (!Number.isFinite(guidance) || guidance < 0) {
     throw new EngineError('invalid_guidance', `guidance must be a finite number >= 0, got ${guidance}`);
   }
+  // The embedding rows depend only on the batch size, which stays the same over a run's steps: built once per
+  // size, not at every step (an SD embedding is 77 x 768 floats a row). Models only read their inputs.
+  const stacked = new Map<number, Embedding>();
+  const embeddingFor = (batch: number): Embedding => {
+    let emb = stacked.get(batch);
+    if (!emb) {
+      emb =
+        guidance <= 1
+          ? stackRows([{ emb: cond, times: batch }])
+          : stackRows([
+              { emb: uncond, times: batch },
+              { emb: cond, times: batch },
+            ]);
+      stacked.set(batch, emb);
+    }
+    return emb;
+  };
   return async (x, t, signal) => {
     const batch = x.shape[0]!;
-    if (guidance <= 1) return eps(x, t, stackRows([{ emb: cond, times: batch }]), signal);
+    if (guidance <= 1) return eps(x, t, embeddingFor(batch), signal);
     const n = x.data.length;
     const doubled = new Float64Array(2 * n);
     doubled.set(x.data);
     doubled.set(x.data, n);
-    const emb = stackRows([
-      { emb: uncond, times: batch },
-      { emb: cond, times: batch },
-    ]);
+    const emb = embeddingFor(batch);
     const out = await eps({ data: doubled, shape: [2 * batch, ...x.shape.slice(1)] }, t, emb, signal);
     if (out.length !== 2 * n) {
       throw new EngineError('shape_mismatch', `the model returned ${out.length} values for ${2 * n}`);

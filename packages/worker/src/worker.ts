@@ -76,8 +76,8 @@ export function preloadModel(config: WorkerConfig, id: string): Promise<unknown>
 
 /**
  * Starts the jobs-queue consumer: up to OBELM_WORKER_SLOTS jobs run their pipelines at once (their model calls
- * merged by the model's batcher), as many more are claimed and prefetched to take the slots as they free (jobs
- * waiting together are received, claimed and admitted into the model together), and a job's finish (outputs,
+ * merged by the model's batcher), a full call's worth more are claimed and prefetched to take the slots as they
+ * free (jobs waiting together are received, claimed and admitted into the model together), and a job's finish (outputs,
  * report, final update, delete) runs off the model's path; until stop().
  */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
@@ -134,15 +134,21 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   let stopping: Promise<void> | undefined;
 
   /**
-   * How many messages to receive now: enough for the free slots and a slots' worth of jobs ahead of them (claimed,
-   * model and inputs loaded), never more, so no message waits unclaimed. Jobs that run together leave the model
-   * together; the group ahead then enters at once, together, rather than one prefetched job alone while the next
-   * ones are claimed behind the first group's writes. None while two slots' worth of jobs are finishing (the store
-   * is slow: the model waits rather than outputs piling up in memory).
+   * Jobs claimed ahead of the slots: those of one full model call (a guided job brings 2 rows a call: engine
+   * cfg.ts), at most a slots' worth. Jobs that run together leave the model together; the group ahead then enters
+   * at once, together, rather than one prefetched job alone while the next ones are claimed behind the first
+   * group's writes. No more: a job claimed here is one another worker cannot start.
+   */
+  const ahead = Math.min(slots.size, Math.ceil(config.OBELM_MAX_BATCH_ROWS / 2));
+
+  /**
+   * How many messages to receive now: enough for the free slots and the jobs ahead of them (claimed, model and
+   * inputs loaded), never more, so no message waits unclaimed. None while two slots' worth of jobs are finishing
+   * (the store is slow: the model waits rather than outputs piling up in memory).
    */
   const room = () =>
     slots.count('finishing') < 2 * slots.size
-      ? Math.min(MAX_RECEIVE, 2 * slots.size - slots.count('prefetching') - slots.count('model'))
+      ? Math.min(MAX_RECEIVE, slots.size + ahead - slots.count('prefetching') - slots.count('model'))
       : 0;
 
   /** A job is in flight: the task stays protected, and the health file fresh, until the last one ends. */

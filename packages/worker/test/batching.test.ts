@@ -13,6 +13,7 @@ import { type LoadedModel, loadBundle } from '@obelm/models';
 import { writeTinySdBundle, writeTinySdExport } from '@obelm/models/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBatchInvariance, chooseBatchMode, createModelBatcher } from '../src/batching/index.ts';
+import { stubGpuModel } from '../src/batching/stubGpuModel.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'obelm-batching-'));
 let demo: LoadedModel;
@@ -68,6 +69,21 @@ function gated(): { model: DiffusionModel; calls: number[]; release(): void } {
     return demo.eps(x, t, emb);
   });
   return { model, calls, release: () => open() };
+}
+
+/**
+ * The demo model whose eps calls each wait for their own `answerNext()`, oldest first (a GPU's order); given an
+ * error, that call fails with it.
+ */
+function stepped(): { model: DiffusionModel; calls: number[]; answerNext(error?: Error): void } {
+  const calls: number[] = [];
+  const gates: ((error?: Error) => void)[] = [];
+  const model = withEps(async (x, t, emb) => {
+    calls.push(x.shape[0]!);
+    await new Promise<void>((resolve, reject) => gates.push((error) => (error ? reject(error) : resolve())));
+    return demo.eps(x, t, emb);
+  });
+  return { model, calls, answerNext: (error) => gates.shift()!(error) };
 }
 
 /** The demo model recording each model call's rows and timesteps, and whether it came through epsRows. */
@@ -235,6 +251,91 @@ describe('createModelBatcher', () => {
     expect(bytes(merged[1]!).equals(bytes(await demo.eps(ib.x, T, ib.emb)))).toBe(true);
   });
 
+  it('posts a call behind the running one when a round takes two calls anyway: two cohorts take turns', async () => {
+    const { model, calls, answerNext } = stepped();
+    const batcher = createModelBatcher(model, { maxBatchRows: 4, mode: 'batched', maxWaitMs: 3_600_000 });
+    const members = [0, 1, 2, 3, 4, 5].map(() => batcher.join());
+    const inputs = await Promise.all(members.map((_, i) => input(20 + i, 2)));
+    const start = performance.now();
+    /** Each member's calls at T, T + 1, ...: `steps` of them, one after another, as a job's steps are. */
+    const run = (steps: number) =>
+      Promise.all(
+        members.map(async (member, i) => {
+          const answers: Float64Array[] = [];
+          for (let k = 0; k < steps; k++)
+            answers.push(await member.model.eps(inputs[i]!.x, T + k, inputs[i]!.emb));
+          return answers;
+        }),
+      );
+    const running = run(2);
+    await settleTurns();
+    // 12 rows waiting, 4 a call: two full calls posted at once (the second runs the moment the first ends), and
+    // no third while both are unanswered.
+    expect(calls).toEqual([4, 4]);
+    answerNext();
+    await settleTurns();
+    // The first cohort came back with its next step: its call is posted behind the second, with the third
+    // cohort's still waiting (12 rows take three calls a round, whoever waits).
+    expect(calls).toEqual([4, 4, 4]);
+    for (let k = 0; k < 3; k++) {
+      answerNext();
+      await settleTurns();
+    }
+    expect(calls).toEqual([4, 4, 4, 4, 4, 4]);
+    answerNext();
+    answerNext();
+    const answers = await running;
+    const wallMs = performance.now() - start;
+    for (const [i, { x, emb }] of inputs.entries()) {
+      for (const k of [0, 1]) {
+        expect(bytes(answers[i]![k]!).equals(bytes(await demo.eps(x, T + k, emb)))).toBe(true);
+      }
+    }
+    // A call posted behind another is billed from that one's answer: the shares sum to the model's time, which
+    // is no more than the wall time.
+    const { busyMs } = batcher.stats();
+    expect(members.reduce((sum, m) => sum + m.modelMs(), 0)).toBeCloseTo(busyMs, 6);
+    expect(busyMs).toBeLessThanOrEqual(wallMs);
+
+    // Three members of 1 row fit one call of 4: the round waits for all of them, as before.
+    const one = recording();
+    const small = createModelBatcher(one.model, { maxBatchRows: 4, mode: 'batched', maxWaitMs: 3_600_000 });
+    const trio = [0, 1, 2].map(() => small.join());
+    const single = await Promise.all(trio.map((_, i) => input(30 + i, 1)));
+    await Promise.all(trio.map((m, i) => m.model.eps(single[i]!.x, T, single[i]!.emb)));
+    expect(one.calls).toEqual([3]);
+  });
+
+  it('fails only the callers of a failed call while another is posted, and goes on after a member leaves', async () => {
+    const { model, calls, answerNext } = stepped();
+    const batcher = createModelBatcher(model, { maxBatchRows: 2, mode: 'batched', maxWaitMs: 3_600_000 });
+    const [a, b, c] = [batcher.join(), batcher.join(), batcher.join()];
+    const [ia, ib, ic] = await Promise.all([input(50, 2), input(51, 2), input(52, 2)]);
+    const aCall = a!.model.eps(ia.x, T, ia.emb).catch((error: unknown) => error);
+    const bAbort = new AbortController();
+    const bCall = b!.model.eps(ib.x, T, ib.emb, bAbort.signal).catch((error: unknown) => error);
+    const cCall = c!.model.eps(ic.x, T, ic.emb);
+    await settleTurns();
+    expect(calls).toEqual([2, 2]); // a's and b's calls posted; c's waits for a turn
+    // b gives up while its rows are posted, and leaves; its call still runs (a GPU call cannot be taken back).
+    bAbort.abort(new Error('b canceled'));
+    b!.leave();
+    expect(String(await bCall)).toBe('Error: b canceled');
+    answerNext(new Error('device lost'));
+    expect(String(await aCall)).toBe('Error: device lost');
+    await settleTurns();
+    expect(calls).toEqual([2, 2, 2]); // the failed call's turn went to c's
+    answerNext();
+    answerNext();
+    expect(bytes(await cCall).equals(bytes(await demo.eps(ic.x, T, ic.emb)))).toBe(true);
+    // a calls again, alone now: answered, exactly.
+    const again = a!.model.eps(ia.x, T, ia.emb);
+    await settleTurns();
+    answerNext();
+    expect(bytes(await again).equals(bytes(await demo.eps(ia.x, T, ia.emb)))).toBe(true);
+    expect(batcher.stats()).toMatchObject({ calls: 4, members: 2 });
+  });
+
   it('bills each shared call by rows: the shares sum to the model time', async () => {
     const batcher = createModelBatcher(demo, { maxBatchRows: 8, mode: 'padded' });
     const [a, b] = [batcher.join(), batcher.join()];
@@ -247,6 +348,28 @@ describe('createModelBatcher', () => {
     expect(a!.modelMs() + b!.modelMs()).toBeCloseTo(busyMs, 9);
     // Padding rows are billed to no one: a pays 1 of the 4 real rows.
     expect(a!.modelMs() / busyMs).toBeCloseTo(1 / 4, 9);
+  });
+});
+
+describe('stubGpuModel', () => {
+  it("runs calls posted together one after another, as a GPU does, each with the base model's answer", async () => {
+    const stub = stubGpuModel(demo, { fixedMs: 30, perRowMs: 0 });
+    const [a, b] = await Promise.all([input(40, 1), input(41, 2)]);
+    const answered: string[] = [];
+    const noted = (name: string) => (eps: Float64Array) => {
+      answered.push(name);
+      return eps;
+    };
+    const [first, second] = await Promise.all([
+      stub.eps(a.x, T, a.emb).then(noted('a')),
+      stub.eps(b.x, T, b.emb).then(noted('b')),
+    ]);
+    expect(answered).toEqual(['a', 'b']);
+    expect(bytes(first).equals(bytes(await demo.eps(a.x, T, a.emb)))).toBe(true);
+    expect(bytes(second).equals(bytes(await demo.eps(b.x, T, b.emb)))).toBe(true);
+    // Two 30 ms calls in turn, not at once (a timer never fires early; 1 ms for its rounding).
+    expect(stub.busyMs()).toBeGreaterThanOrEqual(59);
+    expect(stub.calls()).toEqual({ calls: 2, rows: 3 });
   });
 });
 

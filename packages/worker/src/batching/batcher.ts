@@ -1,4 +1,5 @@
 import type { DiffusionModel, Embedding, Tensor } from '@obelm/engine';
+import { deviceMs } from './deviceClock.ts';
 import { type RowLayout, rowLayout, timestepKey, uniformTimestepKey } from './rows.ts';
 import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from './types.ts';
 
@@ -6,7 +7,7 @@ import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from
  * How long the model may idle waiting for members that are not yet waiting on eps while others are.
  *
  * Why 2 ms: in lockstep, members come back from a shared call and compute their next step in the same event-loop
- * turn, so the "every member is waiting" rule starts the next call and this bound is never reached (nor can it
+ * turn, so the "no member is computing" rule starts the next call and this bound is never reached (nor can it
  * cut them off: it is kept by a timer, which fires only after that turn). It only matters for a member waiting
  * on I/O in its step (a progress or checkpoint write: milliseconds to tens of ms, longer than any wait worth
  * making). The others go ahead without it after 2 ms; it runs its step alone once and then meets them again (the
@@ -15,11 +16,22 @@ import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from
  */
 export const DEFAULT_MAX_WAIT_MS = 2;
 
+/**
+ * Model calls posted at once: the one the model runs and one queued behind it. The queued one starts the moment
+ * the other ends, however busy this thread is then (other jobs' steps, encodes, SDK calls), so the model does not
+ * wait on the event loop between two calls; a third would only lengthen the members' waits.
+ */
+const MAX_CALLS_POSTED = 2;
+
 /** One member's bookkeeping. */
 interface MemberState {
   active: boolean;
   /** Its calls that still have rows not sent to the model. */
   queued: number;
+  /** Its rows in posted calls, not yet answered. */
+  postedRows: number;
+  /** Its own model calls in flight (encode, decode, embed): waiting on the device, not computing. */
+  ownCalls: number;
   sharedMs: number;
   ownMs: number;
   calls: number;
@@ -66,11 +78,14 @@ interface Piece {
  *   or, with `mixedTimesteps` (the model has `epsRows` and its rows passed the invariance check at mixed
  *   timesteps), whatever their t: a call whose rows are all at one t goes to `eps`, any other to `epsRows` with
  *   each row's own t. Rows are packed in arrival order; a call larger than the room left is split across calls.
- * - A model call starts when no call is in flight and: every joined member is waiting, or the oldest call's
- *   group already fills a call, or `maxWaitMs` has passed since the model went idle with calls pending (the
- *   oldest call's group then goes with whatever rows it has).
- * - Model calls never overlap (a GPU runs one at a time anyway), and no caller's signal is passed to a shared
- *   call: an abort rejects that caller's promise at once and its rows' answers are dropped when they come.
+ * - The oldest call's group goes to the model when it fills a call, or when every member is waiting or in a
+ *   posted call and either no call is posted or the posted rows and the pending ones are more than one call
+ *   holds: this round takes two calls whether it waits or not, so it waits for no one (two cohorts of jobs take
+ *   turns, each computing its steps while the other's call runs). With no call posted it also goes `maxWaitMs`
+ *   after the model went idle with calls pending.
+ * - At most MAX_CALLS_POSTED calls are posted at once; the model runs them one after another (a GPU runs one at a
+ *   time anyway). No caller's signal is passed to a shared call: an abort rejects that caller's promise at once
+ *   and its rows' answers are dropped when they come.
  * - A shared call's failure rejects every caller with rows in it.
  */
 export function createModelBatcher(model: DiffusionModel, options: BatcherOptions): ModelBatcher {
@@ -89,8 +104,10 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
   const members = new Set<MemberState>();
   /** Calls with rows not yet sent, oldest first. */
   const queue: EpsCall[] = [];
-  let running = false;
-  /** When the last model call ended: the idle wait counts from here. */
+  /** Calls posted to the model and not yet answered, and their real rows (members who left included). */
+  let posted = 0;
+  let postedRows = 0;
+  /** When the model last went idle (no call posted): the idle wait counts from here. */
   let idleSince = Number.NEGATIVE_INFINITY;
   let timer: NodeJS.Timeout | undefined;
   const totals = { calls: 0, mixedCalls: 0, realRows: 0, paddingRows: 0, busyMs: 0 };
@@ -116,8 +133,11 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     else call.reject(outcome.error);
   };
 
-  const everyMemberWaiting = () => {
-    for (const member of members) if (member.queued === 0) return false;
+  /** No member is computing its step: each is waiting, or its rows are in a posted call, or it is in a call of its own. */
+  const noMemberComputing = () => {
+    for (const member of members) {
+      if (member.queued === 0 && member.postedRows === 0 && member.ownCalls === 0) return false;
+    }
     return true;
   };
 
@@ -137,14 +157,23 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
    * never cut off however long that takes; only members waiting on something outside (I/O) are.
    */
   const pump = (waited = false) => {
-    if (running) return; // the running call pumps again when it ends
     clearTimer();
-    const head = queue[0];
-    if (!head) return;
-    if (waited || everyMemberWaiting() || pendingRows(head.groupKey) >= maxBatchRows) {
+    for (;;) {
+      if (posted >= MAX_CALLS_POSTED) return; // the posted calls pump again as they end
+      const head = queue[0];
+      if (!head) return;
+      const pending = pendingRows(head.groupKey);
+      const due =
+        pending >= maxBatchRows ||
+        (posted === 0 && waited) ||
+        (noMemberComputing() && (posted === 0 || pending + postedRows > maxBatchRows));
+      if (!due) break;
       void run(takeGroup(head.groupKey));
-      return;
+      waited = false;
     }
+    if (posted > 0) return; // its end pumps again
+    const head = queue[0]!;
+    clearTimer(); // a call that ended within this pump may have armed one
     timer = setTimeout(() => pump(true), Math.max(0, deadline(head) - performance.now()));
     // A pending call must not keep a process alive that has nothing else to do.
     timer.unref();
@@ -168,10 +197,12 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
 
   /** One model call on the pieces' rows (plus padding rows in padded mode); answers go back per caller. */
   const run = async (pieces: Piece[]) => {
-    running = true;
+    const realRows = pieces.reduce((n, p) => n + p.count, 0);
+    posted++;
+    postedRows += realRows;
+    for (const { call, count } of pieces) call.member.postedRows += count;
     const first = pieces[0]!;
     const layout = first.call.layout;
-    const realRows = pieces.reduce((n, p) => n + p.count, 0);
     const rows = mode === 'padded' ? maxBatchRows : realRows;
     const x = new Float64Array(rows * layout.xRowSize);
     const emb = new Float32Array(rows * layout.embRowSize);
@@ -202,7 +233,7 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     const mixed = uniformTimestepKey(timesteps) === undefined;
     const xTensor = { data: x, shape: [rows, ...layout.xRowShape] };
     const embTensor = { data: emb, shape: [rows, ...layout.embRowShape] };
-    const start = performance.now();
+    const postedAt = performance.now();
     let outcome: { eps: Float64Array } | { error: unknown };
     try {
       const eps = mixed
@@ -215,7 +246,13 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     } catch (error) {
       outcome = { error };
     }
-    const ms = performance.now() - start;
+    // The device's time on this call, not counting the calls it waited behind (deviceClock.ts).
+    const ms = deviceMs(postedAt);
+    // The call is over before any caller hears of it: a caller's settling pumps, and must see it gone.
+    posted--;
+    postedRows -= realRows;
+    for (const { call, count } of pieces) call.member.postedRows -= count;
+    if (posted === 0) idleSince = performance.now();
     totals.calls++;
     if (mixed) totals.mixedCalls++;
     totals.realRows += realRows;
@@ -246,8 +283,6 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
       }
       row += count;
     }
-    running = false;
-    idleSince = performance.now();
     pump();
   };
 
@@ -321,11 +356,13 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
   };
 
   const timedOwn = async <R>(member: MemberState, call: () => Promise<R>): Promise<R> => {
-    const start = performance.now();
+    const postedAt = performance.now();
+    member.ownCalls++;
     try {
       return await call();
     } finally {
-      member.ownMs += performance.now() - start;
+      member.ownCalls--;
+      member.ownMs += deviceMs(postedAt);
     }
   };
 
@@ -333,6 +370,8 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     const member: MemberState = {
       active: true,
       queued: 0,
+      postedRows: 0,
+      ownCalls: 0,
       sharedMs: 0,
       ownMs: 0,
       calls: 0,

@@ -10,7 +10,7 @@ export const DEFAULT_STUB_GPU_COST: StubGpuCost = { fixedMs: 15, perRowMs: 1 };
 
 /** A stub GPU model and how long its eps calls kept it busy. */
 export interface StubGpuModel extends DiffusionModel {
-  /** Time with at least one eps call in flight, in ms (overlapping calls count once). */
+  /** Time an eps call was running on the stub GPU, in ms (calls run one at a time, in the order posted). */
   busyMs(): number;
   /** Eps calls made (eps and epsRows), and their rows. */
   calls(): { readonly calls: number; readonly rows: number };
@@ -19,28 +19,36 @@ export interface StubGpuModel extends DiffusionModel {
 /**
  * For scheduler benches and tests on a CPU: `base`'s answers (e.g. the demo model's eps, bit for bit) at a GPU's
  * cost, so batching gains are measured honestly. Each eps call lasts `fixedMs + perRowMs * rows` of wall time (or
- * the base call's own time, if longer) without blocking the event loop, as a CPU waiting on a GPU would. It has
+ * the base call's own time, if longer) without blocking the event loop, as a CPU waiting on a GPU would; calls
+ * posted while one runs wait their turn, as on a GPU. It has
  * epsRows exactly when `base` has (at the same cost). encode / decode / embed pass straight through.
  */
 export function stubGpuModel(base: DiffusionModel, cost: StubGpuCost = DEFAULT_STUB_GPU_COST): StubGpuModel {
-  let inFlight = 0;
-  let busySince = 0;
   let busy = 0;
+  /** When the call on the stub GPU now started, if one is running. */
+  let runningSince: number | undefined;
   let calls = 0;
   let rows = 0;
+  /** The calls posted so far, in turn: a GPU runs one at a time, so a call posted behind another waits for it. */
+  let turn: Promise<unknown> = Promise.resolve();
   /** One call at the GPU's cost: the base's answer, no earlier than the stub's wall time. */
-  const timed = async (x: Tensor, answer: () => Promise<Float64Array>): Promise<Float64Array> => {
+  const timed = (x: Tensor, answer: () => Promise<Float64Array>): Promise<Float64Array> => {
     const batch = x.shape[0] ?? 1;
     calls++;
     rows += batch;
-    if (inFlight++ === 0) busySince = performance.now();
-    try {
-      const gpuTime = new Promise((resolve) => setTimeout(resolve, cost.fixedMs + cost.perRowMs * batch));
-      const [eps] = await Promise.all([answer(), gpuTime]);
-      return eps;
-    } finally {
-      if (--inFlight === 0) busy += performance.now() - busySince;
-    }
+    const result = turn.then(async () => {
+      runningSince = performance.now();
+      try {
+        const gpuTime = new Promise((resolve) => setTimeout(resolve, cost.fixedMs + cost.perRowMs * batch));
+        const [eps] = await Promise.all([answer(), gpuTime]);
+        return eps;
+      } finally {
+        busy += performance.now() - runningSince;
+        runningSince = undefined;
+      }
+    });
+    turn = result.catch(() => {});
+    return result;
   };
   const epsRows = base.epsRows;
   return {
@@ -59,7 +67,7 @@ export function stubGpuModel(base: DiffusionModel, cost: StubGpuCost = DEFAULT_S
             timed(x, () => epsRows(x, t, emb, signal)),
         }
       : {}),
-    busyMs: () => busy + (inFlight > 0 ? performance.now() - busySince : 0),
+    busyMs: () => busy + (runningSince === undefined ? 0 : performance.now() - runningSince),
     calls: () => ({ calls, rows }),
   };
 }

@@ -66,7 +66,7 @@ export interface BatcherStats {
   readonly mixedCalls: number;
   readonly realRows: number;
   readonly paddingRows: number;
-  /** Time an eps call was in flight (calls never overlap). */
+  /** Time the model spent on eps calls (a call posted behind another counts from that one's answer). */
   readonly busyMs: number;
   /** Members joined and not yet left. */
   readonly members: number;
