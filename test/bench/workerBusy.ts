@@ -66,11 +66,11 @@ export interface WorkerBusyRun {
   readonly meanRows: number;
 }
 
-/** The batch-8 scenario: the same 8 jobs at once through a worker with 8 slots and one with 1. */
+/** Jobs waiting at once, through a worker with several slots and one with 1 (batch-8: 8 jobs, 8 slots). */
 export interface WorkerBatchFigures {
   /** OBELM_WORKER_SLOTS=1: one job at a time in the model. */
   readonly oneAtATime: WorkerBusyRun;
-  /** OBELM_WORKER_SLOTS=8. */
+  /** Several slots: 8 for batch-8, the default (16) for the sustained scenario. */
   readonly together: WorkerBusyRun;
   /** Jobs/min together over jobs/min one at a time, first claim to last end. */
   readonly ratio: number;

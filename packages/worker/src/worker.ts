@@ -77,8 +77,8 @@ export function preloadModel(config: WorkerConfig, id: string): Promise<unknown>
 /**
  * Starts the jobs-queue consumer: up to OBELM_WORKER_SLOTS jobs run their pipelines at once (their model calls
  * merged by the model's batcher), a full call's worth more are claimed and prefetched to take the slots as they
- * free (jobs waiting together are received, claimed and admitted into the model together), and a job's finish (outputs,
- * report, final update, delete) runs off the model's path; until stop().
+ * free (jobs waiting together are received, claimed and admitted into the model together), and a job's finish
+ * (outputs, report, final update, delete) runs off the model's path; until stop().
  */
 export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): RunningWorker {
   const workerId = config.OBELM_WORKER_ID ?? `${hostname()}-${process.pid}-${newId('w').slice(-6)}`;
@@ -144,7 +144,8 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   /**
    * How many messages to receive now: enough for the free slots and the jobs ahead of them (claimed, model and
    * inputs loaded), never more, so no message waits unclaimed. None while two slots' worth of jobs are finishing
-   * (the store is slow: the model waits rather than outputs piling up in memory).
+   * (32 by default: the store is slow, and the model waits rather than outputs piling up in memory; an SD job's
+   * outputs are about 1 MB).
    */
   const room = () =>
     slots.count('finishing') < 2 * slots.size
