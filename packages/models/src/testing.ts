@@ -8,6 +8,7 @@ export { buildGaussianGraph, type GaussianSpec } from './demo/gaussian.ts';
 export { writeGaussianBundle } from './demo/gaussianBundle.ts';
 export { attr, GraphBuilder, type OnnxAttr, type OnnxData } from './onnx/graph.ts';
 export { cudaProviderInstalled } from './runtime/cudaLibrary.ts';
+export { stopSessionThread } from './runtime/sessionThread.ts';
 export {
   SD2_V_SCHEDULER_CONFIG,
   SD15_SCHEDULER_CONFIG,
