@@ -1,26 +1,15 @@
 /** The cold-start options of the GPU fleet: absent unless a stage turns them on, and wired as ECS needs. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { settingsFor } from '../../stacks/settings.ts';
+import { baseGpuWorkerArgs as common } from './gpuWorkerArgs.ts';
 import { ofType, one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
-const image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/obelm-worker@sha256:${'cd'.repeat(32)}`;
 const scheduledMinimum = {
   minWorkers: 2,
   start: 'cron(0 8 ? * MON-FRI *)',
   end: 'cron(0 19 ? * MON-FRI *)',
   timezone: 'Europe/Paris',
-};
-
-const common = {
-  vpcId: 'vpc-1',
-  subnetIds: ['subnet-a'],
-  assignPublicIp: true,
-  image,
-  queueName: 'jobs',
-  access: [],
-  environment: {},
-  logRetentionDays: 14,
 };
 
 beforeAll(async () => {

@@ -2,20 +2,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPU_METRICS } from '../../infra/gpuWorker.ts';
 import { settingsFor } from '../../stacks/settings.ts';
+import { baseGpuWorkerArgs } from './gpuWorkerArgs.ts';
 import { ofType, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 let recorded: Recorded[];
-const common = {
-  vpcId: 'vpc-1',
-  subnetIds: ['subnet-a'],
-  assignPublicIp: true,
-  image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/obelm-worker@sha256:${'cd'.repeat(32)}`,
-  queueName: 'jobs',
-  access: [],
-  environment: {},
-  logRetentionDays: 14,
-  warmPool: { size: 1 },
-};
+const common = { ...baseGpuWorkerArgs, warmPool: { size: 1 } };
 
 beforeAll(async () => {
   recorded = await recordResources();

@@ -17,23 +17,14 @@ import { ECS_GPU_AMI_PARAMETER, MODEL_CACHE } from '../../infra/gpuWorker.ts';
 import { cacheModelsScript } from '../../infra/workerAmi.ts';
 import { type StandIn, startS3 } from '../../packages/local/src/standins.ts';
 import { settingsFor, validateSettings } from '../../stacks/settings.ts';
+import { baseGpuWorkerArgs } from './gpuWorkerArgs.ts';
 import { ofType, one, type Recorded, recordResources, resolved, settle } from './pulumiMocks.ts';
 
 const run = promisify(execFile);
 const image = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/obelm-prod-worker@sha256:${'ab'.repeat(32)}`;
 const bucket = { name: 'obelm-prod-storage', arn: 'arn:aws:s3:::obelm-prod-storage' };
 const models = ['sd15', 'sd15-fp16'];
-const common = {
-  vpcId: 'vpc-1',
-  subnetIds: ['subnet-a', 'subnet-b'],
-  assignPublicIp: true,
-  image,
-  queueName: 'jobs',
-  access: [],
-  environment: {},
-  logRetentionDays: 14,
-  modelBucket: bucket,
-};
+const common = { ...baseGpuWorkerArgs, subnetIds: ['subnet-a', 'subnet-b'], image, modelBucket: bucket };
 /** What the worker is told in the cloud (stacks/index.ts): the bucket, and its default bundle as an s3:// URL. */
 const workerConfig = { OBELM_BUCKET: bucket.name, OBELM_MODEL_BUNDLE: `s3://${bucket.name}/models/sd15/` };
 

@@ -37,15 +37,9 @@ function killingLoader(config: WorkerConfig) {
         }
         return answer;
       };
+    // The demo bundle's model is a plain object: spread, it keeps everything but the calls replaced.
     const wrapped: DiffusionModel = {
-      id: model.id,
-      schedule: model.schedule,
-      defaults: model.defaults,
-      latentShape: model.latentShape,
-      imageSize: model.imageSize,
-      encode: model.encode.bind(model),
-      decode: model.decode.bind(model),
-      embed: model.embed.bind(model),
+      ...model,
       eps: killing(model.eps.bind(model)),
       ...(model.epsRows ? { epsRows: killing(model.epsRows.bind(model)) } : {}),
     };

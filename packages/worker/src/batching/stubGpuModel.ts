@@ -20,8 +20,8 @@ export interface StubGpuModel extends DiffusionModel {
  * For scheduler benches and tests on a CPU: `base`'s answers (e.g. the demo model's eps, bit for bit) at a GPU's
  * cost, so batching gains are measured honestly. Each eps call lasts `fixedMs + perRowMs * rows` of wall time (or
  * the base call's own time, if longer) without blocking the event loop, as a CPU waiting on a GPU would; calls
- * posted while one runs wait their turn, as on a GPU. It has
- * epsRows exactly when `base` has (at the same cost). encode / decode / embed pass straight through.
+ * posted while one runs wait their turn, as on a GPU. It has epsRows exactly when `base` has (at the same cost).
+ * encode / decode / embed pass straight through.
  */
 export function stubGpuModel(base: DiffusionModel, cost: StubGpuCost = DEFAULT_STUB_GPU_COST): StubGpuModel {
   let busy = 0;
