@@ -14,7 +14,8 @@
  *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
  *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
- *   compared byte for byte.
+ *   compared byte for byte, and where each of those two runs spends its time (before the first model call, in
+ *   calls, between them, after the last: the scheduler has the model only in the middle two).
  * Ends with `scheduler: busy <worker stream, default slots>%, batch-8 <worker path>x, exact: <every byte check>`.
  * A missed target is printed, not an exit code: benches report, they do not gate.
  * Run: npm run bench:scheduler
@@ -146,6 +147,11 @@ try {
       : `only ${passed.join(',') || 'none'}`;
   const workerRun = (run: WorkerBusyRun) => `${run.wallMs} ms, ${run.jobsPerMinute} jobs/min`;
   const workerRows = (run: WorkerBusyRun) => `${run.calls}, ${run.meanRows} rows each`;
+  /** Where a run's wall time went, first claim to last end: the scheduler has the model only between its calls. */
+  const timeline = (run: WorkerBusyRun) =>
+    [run.startMs, run.modelMs, run.modelSideMs - run.startMs - run.modelMs, run.tailMs]
+      .map((ms) => ms.toFixed(0))
+      .join(' / ');
   const exactText = (exact: boolean) => (exact ? 'yes, all 8' : 'NO');
   /** Figure, pipeline level, worker path ('' where a side does not measure it). */
   const rows: [string, string, string][] = [
@@ -178,6 +184,11 @@ try {
       workerRows(batch8.together),
     ],
     ['  model busy', percent(batched.busy), percent(batch8.together.busyFraction)],
+    [
+      '  ms before the first call / in calls / between calls / after the last',
+      '',
+      `${timeline(batch8.together)} (1 slot: ${timeline(batch8.oneAtATime)})`,
+    ],
     [
       '  byte-identical to one at a time',
       exactText(batched.exact),

@@ -54,6 +54,10 @@ export interface WorkerBusyRun {
   readonly wallMs: number;
   /** First claim to the last eps call's end: the model's side of wallMs, without the last jobs' finishing. */
   readonly modelSideMs: number;
+  /** First claim to the first eps call's start: the claims, inputs and setup before the model has rows. */
+  readonly startMs: number;
+  /** The last eps call's end to the last end: the last jobs' outputs, written with nothing left to overlap. */
+  readonly tailMs: number;
   /** Inside the stub's eps calls, within that window. */
   readonly modelMs: number;
   /** modelMs over wallMs: busy to the last end. */
@@ -254,19 +258,26 @@ async function withWorker(
 ): Promise<{ run: WorkerBusyRun; items: JobItem[] }> {
   const config = loadConfig(WorkerConfigSchema, env);
   let stub: StubGpuModel | undefined;
-  /** When the last eps call ended (Date.now(), as the items' timestamps). */
+  /** When the first eps call of the measured jobs started, and the last one ended (Date.now(), as the items'). */
+  let firstCallStart: number | undefined;
   let lastCallEnd = 0;
   // One loader for both workers of a backlog run: the worker's model cache is per loader, so the second one finds
   // the model loaded and checked.
   const loadModel = async (id: string) => {
-    stub = endTimed(stubGpuModel(await loadModelBundle(id, config)), (at) => {
-      lastCallEnd = at;
+    stub = timedCalls(stubGpuModel(await loadModelBundle(id, config)), {
+      started: (at) => {
+        firstCallStart ??= at;
+      },
+      ended: (at) => {
+        lastCallEnd = at;
+      },
     });
     return stub;
   };
   let worker = startWorker(config, { loadModel });
   try {
     await waitEnded(stack, [await submit(stack, 0)]);
+    firstCallStart = undefined; // the warm-up's calls are not the measured jobs'
     let ids: string[] = [];
     if (options.backlog) {
       await worker.stop();
@@ -284,6 +295,7 @@ async function withWorker(
     const lastEnd = Math.max(...items.map((item) => Date.parse(item.finishedAt!)));
     const wallMs = lastEnd - firstClaim;
     const modelSideMs = lastCallEnd - firstClaim;
+    if (firstCallStart === undefined) throw new Error('the jobs made no eps call');
     const modelMs = after.busy - before.busy;
     const calls = after.calls - before.calls;
     const run = {
@@ -291,6 +303,8 @@ async function withWorker(
       jobs: ids.length,
       wallMs,
       modelSideMs,
+      startMs: firstCallStart - firstClaim,
+      tailMs: lastEnd - lastCallEnd,
       modelMs: Math.round(modelMs),
       busyFraction: modelMs / wallMs,
       busyWhileJobs: modelMs / modelSideMs,
@@ -304,18 +318,23 @@ async function withWorker(
   }
 }
 
-/** `stub` with each eps call's end reported to `ended`. */
-function endTimed(stub: StubGpuModel, ended: (at: number) => void): StubGpuModel {
+/** `stub` with each eps call's start and end reported (Date.now()). */
+function timedCalls(
+  stub: StubGpuModel,
+  report: { started(at: number): void; ended(at: number): void },
+): StubGpuModel {
   const { eps, epsRows } = stub;
-  const timed = (answer: Promise<Float64Array>) =>
-    answer.then((result) => {
-      ended(Date.now());
+  const timed = (call: () => Promise<Float64Array>) => {
+    report.started(Date.now());
+    return call().then((result) => {
+      report.ended(Date.now());
       return result;
     });
+  };
   return {
     ...stub,
-    eps: (x, t, emb, signal) => timed(eps(x, t, emb, signal)),
-    ...(epsRows ? { epsRows: (x, t, emb, signal) => timed(epsRows(x, t, emb, signal)) } : {}),
+    eps: (x, t, emb, signal) => timed(() => eps(x, t, emb, signal)),
+    ...(epsRows ? { epsRows: (x, t, emb, signal) => timed(() => epsRows(x, t, emb, signal)) } : {}),
   };
 }
 
