@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateScan } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, describeError, endBilling, isStale, type JobItem, jobTransitions } from '@obelm/core';
 import { relayEnd, relayEndOrLog, releaseHeld, sendJobMessage } from '@obelm/store';
 import { sweepBatches } from './batches/sweep.ts';
@@ -89,18 +89,17 @@ export async function sweepJobs(
   const heldTenants = new Set<string>();
   const endedPending: JobItem[] = [];
   let running = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.db.send(
-      new ScanCommand({
-        TableName: deps.config.OBELM_TABLE,
-        FilterExpression:
-          'sk = :sk AND (#status = :queued OR #status = :running OR attribute_exists(#outboxPending))',
-        ExpressionAttributeNames: { '#status': 'status', '#outboxPending': 'outboxPending' },
-        ExpressionAttributeValues: { ':sk': dbKeys.job('x').sk, ':queued': 'queued', ':running': 'running' },
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = paginateScan(
+    { client: deps.db },
+    {
+      TableName: deps.config.OBELM_TABLE,
+      FilterExpression:
+        'sk = :sk AND (#status = :queued OR #status = :running OR attribute_exists(#outboxPending))',
+      ExpressionAttributeNames: { '#status': 'status', '#outboxPending': 'outboxPending' },
+      ExpressionAttributeValues: { ':sk': dbKeys.job('x').sk, ':queued': 'queued', ':running': 'running' },
+    },
+  );
+  for await (const page of pages) {
     for (const job of (page.Items ?? []) as JobItem[]) {
       if (job.status === 'queued') {
         if (job.ttl * 1000 < now.getTime()) {
@@ -135,8 +134,7 @@ export async function sweepJobs(
         }
       }
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
 
   for (const job of resendAll ? queued : await lostMessages(deps, queued, running, now, settleMs)) {
     await sendJobMessage(deps.store, job);

@@ -39,12 +39,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'obelm-roundtrips-'));
   stack = await startLocalStack({ dataDir: dir, port: 0, worker: false, sweepEverySeconds: 0 });
   const real = stack.deps.db;
-  const db = {
+  // The real client underneath (the SDK's paginators accept only a DynamoDBDocumentClient), its send counting.
+  const db: DynamoDBDocumentClient = Object.assign(Object.create(real), {
     send: (command: { constructor: { name: string } }) => {
       calls.push(command.constructor.name);
       return real.send(command as never);
     },
-  } as unknown as DynamoDBDocumentClient;
+  });
   const store = { ...stack.deps.store, db, jobs: new JobTable(db, stack.deps.config.OBELM_TABLE) };
   counted = { ...stack.deps, db, store };
 });

@@ -6,8 +6,9 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   PutItemCommand,
+  paginateScan,
   ResourceInUseException,
-  ScanCommand,
+  ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -98,13 +99,11 @@ export async function ensureTable(db: DynamoDBClient, table: string): Promise<vo
   const present = new Set(GlobalSecondaryIndexes.map((i) => i.IndexName));
   if (TABLE_INDEXES.every((index) => present.has(index.name))) return;
   const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+  for await (const page of paginateScan({ client: db }, { TableName: table })) {
     items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   await db.send(new DeleteTableCommand({ TableName: table }));
+  await waitGone(db, table);
   await db.send(new CreateTableCommand(createTableInput(table)));
   await waitActive(db, table);
   for (const item of items) await db.send(new PutItemCommand({ TableName: table, Item: item }));
@@ -117,6 +116,20 @@ async function waitActive(db: DynamoDBClient, table: string) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`Table ${table} did not become ACTIVE`);
+}
+
+/** dynalite deletes a table in the background, longer for a larger one: a create before it is gone fails. */
+async function waitGone(db: DynamoDBClient, table: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await db.send(new DescribeTableCommand({ TableName: table }));
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) return;
+      throw err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Table ${table} was not deleted`);
 }
 
 /** The dev tenant, created on the first start; left as an admin set it (limits, a suspension) after that. */

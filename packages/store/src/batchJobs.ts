@@ -1,4 +1,4 @@
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, type JobItem } from '@obelm/core';
 import type { StoreContext } from './context.ts';
 
@@ -44,19 +44,10 @@ export async function batchJobPage(
 /** Every pointer of a batch (Query pages of up to 1 MB: thousands of images are a few pages). */
 export async function batchJobPointers(ctx: StoreContext, batchId: string): Promise<BatchJobPointer[]> {
   const pointers: BatchJobPointer[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        ...pointerCondition(batchId),
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
+  const input = { TableName: ctx.table, ...pointerCondition(batchId), ConsistentRead: true };
+  for await (const page of paginateQuery({ client: ctx.db }, input)) {
     pointers.push(...((page.Items ?? []) as BatchJobPointer[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return pointers;
 }
 
@@ -66,20 +57,13 @@ export async function batchJobPointers(ctx: StoreContext, batchId: string): Prom
  */
 export async function countBatchJobs(ctx: StoreContext, batchId: string): Promise<number> {
   let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        ...pointerCondition(batchId),
-        ConsistentRead: true,
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
-    count += page.Count ?? 0;
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const input = {
+    TableName: ctx.table,
+    ...pointerCondition(batchId),
+    ConsistentRead: true,
+    Select: 'COUNT' as const,
+  };
+  for await (const page of paginateQuery({ client: ctx.db }, input)) count += page.Count ?? 0;
   return count;
 }
 

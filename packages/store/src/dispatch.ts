@@ -1,5 +1,10 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import {
+  paginateQuery,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import {
   dbKeys,
   describeError,
@@ -153,26 +158,16 @@ async function countActive(ctx: StoreContext, tenant: string, only?: 'sent'): Pr
 }
 
 /** Every page of one gsi2 Query of a tenant's active jobs (all, or the sent or held ones). */
-async function* activePages(
+function activePages(
   ctx: StoreContext,
   tenant: string,
   only: 'sent' | 'held' | undefined,
   read: Pick<QueryCommandInput, 'Select' | 'ProjectionExpression' | 'ExpressionAttributeNames'>,
 ): AsyncGenerator<QueryCommandOutput> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        IndexName: GSI2,
-        ...activeKeyCondition(tenant, only),
-        ...read,
-        ExclusiveStartKey: start,
-      }),
-    );
-    yield page;
-    start = page.LastEvaluatedKey;
-  } while (start);
+  return paginateQuery(
+    { client: ctx.db },
+    { TableName: ctx.table, IndexName: GSI2, ...activeKeyCondition(tenant, only), ...read },
+  );
 }
 
 /** The oldest `limit` held jobs of a tenant (their ids and what dispatch needs). */

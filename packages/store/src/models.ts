@@ -1,4 +1,4 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, type ModelEntry, ModelEntrySchema } from '@obelm/core';
 import type { StoreContext } from './context.ts';
 
@@ -24,16 +24,15 @@ export async function publishModel(ctx: CatalogStore, entry: ModelEntry): Promis
  */
 export async function listModels(ctx: CatalogStore): Promise<ModelEntry[]> {
   const entries: ModelEntry[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': dbKeys.modelsPartition },
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = paginateQuery(
+    { client: ctx.db },
+    {
+      TableName: ctx.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': dbKeys.modelsPartition },
+    },
+  );
+  for await (const page of pages) {
     for (const { pk: _pk, sk, ...item } of page.Items ?? []) {
       const parsed = ModelEntrySchema.safeParse(item);
       if (!parsed.success || dbKeys.model(parsed.data.id).sk !== sk) {
@@ -44,7 +43,6 @@ export async function listModels(ctx: CatalogStore): Promise<ModelEntry[]> {
       }
       entries.push(parsed.data);
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return entries;
 }

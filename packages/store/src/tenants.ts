@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type ApiKeyItem,
   CodedError,
@@ -223,23 +223,19 @@ export async function listKeys(
   tenant: string,
 ): Promise<ApiKeySummary[]> {
   const keys: ApiKeySummary[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        IndexName: GSI1,
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': dbKeys.tenantKeysPartition(tenant) },
-        ProjectionExpression: 'keyId, tenant, #status, createdAt, revokedAt',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ScanIndexForward: false,
-        ExclusiveStartKey: start,
-      }),
-    );
-    keys.push(...((page.Items ?? []) as ApiKeySummary[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery(
+    { client: ctx.db },
+    {
+      TableName: ctx.table,
+      IndexName: GSI1,
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': dbKeys.tenantKeysPartition(tenant) },
+      ProjectionExpression: 'keyId, tenant, #status, createdAt, revokedAt',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ScanIndexForward: false,
+    },
+  );
+  for await (const page of pages) keys.push(...((page.Items ?? []) as ApiKeySummary[]));
   return keys;
 }
 

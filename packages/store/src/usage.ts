@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { dbKeys, type UsageEntry } from '@obelm/core';
 import type { StoreContext } from './context.ts';
 
@@ -12,22 +12,20 @@ export async function monthUsage(
   month: string,
 ): Promise<UsageEntry[]> {
   const entries: UsageEntry[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.db.send(
-      new QueryCommand({
-        TableName: ctx.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: {
-          ':pk': dbKeys.tenant(tenant).pk,
-          ':prefix': dbKeys.usageMonthPrefix(month),
-        },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = paginateQuery(
+    { client: ctx.db },
+    {
+      TableName: ctx.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': dbKeys.tenant(tenant).pk,
+        ':prefix': dbKeys.usageMonthPrefix(month),
+      },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
     for (const { pk: _pk, sk: _sk, ...entry } of page.Items ?? []) entries.push(entry as UsageEntry);
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return entries;
 }

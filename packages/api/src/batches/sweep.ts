@@ -1,4 +1,4 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateScan } from '@aws-sdk/lib-dynamodb';
 import { type BatchItem, dbKeys, describeError } from '@obelm/core';
 import { completeBatchIfDone, countAndClose } from '@obelm/store';
 import type { Deps } from '../deps.ts';
@@ -13,23 +13,22 @@ import { apiLog } from '../log.ts';
  */
 export async function sweepBatches(deps: Deps): Promise<string[]> {
   const changed: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.db.send(
-      new ScanCommand({
-        TableName: deps.config.OBELM_TABLE,
-        FilterExpression:
-          'sk = :sk AND (#status = :closed OR attribute_exists(#outboxPending) OR ' +
-          '(#status = :open AND attribute_exists(#expectedImages)))',
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          '#outboxPending': 'outboxPending',
-          '#expectedImages': 'expectedImages',
-        },
-        ExpressionAttributeValues: { ':sk': dbKeys.batch('x').sk, ':closed': 'closed', ':open': 'open' },
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = paginateScan(
+    { client: deps.db },
+    {
+      TableName: deps.config.OBELM_TABLE,
+      FilterExpression:
+        'sk = :sk AND (#status = :closed OR attribute_exists(#outboxPending) OR ' +
+        '(#status = :open AND attribute_exists(#expectedImages)))',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#outboxPending': 'outboxPending',
+        '#expectedImages': 'expectedImages',
+      },
+      ExpressionAttributeValues: { ':sk': dbKeys.batch('x').sk, ':closed': 'closed', ':open': 'open' },
+    },
+  );
+  for await (const page of pages) {
     for (const batch of (page.Items ?? []) as BatchItem[]) {
       try {
         const after =
@@ -44,7 +43,6 @@ export async function sweepBatches(deps: Deps): Promise<string[]> {
         });
       }
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return changed;
 }
