@@ -365,3 +365,11 @@ export function policyDocument(list: Grant[]): pulumi.Output<string> {
     })),
   });
 }
+
+/** A role's trust policy: assumed by the AWS service `service` (e.g. ec2.amazonaws.com) alone. */
+export function assumedBy(service: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+  });
+}

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { type Grant, policyDocument } from './access.ts';
+import { assumedBy, type Grant, policyDocument } from './access.ts';
 import { BacklogScaling } from './backlogScaling.ts';
 import { InfraConfigError } from './errors.ts';
 import { rootVolume } from './rootVolume.ts';
@@ -274,6 +274,8 @@ export class GpuWorker extends pulumi.ComponentResource {
         parent,
       );
     const launchTemplate = newLaunchTemplate('LaunchTemplate', {});
+    // Every template that launches `imageId`: a baked AMI's lifecycle policy waits for them all.
+    const launchTemplates = [launchTemplate];
 
     this.autoScalingGroup = new aws.autoscaling.Group(
       `${name}Instances`,
@@ -333,6 +335,11 @@ export class GpuWorker extends pulumi.ComponentResource {
     ];
     if (args.warmPool) {
       const { size } = args.warmPool;
+      const warmLaunchTemplate = newLaunchTemplate('WarmLaunchTemplate', {
+        instanceType: args.instanceTypes[0],
+        warmPool: true,
+      });
+      launchTemplates.push(warmLaunchTemplate);
       const warmGroup = new aws.autoscaling.Group(
         `${name}WarmInstances`,
         {
@@ -341,13 +348,7 @@ export class GpuWorker extends pulumi.ComponentResource {
           maxSize: Math.ceil((size * DEPLOYMENT_MAXIMUM_PERCENT) / 100),
           protectFromScaleIn: true,
           // On demand, one type: the only kind of group EC2 Auto Scaling gives a warm pool.
-          launchTemplate: {
-            id: newLaunchTemplate('WarmLaunchTemplate', {
-              instanceType: args.instanceTypes[0],
-              warmPool: true,
-            }).id,
-            version: '$Latest',
-          },
+          launchTemplate: { id: warmLaunchTemplate.id, version: '$Latest' },
           // Booted once (AMI, user data), then stopped: a scale-out starts a stopped instance instead of
           // launching a new one. ECS refuses reuseOnScaleIn, so instances that served go back by termination
           // and the pool refills with fresh ones.
@@ -362,6 +363,7 @@ export class GpuWorker extends pulumi.ComponentResource {
       };
       strategy.unshift({ capacityProvider: this.warm.capacityProvider.name, weight: 0, base: size });
     }
+    this.ami?.retireSuperseded(launchTemplates);
     this.capacityProviders = new aws.ecs.ClusterCapacityProviders(
       `${name}CapacityProviders`,
       {
@@ -590,13 +592,6 @@ function gpuMetricsAgent(): string[] {
     `  && /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${GPU_METRICS.configPath} \\`,
     "  || echo 'obelm: CloudWatch agent not started, no GPU metrics on this instance' >&2",
   ];
-}
-
-function assumedBy(service: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
-  });
 }
 
 /** arn:aws:ecs:r:a:cluster/name -> arn:aws:ecs:r:a:task/name (the ARNs of that cluster's tasks). */

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { BUNDLE_CACHE_MARKER, s3Keys } from '@obelm/core';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { type Grant, policyDocument } from './access.ts';
+import { assumedBy, type Grant, policyDocument } from './access.ts';
+import { AmiLifecycle, BAKE_TAGS, fleetOf } from './amiLifecycle.ts';
 import { InfraConfigError } from './errors.ts';
 import { rootVolume } from './rootVolume.ts';
 
@@ -35,15 +36,22 @@ export interface WorkerAmiArgs {
  * pull and the model fetch of a cold start.
  *
  * The component's version is a hash of its document, so a new image digest or model list (or bucket) makes a
- * new component, recipe and image on the next deploy; an unchanged one builds nothing.
+ * new component, recipe and image on the next deploy; an unchanged one builds nothing. A superseded image is
+ * left, with its AMI and snapshots, to the lifecycle policy that `retireSuperseded` creates (amiLifecycle.ts).
  */
 export class WorkerAmi extends pulumi.ComponentResource {
   /** The baked AMI's id, once Image Builder has built it (the deploy waits for the build). */
   readonly imageId: pulumi.Output<string>;
   readonly image: aws.imagebuilder.Image;
+  private readonly name: string;
+  /** The image's `BAKE_TAGS` values: the fleet it belongs to, and which bake it is. */
+  private readonly fleet: string;
+  private readonly bake: pulumi.Output<string>;
 
   constructor(name: string, args: WorkerAmiArgs, opts?: pulumi.ComponentResourceOptions) {
     super('obelm:worker:WorkerAmi', name, {}, opts);
+    this.name = name;
+    this.fleet = fleetOf(name);
     const parent = { parent: this };
     const repository = pulumi.output(args.image).apply(ecrRepositoryOf);
 
@@ -70,7 +78,9 @@ export class WorkerAmi extends pulumi.ComponentResource {
         data: document,
         description: 'obelm: pre-pull the worker image and cache the model bundles',
       },
-      parent,
+      // Kept when superseded, as the recipe is: the retained image below depends on them (Image Builder refuses
+      // to delete a component or recipe that something still uses); they cost nothing.
+      { ...parent, retainOnDelete: true },
     );
     const recipe = new aws.imagebuilder.ImageRecipe(
       `${name}Recipe`,
@@ -80,19 +90,12 @@ export class WorkerAmi extends pulumi.ComponentResource {
         components: [{ componentArn: component.arn }],
         blockDeviceMappings: [rootVolume(args.rootVolumeGiB)],
       },
-      parent,
+      { ...parent, retainOnDelete: true },
     );
 
     const role = new aws.iam.Role(
       `${name}BuildRole`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
-          ],
-        }),
-      },
+      { assumeRolePolicy: assumedBy('ec2.amazonaws.com') },
       parent,
     );
     for (const [id, policy] of [
@@ -121,6 +124,9 @@ export class WorkerAmi extends pulumi.ComponentResource {
       },
       parent,
     );
+    // One bake per recipe: each is created for one document and root volume (autonamed, so a rebuild of an
+    // earlier document gets a new one).
+    this.bake = recipe.arn;
     this.image = new aws.imagebuilder.Image(
       `${name}Image`,
       {
@@ -128,9 +134,16 @@ export class WorkerAmi extends pulumi.ComponentResource {
         infrastructureConfigurationArn: infrastructure.arn,
         // The component's validate phase checks the result on the build instance; no second test instance.
         imageTestsConfiguration: { imageTestsEnabled: false },
+        tags: { [BAKE_TAGS.fleet]: this.fleet, [BAKE_TAGS.bake]: this.bake },
       },
-      // A build pulls ~8 GB and copies the bundles: longer than the provider's default wait.
-      { ...parent, customTimeouts: { create: '90m' } },
+      {
+        ...parent,
+        // A build pulls ~8 GB and copies the bundles: longer than the provider's default wait.
+        customTimeouts: { create: '90m' },
+        // Replaced, it stays for the lifecycle policy, which deletes its AMI and snapshots too; Pulumi's delete
+        // would remove the Image Builder image only and orphan them out of the policy's reach.
+        retainOnDelete: true,
+      },
     );
     this.imageId = this.image.outputResources.apply((resources) => {
       const ami = resources[0]?.amis[0]?.image;
@@ -138,6 +151,19 @@ export class WorkerAmi extends pulumi.ComponentResource {
       return ami;
     });
     this.registerOutputs({ imageId: this.imageId });
+  }
+
+  /**
+   * The lifecycle policy that deletes this fleet's superseded bakes (AMIs and snapshots included) and never the
+   * current one. Call it once, after creating every launch template that launches `imageId`: the policy's
+   * protection moves to a new bake only once they have.
+   */
+  retireSuperseded(launchTemplates: pulumi.Resource[]): AmiLifecycle {
+    return new AmiLifecycle(
+      `${this.name}Lifecycle`,
+      { fleet: this.fleet, inUse: this.bake, launchTemplates },
+      { parent: this },
+    );
   }
 }
 

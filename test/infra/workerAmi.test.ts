@@ -12,7 +12,9 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BUNDLE_CACHE_MARKER } from '@obelm/core';
 import { bundleSourceOf, fetchBundle } from '@obelm/worker';
+import * as pulumi from '@pulumi/pulumi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAKE_RETENTION_DAYS } from '../../infra/amiLifecycle.ts';
 import { ECS_GPU_AMI_PARAMETER, MODEL_CACHE } from '../../infra/gpuWorker.ts';
 import { cacheModelsScript } from '../../infra/workerAmi.ts';
 import { type StandIn, startS3 } from '../../packages/local/src/standins.ts';
@@ -28,9 +30,28 @@ const common = { ...baseGpuWorkerArgs, subnetIds: ['subnet-a', 'subnet-b'], imag
 /** What the worker is told in the cloud (stacks/index.ts): the bucket, and its default bundle as an s3:// URL. */
 const workerConfig = { OBELM_BUCKET: bucket.name, OBELM_MODEL_BUNDLE: `s3://${bucket.name}/models/sd15/` };
 
+/** Names of the resources registered with `retainOnDelete` (the recorder keeps no resource options). */
+function recordRetained(): Set<string> {
+  const names = new Set<string>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(
+      req: { getName(): string; getRetainondelete(): boolean | undefined },
+      callback: unknown,
+    ): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    if (req.getRetainondelete()) names.add(req.getName());
+    return register(req, callback);
+  };
+  return names;
+}
+
 let recorded: Recorded[];
+let retained: Set<string>;
 beforeAll(async () => {
   recorded = await recordResources();
+  retained = recordRetained();
   const { GpuWorker } = await import('../../infra/gpuWorker.ts');
   new GpuWorker('Plain', { ...common, ...settingsFor('production').gpu });
   const staging = settingsFor('staging').gpu;
@@ -186,6 +207,99 @@ describe('a baked AMI', () => {
     expect(
       () => new GpuWorker('Docker', { ...args, image: `docker.io/obelm/worker@sha256:${'ab'.repeat(32)}` }),
     ).toThrow(/not an ECR image/);
+  });
+});
+
+describe("a baked AMI's superseded bakes", () => {
+  /** The tags of a fleet's image, which the lifecycle policy selects and spares by. */
+  const tagsOf = async (prefix: string) =>
+    resolved(one(recorded, 'aws:imagebuilder/image:Image', `${prefix}AmiImage`).inputs.tags) as Promise<
+      Record<string, string>
+    >;
+  const policyOf = (prefix: string) =>
+    one(recorded, 'aws:imagebuilder/lifecyclePolicy:LifecyclePolicy', `${prefix}AmiLifecyclePolicy`);
+
+  it('tags each image with its stack and fleet and its recipe, and leaves a replaced one to the policy', async () => {
+    // The mocks run project `obelm`, stack `test`; the recipe's ARN is the mock's.
+    expect(await tagsOf('Baked')).toEqual({
+      'obelm:baked-ami': 'obelm/test/BakedAmi',
+      'obelm:bake': 'arn:aws:imagebuilder:us-east-1:123456789012:BakedAmiRecipe',
+    });
+    expect((await tagsOf('Same'))['obelm:baked-ami']).toBe('obelm/test/SameAmi');
+    // The image outlives its Pulumi resource (deleting it would orphan its AMI and snapshots), and so do the
+    // component and recipe it depends on.
+    expect([...retained].filter((n) => n.startsWith('Baked')).sort()).toEqual([
+      'BakedAmiComponent',
+      'BakedAmiImage',
+      'BakedAmiRecipe',
+    ]);
+  });
+
+  it("selects only its own fleet's AMI images and deletes each, AMI and snapshots included, once old enough", async () => {
+    const policy = policyOf('Baked');
+    expect(policy.inputs.resourceType).toBe('AMI_IMAGE');
+    expect(await resolved(policy.inputs.resourceSelection)).toEqual({
+      tagMap: { 'obelm:baked-ami': (await tagsOf('Baked'))['obelm:baked-ami'] },
+    });
+    expect(await resolved(policy.inputs.policyDetails)).toEqual([
+      {
+        action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } },
+        filter: { type: 'AGE', value: BAKE_RETENTION_DAYS, unit: 'DAYS' },
+        exclusionRules: { tagMap: { 'obelm:bake': (await tagsOf('Baked'))['obelm:bake'] } },
+      },
+    ]);
+    // One policy per baked fleet, none without a baked AMI.
+    expect(
+      ofType(recorded, 'aws:imagebuilder/lifecyclePolicy:LifecyclePolicy')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['BakedAmiLifecyclePolicy', 'OtherAmiLifecyclePolicy', 'SameAmiLifecyclePolicy']);
+    expect(named('aws:iam/role:Role', 'PlainAmi')).toEqual([]);
+  });
+
+  it('spares the bake the launch templates launch, and moves that only after every template moved', async () => {
+    // The spared bake is the image whose AMI both templates launch.
+    const spared = (
+      (await resolved(policyOf('Baked').inputs.policyDetails)) as { exclusionRules: unknown }[]
+    )[0];
+    expect(spared?.exclusionRules).toEqual({
+      tagMap: { 'obelm:bake': (await tagsOf('Baked'))['obelm:bake'] },
+    });
+    for (const name of ['BakedLaunchTemplate', 'BakedWarmLaunchTemplate']) {
+      const template = one(recorded, 'aws:ec2/launchTemplate:LaunchTemplate', name);
+      expect(await resolved(template.inputs.imageId)).toBe('ami-BakedAmiImage');
+    }
+    expect(policyOf('Baked').dependencies).toEqual(
+      expect.arrayContaining([
+        'BakedLaunchTemplate',
+        'BakedWarmLaunchTemplate',
+        'BakedAmiLifecycleExecution',
+      ]),
+    );
+    // Without a warm pool, the one template.
+    expect(policyOf('Same').dependencies).toEqual(expect.arrayContaining(['SameLaunchTemplate']));
+    expect(policyOf('Same').dependencies).not.toContain('SameWarmLaunchTemplate');
+  });
+
+  it("runs as a role only Image Builder may assume, holding AWS's lifecycle execution policy and nothing else", async () => {
+    const role = one(recorded, 'aws:iam/role:Role', 'BakedAmiLifecycleRole');
+    expect(JSON.parse(await resolved(role.inputs.assumeRolePolicy as string))).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { Service: 'imagebuilder.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ],
+    });
+    const attached = named('aws:iam/rolePolicyAttachment:RolePolicyAttachment', 'BakedAmiLifecycle');
+    expect(attached.map((r) => [r.inputs.role, r.inputs.policyArn])).toEqual([
+      [
+        'BakedAmiLifecycleRole-name',
+        'arn:aws:iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy',
+      ],
+    ]);
+    expect(named('aws:iam/rolePolicy:RolePolicy', 'BakedAmiLifecycle')).toEqual([]);
+    expect(await resolved(policyOf('Baked').inputs.executionRole)).toBe(
+      'arn:aws:iam:us-east-1:123456789012:BakedAmiLifecycleRole',
+    );
   });
 });
 
