@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ERROR_MAP_SCALE } from '@obelm/core';
 import chromium from '@sparticuz/chromium';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorMapColour } from '../../packages/worker/src/job/errorMap.ts';
-import { demoPng, startTestStack, type TestStack } from '../e2e/helpers.ts';
+import { api, demoPng, startTestStack, type TestStack } from '../e2e/helpers.ts';
 
 /**
  * The web playground in a real headless Chromium against the local stack (API, S3, SQS, DynamoDB stand-ins and
@@ -29,6 +29,7 @@ interface PageElement {
   src: string;
   complete: boolean;
   naturalWidth: number;
+  naturalHeight: number;
   offsetParent: unknown;
   dataset: Record<string, string | undefined>;
   getAttribute(name: string): string | null;
@@ -278,6 +279,121 @@ describe('the playground', () => {
     await shot('compare');
   });
 
+  it('interpolates between two uploaded images: a frame per weight, a bad list refused in the page', async () => {
+    const files = await Promise.all(
+      (['circle', 'square'] as const).map(async (shape) => {
+        const file = join(work, `red-${shape}.png`);
+        writeFileSync(file, await demoPng({ shape, colour: 'red' }));
+        return file;
+      }),
+    );
+    // The job requests the page sends from here on (POST /v1/jobs bodies).
+    const created: Promise<string | undefined>[] = [];
+    const onRequest = (request: HTTPRequest) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/v1/jobs')
+        created.push(request.fetchPostData());
+    };
+    page.on('request', onRequest);
+    try {
+      await chooseKind('interpolate');
+      // The comparison is one image's round trip: not offered for two inputs.
+      expect(await page.$eval('#compare', (button) => (button as PageElement).hidden)).toBe(true);
+      await (await page.$('#image-file'))!.uploadFile(files[0]!);
+      await (await page.$('#image-file-2'))!.uploadFile(files[1]!);
+      await page.waitForSelector('[data-testid="input-preview"]');
+      await page.waitForSelector('[data-testid="input-preview-2"]');
+      await fill('#prompt', '');
+
+      // A list that is not numbers is the page's error, and no job is asked for.
+      await fill('#weights', '0, half');
+      await page.click('#run');
+      await page.waitForFunction(() => document.getElementById('error')?.hidden === false);
+      expect(await textOf('[data-testid="error-code"]')).toBe('invalid_weights');
+      expect(await textOf('#error')).toContain('"half" is not a number');
+      expect(created).toEqual([]);
+      // A weight out of [0, 1] is the API's to refuse: its answer is shown, and no job is made.
+      await fill('#weights', '0, 2');
+      await page.click('#run');
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="error-code"]')?.textContent === 'invalid_request',
+      );
+      expect(await textOf('#error')).toContain('weights');
+      expect(created).toHaveLength(1);
+
+      await fill('#weights', '0, 0.5, 1');
+      expect(await runToEnd(() => page.click('#run'))).toMatch(/^Job job_\S+: succeeded$/);
+      expect(await page.$eval('#error', (el) => (el as PageElement).hidden)).toBe(true);
+      expect(created).toHaveLength(2);
+      const sent = JSON.parse((await created[1]) ?? '') as {
+        kind: string;
+        images: object[];
+        weights: number[];
+      };
+      expect(sent).toMatchObject({ kind: 'interpolate', weights: [0, 0.5, 1] });
+      expect(sent.images).toEqual([{ uploadId: expect.any(String) }, { uploadId: expect.any(String) }]);
+    } finally {
+      page.off('request', onRequest);
+    }
+
+    const jobId = (await textOf('#result-meta')).match(
+      /^interpolate · obelm · \d+ steps · succeeded · (job_\S+)/,
+    )?.[1];
+    expect(jobId).toBeDefined();
+    // Three frames in order, each labelled with its weight, decoded at the model's size, with a download link.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid="result-output"] img')].every((img) => img.complete),
+    );
+    const frames = await page.$$eval('[data-testid="result-output"]', (figures) =>
+      figures.map((figure) => {
+        const img = figure.querySelector('img') as PageElement;
+        return {
+          weight: (figure as PageElement).dataset['weight'],
+          caption: figure.querySelector('figcaption')?.textContent,
+          src: img.src,
+          size: [img.naturalHeight, img.naturalWidth],
+          download: (
+            figure.querySelector('[data-testid="download-output"]') as PageElement | null
+          )?.getAttribute('href'),
+        };
+      }),
+    );
+    expect(frames.map((frame) => [frame.weight, frame.caption])).toEqual([
+      ['0', 'Weight 0'],
+      ['0.5', 'Weight 0.5'],
+      ['1', 'Weight 1'],
+    ]);
+    const modelId = await fieldValue('#model');
+    const models = await api<{ models: { id: string; imageSize: [number, number] }[] }>(
+      t.stack,
+      'GET',
+      '/v1/models',
+    );
+    const imageSize = models.body.models.find((m) => m.id === modelId)?.imageSize;
+    expect(imageSize).toBeDefined();
+    for (const frame of frames) {
+      expect(frame.size).toEqual(imageSize);
+      expect(frame.download).toBe(frame.src);
+    }
+    // The captions are two inputs, A then B.
+    expect(
+      await page.$$eval('[data-testid="result-input"] figcaption', (captions) =>
+        captions.map((c) => c.textContent),
+      ),
+    ).toEqual(['Input A (red-circle.png)', 'Input B (red-square.png)']);
+    // The job's API view lists the same three images, in the same order.
+    const view = await api<{ params: { weights: number[] }; outputs: { images: { url: string }[] } }>(
+      t.stack,
+      'GET',
+      `/v1/jobs/${jobId}`,
+    );
+    expect(view.body.params.weights).toEqual([0, 0.5, 1]);
+    const path = (url: string) => new URL(url).pathname;
+    expect(view.body.outputs.images.map((image) => path(image.url))).toEqual(
+      frames.map((frame) => path(frame.src)),
+    );
+    await shot('interpolate');
+  });
+
   it('lists recent jobs; choosing one shows it', async () => {
     await page.waitForFunction(() => document.querySelectorAll('#history button[data-job-id]').length >= 6);
     const ids = await page.$$eval('#history button[data-job-id]', (buttons) =>
@@ -308,7 +424,7 @@ describe('the playground', () => {
   });
 
   it('names every field for assistive technology, and runs from the keyboard', async () => {
-    for (const kind of ['sample', 'edit', 'invert', 'reconstruct']) {
+    for (const kind of ['sample', 'edit', 'invert', 'reconstruct', 'interpolate']) {
       await chooseKind(kind);
       const fields = await page.$$('input, select, textarea');
       for (const field of fields) {

@@ -1,5 +1,7 @@
+import type { Problem } from './alerts.ts';
 import { byId } from './dom.ts';
 import { type FormValues, JOB_KINDS, type PlaygroundJobKind, SAMPLERS, type SamplerName } from './request.ts';
+import { parseWeights } from './weights.ts';
 
 const text = (id: string) => byId(id, HTMLInputElement).value.trim();
 
@@ -17,10 +19,16 @@ const oneOf = <T extends string>(value: string, allowed: readonly T[], fallback:
 export const selectedKind = (): PlaygroundJobKind =>
   oneOf(byId('kind', HTMLSelectElement).value, JOB_KINDS, 'sample');
 
-/** What the form says now. The API checks the values; its refusals are shown as they come. */
-export function readForm(): FormValues {
-  return {
-    kind: selectedKind(),
+/**
+ * What the form says now, or the problem with the one field the page checks itself: a weights list, free text the
+ * number inputs cannot bound. The API checks the other values; its refusals are shown as they come.
+ */
+export function readForm(): { values: FormValues } | { problem: Problem } {
+  const kind = selectedKind();
+  const weights = kind === 'interpolate' ? parseWeights(text('weights')) : { weights: undefined };
+  if ('problem' in weights) return { problem: { code: 'invalid_weights', message: weights.problem } };
+  const values: FormValues = {
+    kind,
     model: byId('model', HTMLSelectElement).value,
     prompt: text('prompt'),
     sourcePrompt: text('source-prompt'),
@@ -30,7 +38,9 @@ export function readForm(): FormValues {
     guidance: numberValue('guidance'),
     strength: numberValue('strength'),
     seed: numberValue('seed'),
+    weights: weights.weights,
   };
+  return { values };
 }
 
 /** Shows the fields (those with `data-kinds`) the job kind uses, and hides the others. */

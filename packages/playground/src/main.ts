@@ -7,10 +7,10 @@ import { apiBaseUrl, loadConfig, type PlaygroundConfig } from './config.ts';
 import { byId } from './dom.ts';
 import { readForm, selectedKind, setBusy, showFieldsOf } from './form.ts';
 import { recentJobs, showHistory } from './history.ts';
-import { currentImage, type InputImage, setInputImage, setUpImageInput } from './imageInput.ts';
+import { FIRST_IMAGE, type ImageSlot, type InputImage, SECOND_IMAGE, setUpImageSlot } from './imageInput.ts';
 import { applyModelSettings, type ModelInfo, showModels, trackTouchedNumbers } from './models.ts';
 import { resetProgress, setStatus, showJobProgress } from './progress.ts';
-import { jobRequest, needsImage } from './request.ts';
+import { imagesNeeded, jobRequest, type PlaygroundJobKind } from './request.ts';
 import { type ResultActions, showResult } from './results.ts';
 import { runJob, uploadOnce } from './runner.ts';
 
@@ -20,6 +20,8 @@ interface Session {
   apiKey: string;
   client: ObelmClient;
   models: ModelInfo[];
+  /** The form's image inputs: every image kind's, then an interpolation's second. */
+  images: readonly [ImageSlot, ImageSlot];
   running: AbortController | undefined;
   shownJobId: string | undefined;
 }
@@ -70,7 +72,7 @@ async function showFromHistory(session: Session, id: string): Promise<void> {
     const job = await session.client.getJob(id);
     session.shownJobId = id;
     showJobProgress(job);
-    showResult(job, undefined, resultActions(session));
+    showResult(job, [], resultActions(session));
     for (const button of document.querySelectorAll<HTMLButtonElement>('#history button'))
       button.setAttribute('aria-current', String(button.dataset['jobId'] === id));
     byId('result', HTMLElement).scrollIntoView({ block: 'nearest' });
@@ -86,7 +88,7 @@ function resultActions(session: Session): ResultActions {
         clearProblem();
         try {
           const bytes = await session.client.download(url);
-          setInputImage(new Blob([bytes.slice()], { type: 'image/png' }), label);
+          session.images[0].set(new Blob([bytes.slice()], { type: 'image/png' }), label);
           // The next job works on this image: an edit, from the prompt it was made with.
           if (selectedKind() === 'sample') {
             byId('kind', HTMLSelectElement).value = 'edit';
@@ -129,39 +131,55 @@ async function exclusively(session: Session, work: (signal: AbortSignal) => Prom
   }
 }
 
-/** The image the job needs, or a problem shown and undefined. */
-function requireImage(): InputImage | undefined {
-  const image = currentImage();
-  if (!image)
-    showProblem({
-      code: 'image_required',
-      message: 'Choose or drop an image first (or use a result as input).',
-    });
-  return image;
+/** The images a job of `kind` needs (none, one or two), or a problem shown and undefined. */
+function requireImages(session: Session, kind: PlaygroundJobKind): InputImage[] | undefined {
+  const images = session.images.slice(0, imagesNeeded(kind)).map((slot) => slot.current());
+  if (images.every((image) => image !== undefined)) return images;
+  showProblem({
+    code: 'image_required',
+    message:
+      images.length > 1
+        ? 'Choose or drop both images first (A and B; a result can be used as A).'
+        : 'Choose or drop an image first (or use a result as input).',
+  });
+  return undefined;
 }
 
 async function runForm(session: Session): Promise<void> {
-  const values = readForm();
-  const image = needsImage(values.kind) ? requireImage() : undefined;
-  if (needsImage(values.kind) && !image) return;
+  const form = readForm();
+  if ('problem' in form) return showProblem(form.problem);
+  const { values } = form;
+  const images = requireImages(session, values.kind);
+  if (!images) return;
   await exclusively(session, async (signal) => {
-    resetProgress(image ? 'Uploading the image…' : 'Creating the job…');
-    const uploaded = image ? await uploadOnce(session.client, session.apiKey, image, signal) : undefined;
+    resetProgress(
+      images.length === 0
+        ? 'Creating the job…'
+        : images.length === 1
+          ? 'Uploading the image…'
+          : 'Uploading the images…',
+    );
+    const uploaded = await Promise.all(
+      images.map((image) => uploadOnce(session.client, session.apiKey, image, signal)),
+    );
     const job: Job = await runJob(session.client, jobRequest(values, uploaded), {
       signal,
       onProgress: (update) => showJobProgress(update),
     });
     session.shownJobId = job.id;
     showJobProgress(job);
-    showResult(job, image, resultActions(session));
+    showResult(job, images, resultActions(session));
     if (job.status === 'failed' && job.error) showProblem(job.error);
   });
 }
 
 async function runCompare(session: Session): Promise<void> {
-  const image = requireImage();
+  const form = readForm();
+  if ('problem' in form) return showProblem(form.problem);
+  const { values } = form;
+  // Each sampler's job is a reconstruct of the first image.
+  const image = requireImages(session, 'reconstruct')?.[0];
   if (!image) return;
-  const values = readForm();
   await exclusively(session, async (signal) => {
     resetProgress('Compare: starting…');
     const jobs = await compareSamplers(session.client, session.apiKey, image, values, signal);
@@ -175,11 +193,13 @@ async function runCompare(session: Session): Promise<void> {
 async function main(): Promise<void> {
   const config = await loadConfig();
   keyField().value = initialApiKey(config);
+  const rejectImage = (message: string) => showProblem({ code: 'unsupported_image', message });
   const session: Session = {
     config,
     apiKey: '',
     client: createObelmClient({ baseUrl: apiBaseUrl(config), apiKey: '' }),
     models: [],
+    images: [setUpImageSlot(FIRST_IMAGE, rejectImage), setUpImageSlot(SECOND_IMAGE, rejectImage)],
     running: undefined,
     shownJobId: undefined,
   };
@@ -187,7 +207,6 @@ async function main(): Promise<void> {
 
   trackPromptFocus();
   trackTouchedNumbers();
-  setUpImageInput((message) => showProblem({ code: 'unsupported_image', message }));
   showFieldsOf(selectedKind());
   keyField().addEventListener('change', () => {
     rememberApiKey(keyField().value.trim(), config);

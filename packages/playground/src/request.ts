@@ -1,6 +1,7 @@
 import type { CreateJobRequest } from '@obelm/client';
+import type { Weights } from './weights.ts';
 
-export const JOB_KINDS = ['sample', 'edit', 'invert', 'reconstruct'] as const;
+export const JOB_KINDS = ['sample', 'edit', 'invert', 'reconstruct', 'interpolate'] as const;
 export type PlaygroundJobKind = (typeof JOB_KINDS)[number];
 export const SAMPLERS = ['obelm', 'ddim', 'bdia', 'edict'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
@@ -17,6 +18,8 @@ export interface FormValues {
   guidance: number | undefined;
   strength: number | undefined;
   seed: number | undefined;
+  /** Interpolate only: the checked weights list; undefined for the API's default. */
+  weights: Weights | undefined;
 }
 
 /** An uploaded image, as jobs name it. */
@@ -24,8 +27,9 @@ export interface UploadedImage {
   uploadId: string;
 }
 
-/** Whether a kind takes an input image. */
-export const needsImage = (kind: PlaygroundJobKind): boolean => kind !== 'sample';
+/** How many input images a kind takes: none to sample, two to interpolate between, else one. */
+export const imagesNeeded = (kind: PlaygroundJobKind): number =>
+  kind === 'sample' ? 0 : kind === 'interpolate' ? 2 : 1;
 
 /** The largest seed the API takes (a uint32). */
 const MAX_SEED = 4_294_967_295;
@@ -41,8 +45,10 @@ function common(values: FormValues) {
   };
 }
 
-/** The POST /v1/jobs body for the form's values; an image kind needs `image`. */
-export function jobRequest(values: FormValues, image?: UploadedImage): CreateJobRequest {
+/** The POST /v1/jobs body for the form's values, with the kind's `imagesNeeded` uploaded images. */
+export function jobRequest(values: FormValues, images: readonly UploadedImage[] = []): CreateJobRequest {
+  if (images.length !== imagesNeeded(values.kind))
+    throw new Error(`a ${values.kind} job needs ${imagesNeeded(values.kind)} images, not ${images.length}`);
   if (values.kind === 'sample')
     return {
       kind: 'sample',
@@ -50,7 +56,8 @@ export function jobRequest(values: FormValues, image?: UploadedImage): CreateJob
       prompt: values.prompt,
       seed: values.seed === undefined ? randomSeed() : Math.min(MAX_SEED, values.seed),
     };
-  if (!image) throw new Error(`a ${values.kind} job needs an image`);
+  // The count is checked above: `second` is read by interpolate only, the one kind with two.
+  const [image, second] = images as [UploadedImage, UploadedImage];
   switch (values.kind) {
     case 'edit':
       return {
@@ -65,6 +72,14 @@ export function jobRequest(values: FormValues, image?: UploadedImage): CreateJob
       return { kind: 'invert', ...common(values), image, prompt: values.prompt };
     case 'reconstruct':
       return { kind: 'reconstruct', ...common(values), image, prompt: values.prompt };
+    case 'interpolate':
+      return {
+        kind: 'interpolate',
+        ...common(values),
+        images: [image, second],
+        ...(values.weights === undefined ? {} : { weights: values.weights }),
+        prompt: values.prompt,
+      };
   }
 }
 

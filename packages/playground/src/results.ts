@@ -50,27 +50,56 @@ function link(url: string, text: string, testId: string): HTMLLIElement {
   return h('li', {}, h('a', { href: url, target: '_blank', rel: 'noopener', 'data-testid': testId }, text));
 }
 
+/** An output's caption: an interpolation frame's weight, else its place among several outputs. */
+const outputLabel = (i: number, count: number, weight: number | undefined) =>
+  weight !== undefined ? `Weight ${weight}` : count > 1 ? `Output ${i + 1}` : 'Output';
+
+/** An input's name: an interpolation's two are A (weight 0) and B (weight 1). */
+const inputName = (i: number, count: number) => (count > 1 ? `Input ${i === 0 ? 'A' : 'B'}` : 'Input');
+
 /**
- * Shows a job in the result panel: its input (when known) beside its output, a reconstruction's error number and
- * heatmap, and links to the noise artifact and the report.
+ * Shows a job in the result panel: its inputs (when known) beside its outputs in order (an interpolation's frames
+ * captioned with their weights), each output with a download link, a reconstruction's error number and heatmap,
+ * and links to the noise artifact and the report.
  */
-export function showResult(job: Job, input: InputImage | undefined, actions: ResultActions): void {
+export function showResult(job: Job, inputs: readonly InputImage[], actions: ResultActions): void {
   byId('result-meta', HTMLParagraphElement).textContent = describeJob(job);
-  const figures: HTMLElement[] = [];
-  if (input)
-    figures.push(
-      imageFigure(input.previewUrl, `Input: ${input.label}`, `Input (${input.label})`, 'result-input'),
+  const figures: HTMLElement[] = inputs.map((input, i) => {
+    const name = inputName(i, inputs.length);
+    return imageFigure(
+      input.previewUrl,
+      `${name}: ${input.label}`,
+      `${name} (${input.label})`,
+      'result-input',
     );
+  });
   const outputs = job.outputs ?? {};
   const images = outputs.image ? [outputs.image] : (outputs.images ?? []);
+  // One weight per frame, in the order of `outputs.images`.
+  const weights = job.params.kind === 'interpolate' ? job.params.weights : [];
   images.forEach((image, i) => {
-    const label = images.length > 1 ? `Output ${i + 1}` : 'Output';
-    const figure = imageFigure(image.url, `${label} of ${job.kind} job ${job.id}`, label, 'result-output');
+    const weight = weights[i];
+    const label = outputLabel(i, images.length, weight);
+    const alt = `${weight === undefined ? label : `Frame at weight ${weight}`} of ${job.kind} job ${job.id}`;
+    const figure = imageFigure(image.url, alt, label, 'result-output');
+    if (weight !== undefined) figure.dataset['weight'] = String(weight);
     const use = h('button', { type: 'button', 'data-testid': 'use-as-input' }, 'Use as input');
     use.addEventListener('click', () =>
-      actions.useAsInput(job, image.url, `${job.id}${images.length > 1 ? ` #${i + 1}` : ''}`),
+      actions.useAsInput(job, image.url, images.length > 1 ? `${job.id} (${label.toLowerCase()})` : job.id),
     );
-    figure.append(use);
+    const download = h(
+      'a',
+      {
+        href: image.url,
+        target: '_blank',
+        rel: 'noopener',
+        download: true,
+        'data-testid': 'download-output',
+      },
+      'Download',
+      h('span', { class: 'visually-hidden' }, ` ${label.toLowerCase()}`),
+    );
+    figure.append(h('div', { class: 'figure-actions' }, use, download));
     figures.push(figure);
   });
   const errorMap = errorMapOf(job);
