@@ -1,8 +1,16 @@
+import { createLogger } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
 import { ModelError, SessionHostDied } from '@obelm/models';
 import { describe, expect, it } from 'vitest';
+import { batchedModel } from '../src/bundles/batchedModel.ts';
 import { meterModel } from '../src/bundles/meteredModel.ts';
+import { ModelCache } from '../src/bundles/modelCache.ts';
 import { WorkerError } from '../src/errors.ts';
+
+/**
+ * Which model failures fail a job (model_error) and which pass through to be retried, at each place a model
+ * is used: its load, its batch invariance check, its calls in a run.
+ */
 
 /** A model whose every call throws `error`. */
 function failing(error: unknown): DiffusionModel {
@@ -45,5 +53,38 @@ describe('meterModel', () => {
     const thrown = await call(died).catch((error: unknown) => error);
     expect(thrown).toBe(died);
     expect(thrown).not.toBeInstanceOf(WorkerError);
+  });
+});
+
+const died = () => new SessionHostDied('the onnxruntime session host thread was stopped');
+
+describe('ModelCache', () => {
+  it("makes a bundle's failure to load a job error, and passes the host thread's death through, uncached", async () => {
+    let loads = 0;
+    let fault: Error = new Error('protobuf parsing failed');
+    const cache = new ModelCache(async () => {
+      loads++;
+      throw fault;
+    });
+    await expect(cache.get('demo')).rejects.toMatchObject({ name: 'WorkerError', code: 'model_error' });
+    fault = died();
+    const thrown = await cache.get('demo').catch((error: unknown) => error);
+    expect(thrown).toBe(fault);
+    // Not cached: the next job loads again.
+    await cache.get('demo').catch(() => {});
+    expect(loads).toBe(3);
+  });
+});
+
+describe('batchedModel', () => {
+  it("makes a failed invariance check the model's job error, and passes the host thread's death through", async () => {
+    const log = createLogger('test');
+    await expect(batchedModel(failing(new Error('CUDA error')), 2, log)).rejects.toMatchObject({
+      name: 'WorkerError',
+      code: 'model_error',
+    });
+    const death = died();
+    const model = failing(death);
+    expect(await batchedModel(model, 2, log).catch((error: unknown) => error)).toBe(death);
   });
 });

@@ -80,10 +80,17 @@ export class SessionThread {
     await this.#worker.terminate();
   }
 
-  /** Blocks until the host is between calls, then keeps it from starting another (see the gate's note). */
+  /**
+   * Blocks until the host is between calls, then keeps it from starting another (see the gate's note). At most
+   * GATE_WAIT_LIMIT_MS: a thread that died inside a call (its heap exhausted) leaves the gate BUSY for good, and
+   * its exit event cannot arrive while this thread blocks; a process exit must not hang on it.
+   */
   closeGate(): void {
+    const giveUpAt = performance.now() + GATE_WAIT_LIMIT_MS;
     while (!this.#exited && Atomics.compareExchange(this.#gate, 0, GATE_IDLE, GATE_CLOSING) === GATE_BUSY) {
-      Atomics.wait(this.#gate, 0, GATE_BUSY);
+      const left = giveUpAt - performance.now();
+      if (left <= 0) return;
+      Atomics.wait(this.#gate, 0, GATE_BUSY, left);
     }
   }
 
@@ -113,6 +120,9 @@ export class SessionThread {
     return new SessionHostDied(`the onnxruntime session host thread ${this.#death}`);
   }
 }
+
+/** Longer than any one model call (a large batch on a GPU takes seconds); a stuck gate stops blocking after it. */
+const GATE_WAIT_LIMIT_MS = 60_000;
 
 let current: SessionThread | undefined;
 

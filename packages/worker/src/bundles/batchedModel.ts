@@ -1,5 +1,6 @@
 import { describeError, type Logger } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
+import { SessionHostDied } from '@obelm/models';
 import {
   type BatchMode,
   type BatchModeChoice,
@@ -55,6 +56,9 @@ async function makeBatched(model: DiffusionModel, maxBatchRows: number, log: Log
   try {
     choice = await chooseBatchMode(model, maxBatchRows);
   } catch (error) {
+    // The onnxruntime thread died under the check (any job's call may kill it): not the model's failure; the
+    // job is retried and the next one checks again.
+    if (error instanceof SessionHostDied) throw error;
     log.error('batch invariance check failed', { model: model.id, ...describeError(error) });
     const reason = error instanceof Error ? error.message : String(error);
     throw new WorkerError('model_error', `model '${model.id}' failed its batch invariance check: ${reason}`, {

@@ -1,6 +1,6 @@
 import { classify } from '@obelm/core';
 import type { DiffusionModel } from '@obelm/engine';
-import { ModelError } from '@obelm/models';
+import { ModelError, SessionHostDied } from '@obelm/models';
 import { WorkerError } from '../errors.ts';
 
 export type ModelLoader = (bundleId: string) => Promise<DiffusionModel>;
@@ -16,8 +16,9 @@ export const isHostFault = (error: unknown): error is ModelError =>
  * Loads each model bundle once per process and shares it between jobs. A failed load is not cached, so a
  * transient failure (an S3 hiccup while fetching a bundle) does not poison the process.
  *
- * A load error becomes a typed job error (the job fails at once), except a transient one: that is rethrown
- * as is, so the job is retried like after any unexpected error (execute.ts). A host fault (isHostFault) is
+ * A load error becomes a typed job error (the job fails at once), except a transient one or the session
+ * thread's death (SessionHostDied): those are rethrown as is, so the job is retried like after any unexpected
+ * error (execute.ts). A host fault (isHostFault) is
  * rethrown as is too, after telling the onHostFault listeners: the workers stop, and the job in hand goes back
  * to the queue for another machine.
  */
@@ -45,8 +46,9 @@ export class ModelCache {
         }
         // Already typed (e.g. model_not_found): keep its code.
         if (error instanceof WorkerError) throw error;
-        // S3 or the network, not the bundle: the same bundle may load on the next attempt.
-        if (classify(error).kind === 'transient') throw error;
+        // S3 or the network, not the bundle: the same bundle may load on the next attempt. Nor is the
+        // onnxruntime thread dying under the load (another job's call may have killed it): retried, as in a run.
+        if (classify(error).kind === 'transient' || error instanceof SessionHostDied) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw new WorkerError('model_error', `model bundle '${bundleId}' could not be loaded: ${reason}`, {
           cause: error,
