@@ -112,6 +112,12 @@ export async function outputsOf(job: JobView) {
   };
 }
 
+/** How long a finished job's checkpoint objects may take to go (the worker's cleanup after its end). */
+const CLEANUP_WAIT = { timeout: 10_000, interval: 100 };
+
+const checkpointsOf = async (stack: LocalStack, jobId: string) =>
+  (await jobObjects(stack, jobId)).filter((name) => name.startsWith('checkpoint'));
+
 /**
  * What "ended once, nothing left over" means for a job: succeeded with one end event, outputs byte-identical to
  * the reference run's, and nothing in its folder but the inputs and outputs (no checkpoint left behind). A run
@@ -131,7 +137,7 @@ export async function expectSucceededLike(
   const [got, want] = await Promise.all([outputsOf(job), outputsOf(reference)]);
   expect(got.image.equals(want.image)).toBe(true);
   expect(got.noise.equals(want.noise)).toBe(true);
-  const names = await jobObjects(stack, job.id);
-  if (strays !== 'allowed') expect(names.filter((name) => name.startsWith('checkpoint'))).toEqual([]);
+  // The worker deletes them after the job's end is recorded: wait for it (the end is what the caller saw).
+  if (strays !== 'allowed') await expect.poll(() => checkpointsOf(stack, job.id), CLEANUP_WAIT).toEqual([]);
   return { item, report: got.report };
 }
