@@ -85,6 +85,7 @@ export {
 export type { OnnxDType } from './onnx/graph.ts';
 export { onnxOpTypes } from './onnx/inspect.ts';
 export { castForInput, float64ToHalf, type HostTensor, halfToFloat64, widenOutput } from './runtime/cast.ts';
+export { addDeviceTime, measureDeviceTime } from './runtime/deviceTime.ts';
 export { ModelError, type ModelErrorCode } from './runtime/errors.ts';
 export {
   type ExecutionProvider,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { measureDeviceTime } from '../src/runtime/deviceTime.ts';
 import { openSession } from '../src/runtime/session.ts';
 import { SessionHostDied, stopSessionThread } from '../src/runtime/sessionThread.ts';
 import { GraphBuilder } from '../src/testing.ts';
@@ -108,6 +109,47 @@ describe('sessions in the session host thread', () => {
     }
     // On this thread the call would block the loop for its whole length: no tick at all, or one.
     expect(ticks).toBeGreaterThanOrEqual(3);
+    await session.release();
+  });
+
+  it('measures an inference for the work that made it: its own device time, not the call it waited behind', async () => {
+    const size = 512;
+    const opened: number[] = [];
+    const session = await measureDeviceTime(
+      () => openSession(matMulChain(size, 12), { provider: 'cpu' }),
+      (ms) => opened.push(ms),
+    );
+    // Opening a session is no one's inference.
+    expect(opened).toEqual([0]);
+    const x = { x: f64(new Float64Array(size * size), [size, size]) };
+    // Another piece of work's call, unmeasured, goes first; the measured one waits behind it in the host.
+    const before = session.run(x);
+    const started = performance.now();
+    let own = -1;
+    let inner = -1;
+    // A measurement inside another takes its inferences away from the outer one.
+    const ran = measureDeviceTime(
+      async () => {
+        await session.run(x);
+        await measureDeviceTime(
+          () => session.run(x),
+          (ms) => {
+            inner = ms;
+          },
+        );
+      },
+      (ms) => {
+        own = ms;
+      },
+    );
+    await Promise.all([before, ran]);
+    const firstAnswerMs = performance.now() - started;
+    expect(own).toBeGreaterThan(0);
+    expect(inner).toBeGreaterThan(0);
+    // Its wall time held three calls of about the same length (the one ahead, its own, the inner one); its
+    // device time is its own call only.
+    expect(own).toBeLessThan(0.6 * firstAnswerMs);
+    expect(own + inner).toBeLessThan(firstAnswerMs);
     await session.release();
   });
 

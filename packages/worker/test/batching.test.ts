@@ -104,7 +104,8 @@ function recordingRows(epsRows = demo.epsRows!) {
 }
 
 /** Lets pending timers and I/O callbacks run (no timing is asserted). */
-const settleTurns = () => new Promise((resolve) => setTimeout(resolve, 20));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const settleTurns = () => sleep(20);
 
 describe('createModelBatcher', () => {
   it('merges the calls of waiting members into one call whose rows are bitwise each caller alone', async () => {
@@ -348,6 +349,30 @@ describe('createModelBatcher', () => {
     expect(a!.modelMs() + b!.modelMs()).toBeCloseTo(busyMs, 9);
     // Padding rows are billed to no one: a pays 1 of the 4 real rows.
     expect(a!.modelMs() / busyMs).toBeCloseTo(1 / 4, 9);
+  });
+
+  it("bills a call its own device time: not a load's or check's it waited behind, nor cut by another's", async () => {
+    const device = stubGpuModel(demo, { fixedMs: 100, perRowMs: 0 });
+    const batcher = createModelBatcher(device, { maxBatchRows: 4, mode: 'batched' });
+    const [a, b] = [batcher.join(), batcher.join()];
+    const { x, emb } = await input(60, 1);
+    // Work that is no job's (another model's invariance check, say) holds the device first: a's call waits.
+    const unmetered = device.eps(x, T, emb);
+    await a!.model.eps(x, T, emb);
+    await unmetered;
+    expect(a!.modelMs()).toBeGreaterThan(90);
+    expect(a!.modelMs()).toBeLessThan(150);
+    // b's decode never reaches the device (the demo decodes in JS): it neither pays nor cuts a's call short.
+    b!.leave();
+    const before = a!.modelMs();
+    const call = a!.model.eps(x, T + 1, emb);
+    await sleep(50);
+    const c = batcher.join();
+    await c.model.decode(x);
+    await call;
+    expect(c.modelMs()).toBe(0);
+    expect(a!.modelMs() - before).toBeGreaterThan(90);
+    c.leave();
   });
 });
 

@@ -32,6 +32,7 @@ port.on('message', (request: HostRequest) => {
 async function answer(request: HostRequest): Promise<void> {
   let reply: HostReply;
   let transfer: ArrayBuffer[] = [];
+  const started = performance.now();
   try {
     if (Atomics.compareExchange(gate, 0, GATE_IDLE, GATE_BUSY) !== GATE_IDLE) {
       throw new Error('the session host is closing');
@@ -47,6 +48,9 @@ async function answer(request: HostRequest): Promise<void> {
   } catch (error) {
     reply = { id: request.id, error: wireError(error) };
   }
+  // An inference's time here is the device time it is billed (deviceTime.ts), failed or not; opening and
+  // releasing sessions are billed to no job.
+  if (request.call === 'run') reply.ms = performance.now() - started;
   try {
     port.postMessage(reply, transfer);
   } catch (error) {

@@ -34,7 +34,10 @@ export type HostRequest = {
   [K in HostCall]: { id: number; call: K; args: HostCalls[K]['args'] };
 }[HostCall];
 
-export type HostReply = { id: number; result: unknown } | { id: number; error: WireError };
+/** `ms`: the host's time on an inference, the device time it is billed (deviceTime.ts); absent for other calls. */
+export type HostReply =
+  | { id: number; result: unknown; ms?: number }
+  | { id: number; error: WireError; ms?: number };
 
 /** An error as it crosses threads (an Error's class and cause do not survive a structured clone). */
 export interface WireError {

@@ -4,6 +4,7 @@
  * by id. The thread keeps the process alive only while a call is pending, so an idle process still exits.
  */
 import type { TransferListItem, Worker } from 'node:worker_threads';
+import { deviceTimeMeter } from './deviceTime.ts';
 import { startSessionHost } from './sessionHostEntry.ts';
 import {
   GATE_BUSY,
@@ -23,6 +24,8 @@ export class SessionHostDied extends Error {
 interface Pending {
   resolve(result: unknown): void;
   reject(error: Error): void;
+  /** Where the call's device time goes: the measurement it was made in (deviceTime.ts), if any. */
+  meter: ((ms: number) => void) | undefined;
 }
 
 export class SessionThread {
@@ -65,8 +68,9 @@ export class SessionThread {
       return Promise.reject(error);
     }
     if (this.#pending.size === 0) this.#worker.ref();
+    const meter = deviceTimeMeter();
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as Pending['resolve'], reject });
+      this.#pending.set(id, { resolve: resolve as Pending['resolve'], reject, meter });
     });
   }
 
@@ -99,6 +103,7 @@ export class SessionThread {
     if (!pending) return;
     this.#pending.delete(reply.id);
     if (this.#pending.size === 0) this.#worker.unref();
+    if (reply.ms !== undefined) pending.meter?.(reply.ms);
     if ('error' in reply) {
       const error = new Error(reply.error.message);
       if (reply.error.name !== 'Error') error.name = reply.error.name;

@@ -1,5 +1,5 @@
 import type { DiffusionModel, Embedding, Tensor } from '@obelm/engine';
-import { deviceMs } from './deviceClock.ts';
+import { measureDeviceTime } from '@obelm/models';
 import { type RowLayout, rowLayout, timestepKey, uniformTimestepKey } from './rows.ts';
 import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from './types.ts';
 
@@ -233,12 +233,18 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     const mixed = uniformTimestepKey(timesteps) === undefined;
     const xTensor = { data: x, shape: [rows, ...layout.xRowShape] };
     const embTensor = { data: emb, shape: [rows, ...layout.embRowShape] };
-    const postedAt = performance.now();
+    // The call's device time (models deviceTime.ts): not the calls it waited behind, whoever posted them.
+    let ms = 0;
+    const took = (deviceMs: number) => {
+      ms = deviceMs;
+    };
     let outcome: { eps: Float64Array } | { error: unknown };
     try {
-      const eps = mixed
-        ? await epsRows!(xTensor, timesteps, embTensor)
-        : await model.eps(xTensor, timesteps[0]!, embTensor);
+      const eps = await measureDeviceTime(
+        () =>
+          mixed ? epsRows!(xTensor, timesteps, embTensor) : model.eps(xTensor, timesteps[0]!, embTensor),
+        took,
+      );
       outcome =
         eps.length === x.length
           ? { eps }
@@ -246,8 +252,6 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     } catch (error) {
       outcome = { error };
     }
-    // The device's time on this call, not counting the calls it waited behind (deviceClock.ts).
-    const ms = deviceMs(postedAt);
     // The call is over before any caller hears of it: a caller's settling pumps, and must see it gone.
     posted--;
     postedRows -= realRows;
@@ -355,15 +359,12 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     };
   };
 
-  const timedOwn = async <R>(member: MemberState, call: () => Promise<R>): Promise<R> => {
-    const postedAt = performance.now();
+  const timedOwn = <R>(member: MemberState, call: () => Promise<R>): Promise<R> => {
     member.ownCalls++;
-    try {
-      return await call();
-    } finally {
+    return measureDeviceTime(call, (ms) => {
+      member.ownMs += ms;
       member.ownCalls--;
-      member.ownMs += deviceMs(postedAt);
-    }
+    });
   };
 
   const join = (): BatchMember => {

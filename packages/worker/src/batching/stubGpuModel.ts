@@ -1,4 +1,5 @@
 import type { DiffusionModel, Embedding, Tensor } from '@obelm/engine';
+import { addDeviceTime, measureDeviceTime } from '@obelm/models';
 
 /** Wall time of one stub call: `fixedMs + perRowMs * rows` (a UNet call's economics on a GPU). */
 export interface StubGpuCost {
@@ -37,14 +38,19 @@ export function stubGpuModel(base: DiffusionModel, cost: StubGpuCost = DEFAULT_S
     calls++;
     rows += batch;
     const result = turn.then(async () => {
-      runningSince = performance.now();
+      const started = performance.now();
+      runningSince = started;
       try {
         const gpuTime = new Promise((resolve) => setTimeout(resolve, cost.fixedMs + cost.perRowMs * batch));
-        const [eps] = await Promise.all([answer(), gpuTime]);
+        // The base's own device time is not this device's: its measurement is dropped.
+        const [eps] = await Promise.all([measureDeviceTime(answer, () => {}), gpuTime]);
         return eps;
       } finally {
-        busy += performance.now() - runningSince;
+        const ms = performance.now() - started;
+        busy += ms;
         runningSince = undefined;
+        // What a job is billed for this call, as a real session's host reports an inference's time.
+        addDeviceTime(ms);
       }
     });
     turn = result.catch(() => {});

@@ -49,8 +49,8 @@ export interface BatchMember {
   /** Whether its calls may share model calls with calls at other timesteps. */
   readonly mixedTimesteps: boolean;
   /**
-   * The job's share of model time, in ms: of each shared call, its duration times the member's rows over the
-   * call's real rows (padding is billed to no one), plus its own encode / decode / embed time.
+   * The job's share of model time, in ms: of each shared call, its device time times the member's rows over the
+   * call's real rows (padding is billed to no one), plus its own encode / decode / embed device time.
    */
   modelMs(): number;
   stats(): MemberBatchStats;
@@ -66,7 +66,7 @@ export interface BatcherStats {
   readonly mixedCalls: number;
   readonly realRows: number;
   readonly paddingRows: number;
-  /** Time the model spent on eps calls (a call posted behind another counts from that one's answer). */
+  /** Device time of the eps calls (models deviceTime.ts: a call's own, not what it waited behind). */
   readonly busyMs: number;
   /** Members joined and not yet left. */
   readonly members: number;
