@@ -10,6 +10,8 @@
  *   'batched' and in 'padded' mode;
  * - 16 such jobs at once: more rows than one call holds, so two cohorts take turns on the model, each computing
  *   its steps while the other's call runs (the model's busy fraction shows whether the host work is hidden);
+ * - the host's work between two model calls of 8 jobs (hostWork.ts), for the demo's latents and SD's: what one
+ *   cohort leaves the device idle for;
  * - the bitwise batch-invariance check of the demo and tiny SD models on this machine's CPU provider, and of the
  *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
@@ -28,6 +30,7 @@ import { encodeImage, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
 import { type BatchMode, checkBatchInvariance, createModelBatcher } from '@obelm/worker/batching';
 import { DEFAULT_STUB_GPU_COST, stubGpuModel } from '@obelm/worker/testing';
+import { measureHostWork } from './hostWork.ts';
 import { measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
 
 const JOBS = 8;
@@ -131,6 +134,7 @@ try {
   await writeTinySdBundle(sdDir);
   const tinySd = await loadBundle(sdDir, { provider: 'cpu' });
   const sdInvariance = await checkBatchInvariance(tinySd, INVARIANCE_SIZES, { prompts: ['', 'a photo'] });
+  const hostWork = await measureHostWork(demo);
   await Promise.all([tinySd.close(), demo.close()]);
 
   // The worker path, after the pipeline level's figures (the two must not share the CPU).
@@ -226,6 +230,8 @@ try {
       ],
     );
   }
+  for (const { name, msPerCall } of hostWork)
+    rows.push([`host work between two calls of 8 jobs, ${name}`, `${msPerCall.toFixed(2)} ms`, '']);
   rows.push(
     ['batch-invariant, demo (cpu)', sizes(demoInvariance.passed), ''],
     ['  at mixed timesteps (epsRows)', sizes(demoInvariance.mixedTimesteps?.passed ?? []), ''],
