@@ -1,5 +1,6 @@
 import type { DiffusionModel, Embedding, Tensor } from '@obelm/engine';
 import { measureDeviceTime } from '@obelm/models';
+import { embeddingMerger } from './mergedEmbeddings.ts';
 import { type RowLayout, rowLayout, timestepKey, uniformTimestepKey } from './rows.ts';
 import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from './types.ts';
 
@@ -102,6 +103,8 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
   if (!(maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${maxWaitMs}`);
 
   const members = new Set<MemberState>();
+  /** The merged embedding rows of recent calls, reused by a cohort's next (mergedEmbeddings.ts). */
+  const mergeEmbeddings = embeddingMerger();
   /** Calls with rows not yet sent, oldest first. */
   const queue: EpsCall[] = [];
   /** Calls posted to the model and not yet answered, and their real rows (members who left included). */
@@ -205,29 +208,21 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
     const layout = first.call.layout;
     const rows = mode === 'padded' ? maxBatchRows : realRows;
     const x = new Float64Array(rows * layout.xRowSize);
-    const emb = new Float32Array(rows * layout.embRowSize);
     const timesteps = new Float64Array(rows);
     let row = 0;
     for (const { call, from, count } of pieces) {
       timesteps.set(call.timesteps.subarray(from, from + count), row);
       x.set(call.x.subarray(from * layout.xRowSize, (from + count) * layout.xRowSize), row * layout.xRowSize);
-      emb.set(
-        call.emb.subarray(from * layout.embRowSize, (from + count) * layout.embRowSize),
-        row * layout.embRowSize,
-      );
       row += count;
     }
     // Padding: copies of the first real row; their answers are never read.
     const padX = first.call.x.subarray(first.from * layout.xRowSize, (first.from + 1) * layout.xRowSize);
-    const padEmb = first.call.emb.subarray(
-      first.from * layout.embRowSize,
-      (first.from + 1) * layout.embRowSize,
-    );
     for (; row < rows; row++) {
       timesteps[row] = first.call.timesteps[first.from]!;
       x.set(padX, row * layout.xRowSize);
-      emb.set(padEmb, row * layout.embRowSize);
     }
+    const embParts = pieces.map(({ call, from, count }) => ({ emb: call.emb, from, count }));
+    const emb = mergeEmbeddings(embParts, rows, layout.embRowSize);
 
     // Rows all at one t take the model's plain eps (checked batch-invariant); mixed ones, epsRows (checked too).
     const mixed = uniformTimestepKey(timesteps) === undefined;
