@@ -70,9 +70,17 @@ export async function runSampler(
 ): Promise<SamplerState> {
   const sampler = samplerFor(spec);
   const total = stepsBetween(state, direction, to, opts.grid.steps);
+  // Each array is checked once: a step makes new arrays (kernels.ts) and carries over those it keeps (a pair's
+  // newer half), which were checked when made; on SD-sized latents the check costs about what the step does.
+  const checked = new WeakSet<Float64Array>();
+  const checkFinite = (array: Float64Array, what: string) => {
+    if (checked.has(array)) return;
+    assertFinite(array, what);
+    checked.add(array);
+  };
   for (const array of stateArrays(state)) {
     assertLength(array, opts.shape, `the ${state.kind} state`);
-    assertFinite(array, `the ${state.kind} state at index ${state.index}`);
+    checkFinite(array, `the ${state.kind} state at index ${state.index}`);
   }
   const ctx: StepContext = {
     grid: opts.grid,
@@ -85,7 +93,7 @@ export async function runSampler(
   for (let done = 1; done <= total; done++) {
     throwIfAborted(opts.signal);
     state = await step(state, ctx);
-    for (const array of stateArrays(state)) assertFinite(array, `the state after ${direction} step ${done}`);
+    for (const array of stateArrays(state)) checkFinite(array, `the state after ${direction} step ${done}`);
     await opts.onStep?.({ step: done, of: total, state });
   }
   return state;
