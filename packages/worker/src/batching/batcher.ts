@@ -53,8 +53,8 @@ interface EpsCall {
   readonly groupKey: string;
   readonly x: Float64Array;
   readonly emb: Float32Array;
-  /** The caller's answer, filled as its rows come back. */
-  readonly out: Float64Array;
+  /** The caller's answer, filled as its rows come back: only for a call whose rows went in more than one model call. */
+  out?: Float64Array;
   /** When it was queued (performance.now()). */
   readonly queuedAt: number;
   /** First row not yet sent to the model. */
@@ -276,9 +276,16 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
       if ('error' in outcome) settle(call, outcome);
       else if (!call.settled) {
         const size = layout.xRowSize;
-        call.out.set(outcome.eps.subarray(row * size, (row + count) * size), from * size);
-        call.doneRows += count;
-        if (call.doneRows === call.layout.rows) settle(call, { eps: call.out });
+        const answered = outcome.eps.subarray(row * size, (row + count) * size);
+        // All its rows in this model call: its part of the answer, as it came (a view, not a copy; answers are
+        // only read). Split over several calls: gathered in an array of its own.
+        if (count === call.layout.rows) settle(call, { eps: answered });
+        else {
+          call.out ??= new Float64Array(call.layout.rows * size);
+          call.out.set(answered, from * size);
+          call.doneRows += count;
+          if (call.doneRows === call.layout.rows) settle(call, { eps: call.out });
+        }
       }
       row += count;
     }
@@ -304,7 +311,6 @@ export function createModelBatcher(model: DiffusionModel, options: BatcherOption
         groupKey,
         x: x.data,
         emb: emb.data,
-        out: new Float64Array(x.data.length),
         queuedAt: performance.now(),
         nextRow: 0,
         doneRows: 0,
