@@ -220,7 +220,8 @@ export class SdModel implements LoadedModel {
   readonly scalingFactor: number;
   /** The UNet output -> eps (identity for epsilon models, exact float64 for v-prediction). */
   private readonly epsOf: EpsFromOutput;
-  private lastHiddenStates?: { readonly source: Float32Array; readonly cast: HostTensor };
+  /** Embeddings already cast to the UNet's dtype, by the array they were cast from (see hiddenStates). */
+  private readonly castHiddenStates = new WeakMap<Float32Array, HostTensor>();
 
   constructor(
     readonly manifest: BundleManifest,
@@ -407,24 +408,21 @@ export class SdModel implements LoadedModel {
   }
 
   /**
-   * The embedding in the UNet's dtype. A job's calls bring the same rows at every step (a worker's batcher copies
-   * them into each merged call), and converting 2 x 77 x 768 values to float16 costs tens of ms in JS, so the
-   * last conversion is reused while the content is unchanged.
+   * The embedding in the UNet's dtype. Converting 2 x 77 x 768 values (16 rows in a worker's merged call) to
+   * float16 costs tens of ms in JS, and a job's calls bring the same embedding array at every step (engine cfg.ts
+   * keeps its rows per batch size; a worker's batcher reuses a cohort's merged rows: mergedEmbeddings.ts), so each
+   * array is converted once. Embeddings are only read, never changed in place, so the array identifies its content;
+   * two cohorts taking turns each find theirs.
    */
   private hiddenStates(emb: Embedding): HostTensor {
     const source: HostTensor = { dtype: 'float32', dims: emb.shape, data: emb.data };
     const dtype = this.sessions.unet.inputs.get('encoder_hidden_states')!.dtype;
     if (dtype === 'float32') return source;
-    const last = this.lastHiddenStates;
-    if (
-      last &&
-      last.source.length === emb.data.length &&
-      last.source.every((v, i) => Object.is(v, emb.data[i]))
-    ) {
-      return last.cast;
+    let cast = this.castHiddenStates.get(emb.data);
+    if (!cast || cast.dims.join() !== emb.shape.join()) {
+      cast = castForInput('encoder_hidden_states', source, dtype);
+      this.castHiddenStates.set(emb.data, cast);
     }
-    const cast = castForInput('encoder_hidden_states', source, dtype);
-    this.lastHiddenStates = { source: emb.data.slice(), cast };
     return cast;
   }
 
