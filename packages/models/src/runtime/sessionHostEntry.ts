@@ -11,8 +11,10 @@ import { Worker } from 'node:worker_threads';
 /** Replaced by the bundled host's path (relative to the bundle) in a bundle; undeclared everywhere else. */
 declare const OBELM_SESSION_HOST: string | undefined;
 
+const HOST_SOURCE_URL = new URL('./sessionHost.ts', import.meta.url);
+
 /** The host's source file: the entry point the build scripts bundle. */
-export const SESSION_HOST_SOURCE: string = fileURLToPath(new URL('./sessionHost.ts', import.meta.url));
+export const SESSION_HOST_SOURCE: string = fileURLToPath(HOST_SOURCE_URL);
 
 /** esbuild `define` for a bundle whose host was bundled to `hostFile` (relative to the bundle, './x.mjs'). */
 export function sessionHostDefine(hostFile: string): Record<string, string> {
@@ -30,7 +32,6 @@ export function startSessionHost(gate: SharedArrayBuffer): Worker {
   // directory, so the CLI works from anywhere. No inherited flags: the parent's own --import tsx would register
   // tsx twice.
   const tsx = import.meta.resolve('tsx/esm/api');
-  const host = new URL('./sessionHost.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(host)}); });`;
+  const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(HOST_SOURCE_URL.href)}); });`;
   return new Worker(boot, { eval: true, execArgv: [], workerData: gate });
 }
