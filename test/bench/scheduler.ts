@@ -31,7 +31,7 @@ import { writeTinySdBundle } from '@obelm/models/testing';
 import { type BatchMode, checkBatchInvariance, createModelBatcher } from '@obelm/worker/batching';
 import { DEFAULT_STUB_GPU_COST, stubGpuModel } from '@obelm/worker/testing';
 import { measureHostWork } from './hostWork.ts';
-import { measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
+import { BATCH_JOBS, measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
 
 const JOBS = 8;
 /** Two cohorts of JOBS: more rows than one call holds, so two calls take turns on the model. */
@@ -139,7 +139,7 @@ try {
 
   // The worker path, after the pipeline level's figures (the two must not share the CPU).
   const worker = await measureWorkerBusy();
-  const { batch8, sustained } = worker;
+  const { batch8, sustained, steady } = worker;
 
   const { fixedMs, perRowMs } = DEFAULT_STUB_GPU_COST;
   const jobsPerMin = (ms: number) => ((JOBS * 60_000) / ms).toFixed(0);
@@ -219,6 +219,17 @@ try {
     ],
     ['  model calls', '', workerRows(sustained.together)],
     ['  byte-identical to one at a time', '', `${sustained.exact ? 'yes, all' : 'NO'} (downloaded)`],
+    [
+      `${steady.together.jobs} waiting, ${steady.together.slots} slots vs 1`,
+      '',
+      `${workerRun(steady.together)} vs ${workerRun(steady.oneAtATime)}: ${steady.ratio.toFixed(2)}x to the last end`,
+    ],
+    [
+      `  steady, once ${BATCH_JOBS} have ended`,
+      '',
+      `${steady.together.steadyJobsPerMinute} vs ${steady.oneAtATime.steadyJobsPerMinute} jobs/min: ${steady.steadyRatio?.toFixed(2)}x`,
+    ],
+    ['  byte-identical to one at a time', '', `${steady.exact ? 'yes, all' : 'NO'} (downloaded)`],
   ];
   for (const run of [worker.serial, worker.pipelined]) {
     rows.push(
@@ -252,7 +263,8 @@ try {
     ...(pipelineRatio < TARGET_RATIO ? [`pipeline batch-8 below ${TARGET_RATIO}x`] : []),
   ];
   if (missed.length > 0) console.log(`(targets missed: ${missed.join('; ')})`);
-  const exact = batched.exact && padded.exact && cohorts.exact && batch8.exact && sustained.exact;
+  const exact =
+    batched.exact && padded.exact && cohorts.exact && batch8.exact && sustained.exact && steady.exact;
   console.log(
     `scheduler: busy ${(100 * worker.pipelined.busyWhileJobs).toFixed(1)}%, batch-8 ${batch8.modelSideRatio.toFixed(2)}x, exact: ${exact ? 'yes' : 'no'}`,
   );

@@ -13,7 +13,10 @@
  * Second scenario, batch-8: 8 compatible 20-step guided sample jobs waiting in the queue at once, taken by a worker
  * with 8 slots, against the same 8 taken by a worker with one slot (one at a time in the model): the throughput
  * ratio on the real worker path, and whether every job's image and noise, downloaded, are byte-identical to its
- * one-at-a-time run's. Third, sustained: 24 jobs waiting, with the default slots against one.
+ * one-at-a-time run's. Third, sustained: 24 jobs waiting, with the default slots against one. Fourth, steady:
+ * 40 jobs waiting, 8 slots against one, and the rate at which jobs end once the first 8 have ended: the
+ * throughput of a worker kept full, where each group's finishing writes overlap the next group's calls and the
+ * first claims and last writes, paid once per run, are left out on both sides.
  * Each ratio is printed twice: to the last job's end, and to the model's last call (the model's side: what the
  * scheduler decides; the difference is the last group's finishing writes, which no later job overlaps).
  *
@@ -46,6 +49,8 @@ const PROMPTS = ['red circle', 'blue square', 'green triangle', 'white cross'];
 export const BATCH_JOBS = 8;
 /** Jobs of the sustained scenario: three groups of BATCH_JOBS. */
 export const SUSTAINED_JOBS = 24;
+/** Jobs of the steady scenario (BATCH_JOBS slots): five groups, four of them after the first group has ended. */
+export const STEADY_JOBS = 40;
 
 export interface WorkerBusyRun {
   readonly slots: number;
@@ -65,6 +70,12 @@ export interface WorkerBusyRun {
   /** modelMs over modelSideMs: busy while the model had jobs, to its last call. */
   readonly busyWhileJobs: number;
   readonly jobsPerMinute: number;
+  /**
+   * Jobs ended per minute once the first BATCH_JOBS have ended (the (BATCH_JOBS+1)th end to the last, over the
+   * ends between): the rate of a worker already full, its first claims and last writes left out on both sides.
+   * Only for runs of more than BATCH_JOBS jobs.
+   */
+  readonly steadyJobsPerMinute?: number;
   /** Stub eps calls over the stream, and their mean rows. */
   readonly calls: number;
   readonly meanRows: number;
@@ -80,6 +91,8 @@ export interface WorkerBatchFigures {
   readonly ratio: number;
   /** The same, first claim to the last eps call's end: the model's side, without the last jobs' finishing. */
   readonly modelSideRatio: number;
+  /** The same, steady: steadyJobsPerMinute together over one at a time (runs of more than BATCH_JOBS jobs). */
+  readonly steadyRatio?: number;
   /** Every job's image and noise bytes (downloaded) equal its one-at-a-time run's. */
   readonly exact: boolean;
 }
@@ -91,8 +104,10 @@ export interface WorkerBusyFigures {
   readonly pipelined: WorkerBusyRun;
   readonly target: number;
   readonly batch8: WorkerBatchFigures;
-  /** SUSTAINED_JOBS waiting at once: BATCH_JOBS slots against one, over several groups. */
+  /** SUSTAINED_JOBS waiting at once: the default slots against one, over several groups. */
   readonly sustained: WorkerBatchFigures;
+  /** STEADY_JOBS waiting at once: BATCH_JOBS slots against one, to the steady rate of a full worker. */
+  readonly steady: WorkerBatchFigures;
 }
 
 /** Runs both streams and the batch-8 scenario on one local stack (in a child process) and returns their figures. */
@@ -118,7 +133,8 @@ export async function measureWorkerBusy(
     const pipelined = await stream(stack, env, options.pipelinedJobs ?? 48);
     const batch8 = await waitingJobs(stack, env, BATCH_JOBS, BATCH_JOBS);
     const sustained = await waitingJobs(stack, env, SUSTAINED_JOBS);
-    return { serial, pipelined, target: BUSY_TARGET, batch8, sustained };
+    const steady = await waitingJobs(stack, env, STEADY_JOBS, BATCH_JOBS);
+    return { serial, pipelined, target: BUSY_TARGET, batch8, sustained, steady };
   } finally {
     await stack?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -292,7 +308,10 @@ async function withWorker(
     if (failed.length > 0)
       throw new Error(`${failed.length} jobs did not succeed: ${failed[0]!.error?.message}`);
     const firstClaim = Math.min(...items.map((item) => Date.parse(item.startedAt!)));
-    const lastEnd = Math.max(...items.map((item) => Date.parse(item.finishedAt!)));
+    const ends = items.map((item) => Date.parse(item.finishedAt!)).sort((a, b) => a - b);
+    const lastEnd = ends.at(-1)!;
+    // The steady window opens at the end of the BATCH_JOBS-th job: a full worker's first group has ended.
+    const steadyMs = lastEnd - ends[BATCH_JOBS - 1]!;
     const wallMs = lastEnd - firstClaim;
     const modelSideMs = lastCallEnd - firstClaim;
     if (firstCallStart === undefined) throw new Error('the jobs made no eps call');
@@ -309,6 +328,9 @@ async function withWorker(
       busyFraction: modelMs / wallMs,
       busyWhileJobs: modelMs / modelSideMs,
       jobsPerMinute: Math.round((ids.length / wallMs) * 60_000),
+      ...(ids.length > BATCH_JOBS && steadyMs > 0
+        ? { steadyJobsPerMinute: Math.round(((ids.length - BATCH_JOBS) / steadyMs) * 600_000) / 10 }
+        : {}),
       calls,
       meanRows: Math.round(((after.rows - before.rows) / calls) * 10) / 10,
     };
@@ -381,6 +403,9 @@ async function waitingJobs(
     together: together.run,
     ratio: alone.run.wallMs / together.run.wallMs,
     modelSideRatio: alone.run.modelSideMs / together.run.modelSideMs,
+    ...(alone.run.steadyJobsPerMinute && together.run.steadyJobsPerMinute
+      ? { steadyRatio: together.run.steadyJobsPerMinute / alone.run.steadyJobsPerMinute }
+      : {}),
     exact: aloneBytes.every((bytes, i) => bytes.equals(togetherBytes[i]!)),
   };
 }

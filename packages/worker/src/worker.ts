@@ -17,6 +17,7 @@ import { executeJob } from './job/execute.ts';
 import { AdmissionGroup, ModelSlots, type SlotTicket } from './job/modelSlots.ts';
 import { pipelineRunner } from './job/pipelines.ts';
 import type { JobRunner } from './job/runner.ts';
+import { offPathTurn } from './offPathTurns.ts';
 import { claimFromMessage } from './queue/claim.ts';
 import { JobLease } from './queue/lease.ts';
 import { JobQueue, MAX_RECEIVE, type ReceivedMessage } from './queue/queue.ts';
@@ -166,6 +167,8 @@ export function startWorker(config: WorkerConfig, options: WorkerOptions = {}): 
   }
 
   async function handle(message: ReceivedMessage, group?: AdmissionGroup): Promise<void> {
+    // A receive's claims go out while the model runs the jobs ahead of them: each in a turn of its own.
+    await offPathTurn();
     const result = await claimFromMessage(claimDeps, message).catch((error: unknown) => {
       group?.gone();
       throw error;

@@ -11,6 +11,7 @@ import { relayEndOrLog } from '@obelm/store';
 import { batchedModel } from '../bundles/batchedModel.ts';
 import { meterModel } from '../bundles/meteredModel.ts';
 import { hardwareOf } from '../hardware.ts';
+import { offPathTurn } from '../offPathTurns.ts';
 import type { JobLease } from '../queue/lease.ts';
 import type { ReceivedMessage } from '../queue/queue.ts';
 import { checkpointRunningJob, deleteJobCheckpoints, loadCheckpoint } from './checkpoint.ts';
@@ -84,9 +85,10 @@ export async function runToEnd(
     slot.leave();
   }
   const computeMs = performance.now() - runStart;
-  // The jobs that shared this job's last call come back from it in the same turn: let them start the next call
-  // before this job's encoding and writes take the event loop.
-  await new Promise((resolve) => setImmediate(resolve));
+  // The jobs that shared this job's last call come back from it in the same turn: they start the next call
+  // first, and their finishing takes one event-loop turn each, so the next call's answer is not held behind all
+  // of them (offPathTurns.ts).
+  await offPathTurn();
 
   const metrics: JobMetrics = {
     queueMs: job.startedAt ? Date.parse(job.startedAt) - Date.parse(job.createdAt) : undefined,

@@ -1,5 +1,6 @@
 import { describeError, jobTransitions, type Logger } from '@obelm/core';
 import type { JobTable } from '@obelm/store';
+import { offPathTurn } from '../offPathTurns.ts';
 import type { JobQueue, ReceivedMessage } from './queue.ts';
 
 /** Why a running job was interrupted: the user canceled it, another worker owns it now, or we are stopping. */
@@ -73,6 +74,8 @@ export class JobLease {
     if (now - this.lastProgressAt < minProgressIntervalMs) return;
     this.lastProgressAt = now;
     void this.serialize(async () => {
+      // Jobs batched together pass this step together: their writes take turns, off the model's path.
+      await offPathTurn();
       const item = await this.o.jobs.apply(
         jobTransitions.progress(this.o.jobId, this.o.workerId, new Date(), { step, of }),
       );
