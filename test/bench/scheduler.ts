@@ -17,13 +17,16 @@
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
  *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
  *   compared byte for byte, and where each of those two runs spends its time (before the first model call, in
- *   calls, between them, after the last: the scheduler has the model only in the middle two).
+ *   calls, between them, after the last: the scheduler has the model only in the middle two);
+ * - from the worker path too: 40 jobs waiting, 8 slots against 1, the rate at which jobs end once the first 8
+ *   have ended (a full worker's throughput, each group's writes overlapping the next group's calls), and the CPU a
+ *   job takes in the worker's process and in the stack's (what this machine's cores carry besides the stub).
  * Ends with `scheduler: busy <worker stream, default slots>%, batch-8 <worker path>x, exact: <every byte check>`.
  * A missed target is printed, not an exit code: benches report, they do not gate.
  * Run: npm run bench:scheduler
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DiffusionModel, type SampleResult, sample, stateArrays } from '@obelm/engine';
 import { encodeImage, loadBundle } from '@obelm/models';
@@ -150,6 +153,7 @@ try {
       ? `all of 1..${MAX_BATCH_ROWS}`
       : `only ${passed.join(',') || 'none'}`;
   const workerRun = (run: WorkerBusyRun) => `${run.wallMs} ms, ${run.jobsPerMinute} jobs/min`;
+  const cpuText = ({ cpuMsPerJob: { worker, stack } }: WorkerBusyRun) => `${worker} / ${stack ?? '?'} ms`;
   const workerRows = (run: WorkerBusyRun) => `${run.calls}, ${run.meanRows} rows each`;
   /** Where a run's wall time went, first claim to last end: the scheduler has the model only between its calls. */
   const timeline = (run: WorkerBusyRun) =>
@@ -228,6 +232,11 @@ try {
       `  steady, once ${BATCH_JOBS} have ended`,
       '',
       `${steady.together.steadyJobsPerMinute} vs ${steady.oneAtATime.steadyJobsPerMinute} jobs/min: ${steady.steadyRatio?.toFixed(2)}x`,
+    ],
+    [
+      '  CPU a job, worker process / stack process',
+      '',
+      `${cpuText(steady.together)} (8 slots), ${cpuText(steady.oneAtATime)} (1 slot); this machine has ${availableParallelism()} cores`,
     ],
     ['  byte-identical to one at a time', '', `${steady.exact ? 'yes, all' : 'NO'} (downloaded)`],
   ];

@@ -24,7 +24,7 @@
  * Neither exits non-zero on a missed target: benches report, they do not gate.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,6 +76,12 @@ export interface WorkerBusyRun {
    * Only for runs of more than BATCH_JOBS jobs.
    */
   readonly steadyJobsPerMinute?: number;
+  /**
+   * CPU a job took, over the run: the worker's process (its event loop, the model's session thread, whose eps the
+   * stub computes for real on this CPU, and its SDK clients), and the stack's (API, stand-ins); the stack's only
+   * where /proc tells it.
+   */
+  readonly cpuMsPerJob: { readonly worker: number; readonly stack?: number };
   /** Stub eps calls over the stream, and their mean rows. */
   readonly calls: number;
   readonly meanRows: number;
@@ -148,6 +154,8 @@ interface BenchStack {
   /** What a worker needs: endpoints, names, credentials (LocalStack.env). */
   readonly env: Record<string, string>;
   readonly clients: AwsClients;
+  /** CPU time the stack's process has used so far (user + system, ms); undefined where /proc is not there. */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -196,6 +204,7 @@ async function startStackProcess(dataDir: string, serviceEnv: Record<string, str
     return {
       ...ready,
       clients,
+      cpuMs: () => processCpuMs(child.pid),
       stop: async () => {
         clients.s3.destroy();
         clients.sqs.destroy();
@@ -301,9 +310,12 @@ async function withWorker(
       worker = startWorker(config, { loadModel });
     }
     const before = { busy: stub!.busyMs(), ...stub!.calls() };
+    const cpuBefore = { worker: process.cpuUsage(), stack: stack.cpuMs() };
     if (!options.backlog) ids = await submitJobs();
     const items = await waitEnded(stack, ids);
     const after = { busy: stub!.busyMs(), ...stub!.calls() };
+    const workerCpu = process.cpuUsage(cpuBefore.worker);
+    const stackCpuAfter = stack.cpuMs();
     const failed = items.filter((item) => item.status !== 'succeeded');
     if (failed.length > 0)
       throw new Error(`${failed.length} jobs did not succeed: ${failed[0]!.error?.message}`);
@@ -331,6 +343,12 @@ async function withWorker(
       ...(ids.length > BATCH_JOBS && steadyMs > 0
         ? { steadyJobsPerMinute: Math.round(((ids.length - BATCH_JOBS) / steadyMs) * 600_000) / 10 }
         : {}),
+      cpuMsPerJob: {
+        worker: Math.round((workerCpu.user + workerCpu.system) / 1000 / ids.length),
+        ...(cpuBefore.stack !== undefined && stackCpuAfter !== undefined
+          ? { stack: Math.round((stackCpuAfter - cpuBefore.stack) / ids.length) }
+          : {}),
+      },
       calls,
       meanRows: Math.round(((after.rows - before.rows) / calls) * 10) / 10,
     };
@@ -476,6 +494,20 @@ async function waitEnded(stack: BenchStack, ids: readonly string[]): Promise<Job
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Linux's clock ticks a second for /proc times (USER_HZ, 100 on every architecture Linux exports it for). */
+const USER_HZ = 100;
+
+/** A process's user + system CPU time so far (ms), from /proc/<pid>/stat; undefined without it. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  try {
+    // Fields after the command's closing parenthesis: state is 3rd, utime the 14th and stime the 15th of the line.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
 
