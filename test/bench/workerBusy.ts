@@ -71,8 +71,9 @@ export interface WorkerBusyRun {
   readonly busyWhileJobs: number;
   readonly jobsPerMinute: number;
   /**
-   * Jobs ended per minute once the first BATCH_JOBS have ended (the (BATCH_JOBS+1)th end to the last, over the
-   * ends between): the rate of a worker already full, its first claims and last writes left out on both sides.
+   * Jobs ended per minute once the first BATCH_JOBS have ended (the ends after the BATCH_JOBS-th, over the time
+   * from it to the last): the rate of a worker already full, its first claims and last writes left out on both
+   * sides.
    * Only for runs of more than BATCH_JOBS jobs.
    */
   readonly steadyJobsPerMinute?: number;
@@ -495,7 +496,7 @@ async function waitEnded(stack: BenchStack, ids: readonly string[]): Promise<Job
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Linux's clock ticks a second for /proc times (USER_HZ, 100 on every architecture Linux exports it for). */
+/** Linux's clock ticks a second in /proc times (USER_HZ: 100 on x86 and Arm). */
 const USER_HZ = 100;
 
 /** A process's user + system CPU time so far (ms), from /proc/<pid>/stat; undefined without it. */
