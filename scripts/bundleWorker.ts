@@ -6,7 +6,9 @@
  * The one definition of the build: the Dockerfile runs this script, and the worker bundle test and bench call
  * `bundleWorker`, so a bundling mistake fails CI before it reaches an image.
  *
- * Usage: npx tsx scripts/bundleWorker.ts [outfile]   (default dist/worker.mjs)
+ * `bundleNodeEntry` builds any other Node entry the same way (the device check's provider facts, scripts/device).
+ *
+ * Usage: npx tsx scripts/bundleWorker.ts [outfile] [entry]   (default dist/worker.mjs, the worker's main.ts)
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +23,12 @@ export const WORKER_EXTERNALS = ['onnxruntime-node', 'sharp'] as const;
 export const SESSION_HOST_BUNDLE = 'sessionHost.mjs';
 
 /** Builds the bundle and the session host's (each with its source map) into `outfile` and beside it. */
-export async function bundleWorker(outfile: string): Promise<void> {
+export function bundleWorker(outfile: string): Promise<void> {
+  return bundleNodeEntry(WORKER_ENTRY, outfile);
+}
+
+/** `entry` bundled as the worker is: one ESM file, the session host's bundle beside it, native packages external. */
+export async function bundleNodeEntry(entry: string, outfile: string): Promise<void> {
   const options: BuildOptions = {
     bundle: true,
     platform: 'node',
@@ -39,7 +46,7 @@ export async function bundleWorker(outfile: string): Promise<void> {
   await Promise.all([
     build({
       ...options,
-      entryPoints: [WORKER_ENTRY],
+      entryPoints: [entry],
       outfile,
       define: sessionHostDefine(`./${SESSION_HOST_BUNDLE}`),
     }),
@@ -48,5 +55,6 @@ export async function bundleWorker(outfile: string): Promise<void> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await bundleWorker(resolve(process.argv[2] ?? 'dist/worker.mjs'));
+  const entry = process.argv[3] ? resolve(process.argv[3]) : WORKER_ENTRY;
+  await bundleNodeEntry(entry, resolve(process.argv[2] ?? 'dist/worker.mjs'));
 }

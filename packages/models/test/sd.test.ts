@@ -109,6 +109,22 @@ describe('SD bundle (tiny, optimum layout without obelm.json)', () => {
     }
   });
 
+  it('takes the hidden width and latent side a real-size UNet needs: embeddings, latents and pixels follow', async () => {
+    const dir = join(root, 'wide');
+    await writeTinySdBundle(dir, { hiddenSize: 48, latentSize: 16 });
+    const model = await loadBundle(dir, runtime);
+    try {
+      expect(model.latentShape).toEqual([1, 4, 16, 16]);
+      expect(model.imageSize).toEqual([128, 128]);
+      const emb = await model.embed('a photo of a cat');
+      expect(emb.shape).toEqual([1, 77, 48]);
+      const x = { data: new Float64Array(4 * 16 * 16).fill(0.5), shape: [1, 4, 16, 16] };
+      expect((await model.eps(x, 500, emb)).length).toBe(4 * 16 * 16);
+    } finally {
+      await model.close();
+    }
+  });
+
   it('gives deterministic, bitwise batch-consistent eps', async () => {
     for (const model of Object.values(models)) {
       const [uncond, cond] = [await model.embed(''), await model.embed('a red circle')];

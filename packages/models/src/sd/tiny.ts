@@ -1,7 +1,7 @@
 /**
  * Tiny random-weight Stable Diffusion bundles in the layouts the export tools write, for tests: the same folder
  * names, graph input/output names, dtypes, shapes and diffusers configs as a real export, at 64x64 pixels /
- * [1, 4, 8, 8] latents.
+ * [1, 4, 8, 8] latents and 32-wide hidden states unless `latentSize` / `hiddenSize` say otherwise.
  *
  *   text_encoder: input_ids [B, 77] -> Gather(token table) + position table -> last_hidden_state [B, 77, 32],
  *                 pooler_output [B, 32] (the first position)
@@ -51,6 +51,13 @@ export interface TinySdOptions {
   /** The tokenizer's pad token (default `<|endoftext|>`, SD 1.x; SD 2.x pads with `!`). */
   readonly padToken?: string;
   readonly seed?: number;
+  /**
+   * Width of the text encoder's hidden states, the UNet's cross-attention input (default tinySd.hiddenSize; SD 1.5
+   * has 768): a real-size UNet export put in place of the tiny one (scripts/device) needs its real width.
+   */
+  readonly hiddenSize?: number;
+  /** Latent side the configs declare, pixels 8 times it (default tinySd.latentSize; SD 1.5 has 64). */
+  readonly latentSize?: number;
   /** Also write an obelm.json manifest (default false: the bundle loads through manifest inference). */
   readonly manifest?: boolean;
 }
@@ -188,9 +195,20 @@ export async function writeTinySdBundle(dir: string, options: TinySdOptions = {}
   ).length;
 
   const names = DIM_NAMES[layout];
+  const size: TinySize = {
+    hiddenSize: options.hiddenSize ?? tinySd.hiddenSize,
+    latentSize: options.latentSize ?? tinySd.latentSize,
+  };
   const models: Record<string, Uint8Array> = {
-    text_encoder: textEncoder(random, fp16, vocabSize, options.inputIds ?? 'int64', names),
-    unet: unet(random, fp16, options.timestep ?? 'int64', options.timestepShape ?? 'scalar', names),
+    text_encoder: textEncoder(random, fp16, vocabSize, options.inputIds ?? 'int64', names, size.hiddenSize),
+    unet: unet(
+      random,
+      fp16,
+      options.timestep ?? 'int64',
+      options.timestepShape ?? 'scalar',
+      names,
+      size.hiddenSize,
+    ),
     vae_encoder: vaeEncoder(
       random,
       fp16,
@@ -206,10 +224,11 @@ export async function writeTinySdBundle(dir: string, options: TinySdOptions = {}
   }
   const json = (path: string, value: unknown) => writeFile(join(dir, path), JSON.stringify(value, null, 2));
   await json('model_index.json', MODEL_INDEX[layout]);
-  await json('unet/config.json', unetConfig());
-  await json('vae_encoder/config.json', vaeConfig());
-  await json('vae_decoder/config.json', vaeConfig());
-  if (layout === 'optimum') await json('text_encoder/config.json', textEncoderConfig(vocabSize));
+  await json('unet/config.json', unetConfig(size));
+  await json('vae_encoder/config.json', vaeConfig(size));
+  await json('vae_decoder/config.json', vaeConfig(size));
+  if (layout === 'optimum')
+    await json('text_encoder/config.json', textEncoderConfig(vocabSize, size.hiddenSize));
   await mkdir(join(dir, 'scheduler'), { recursive: true });
   await json(
     'scheduler/scheduler_config.json',
@@ -272,35 +291,41 @@ const MODEL_INDEX: Record<TinySdLayout, Record<string, unknown>> = {
   },
 };
 
-const unetConfig = () => ({
+/** The sizes a bundle may change: the rest of the tiny network is fixed. */
+interface TinySize {
+  readonly hiddenSize: number;
+  readonly latentSize: number;
+}
+
+const unetConfig = (size: TinySize) => ({
   _class_name: 'UNet2DConditionModel',
   _diffusers_version: '0.6.0',
   act_fn: 'silu',
   block_out_channels: [tinySd.unetChannels],
-  cross_attention_dim: tinySd.hiddenSize,
+  cross_attention_dim: size.hiddenSize,
   in_channels: tinySd.latentChannels,
   layers_per_block: 1,
   out_channels: tinySd.latentChannels,
-  sample_size: tinySd.latentSize,
+  sample_size: size.latentSize,
 });
 
-const vaeConfig = () => ({
+const vaeConfig = (size: TinySize) => ({
   _class_name: 'AutoencoderKL',
   _diffusers_version: '0.6.0',
   act_fn: 'silu',
-  block_out_channels: [8, 8, 8, 8], // 3 downsamplings: 64 px -> 8 latent
+  block_out_channels: [8, 8, 8, 8], // 3 downsamplings: pixels 8 times the latent side
   in_channels: 3,
   latent_channels: tinySd.latentChannels,
   layers_per_block: 1,
   out_channels: 3,
-  sample_size: tinySd.imageSize,
+  sample_size: 8 * size.latentSize,
   scaling_factor: 0.18215,
 });
 
-const textEncoderConfig = (vocabSize: number) => ({
+const textEncoderConfig = (vocabSize: number, hiddenSize: number) => ({
   architectures: ['CLIPTextModel'],
   hidden_act: 'quick_gelu',
-  hidden_size: tinySd.hiddenSize,
+  hidden_size: hiddenSize,
   max_position_embeddings: tinySd.sequenceLength,
   model_type: 'clip_text_model',
   num_hidden_layers: 1,
@@ -363,9 +388,10 @@ function textEncoder(
   vocabSize: number,
   idType: 'int32' | 'int64',
   names: DimNames,
+  d: number,
 ): Uint8Array {
   const t = new TinyGraph('tiny_text_encoder', random, fp16);
-  const { hiddenSize: d, sequenceLength: n } = tinySd;
+  const n = tinySd.sequenceLength;
   const ids = t.g.input('input_ids', idType, [names.batch, names.sequence]);
   const tokens = t.g.node('Gather', [t.weight('token_embedding', [vocabSize, d], 1), ids], {
     axis: attr.int(0),
@@ -384,9 +410,10 @@ function unet(
   timestepType: 'int64' | 'float32' | 'float16',
   timestepShape: 'scalar' | 'one' | 'batch',
   names: DimNames,
+  d: number,
 ): Uint8Array {
   const t = new TinyGraph('tiny_unet', random, fp16);
-  const { latentChannels: c, unetChannels: k, hiddenSize: d, sequenceLength: n } = tinySd;
+  const { latentChannels: c, unetChannels: k, sequenceLength: n } = tinySd;
   const sample = t.floatInput('sample', [names.batch, c, 'height', 'width']);
   const timestepDims = { scalar: [], one: [1], batch: [names.batch] }[timestepShape];
   const timestep = t.g.input('timestep', timestepType, timestepDims);
@@ -405,7 +432,7 @@ function unet(
     axis: attr.int(0),
   });
   h = t.g.node('Add', [h, t.g.node('Reshape', [temb, t.constant('temb_shape', [4], [-1, k, 1, 1])])]);
-  // Text conditioning: scale the features by 1 + W ehs, W projecting all 77 x 32 values, as a 1x1 Conv.
+  // Text conditioning: scale the features by 1 + W ehs, W projecting all 77 x d values, as a 1x1 Conv.
   // (Conv loops over the batch; a MatMul or ReduceMean here changes its summation order with the batch size.)
   const flat = t.g.node('Reshape', [context, t.constant('context_shape', [4], [0, n * d, 1, 1])]);
   const gate4 = t.g.node('Conv', [flat, t.weight('context_proj', [k, n * d, 1, 1], 1 / Math.sqrt(n * d))]);

@@ -1,0 +1,190 @@
+/**
+ * Provider facts (issue 14): what the worker decides about batching on one onnxruntime provider, and what a
+ * batch costs there. For an SD bundle on the given provider:
+ * - the worker's own start-up check (chooseBatchMode, batching/invariance.ts) over every batch size up to
+ *   maxRows: which sizes keep each row's eps bitwise the same as alone, whether rows stay consistent at maxRows
+ *   (what 'padded' mode relies on), the mode the worker would run in, and whether jobs stay exact in it;
+ * - the batch curve: median ms of one eps call at each size, and the line a + b * rows through it (the stub GPU
+ *   model of the scheduler bench assumes a = 15, b = 1).
+ *
+ * The bundle is the tiny SD bundle (packages/models testing), or that bundle with its UNet replaced by a
+ * real-size export (`--unet`: scripts/device/exportUnet.py writes one of SD 1.5's shape), so the loader, the
+ * casts and the check are the worker's own. scripts/device/check.sh runs it on a lent GPU machine (WebGPU over
+ * Vulkan); here it runs on the CPU provider, or on WebGPU over a software Vulkan driver.
+ *
+ * Usage: npx tsx test/bench/providerFacts.ts [--provider cpu|webgpu|cuda] [--unet FILE --hidden 768 --latent 64]
+ *          [--max-rows 16] [--curve 1,2,4,8,16] [--repeats 10] [--threads N] [--out facts.json]
+ */
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type DiffusionModel, gaussianNoise } from '@obelm/engine';
+import { type ExecutionProvider, loadBundle } from '@obelm/models';
+import { writeTinySdBundle } from '@obelm/models/testing';
+import { chooseBatchMode } from '@obelm/worker/batching';
+
+export interface ProviderFactsOptions {
+  readonly provider: ExecutionProvider;
+  /** A UNet export to put in the tiny bundle's place, with the hidden width and latent side it takes. */
+  readonly unet?: { readonly file: string; readonly hiddenSize: number; readonly latentSize: number };
+  /** The worker's OBELM_MAX_BATCH_ROWS: the check covers sizes 1..maxRows. */
+  readonly maxRows: number;
+  readonly curve: readonly number[];
+  readonly repeats: number;
+  /** Intra-op threads of the CPU provider (the worker's OBELM_THREADS). */
+  readonly threads?: number;
+}
+
+export interface CurvePoint {
+  readonly rows: number;
+  readonly msPerCall: number;
+  readonly msPerRow: number;
+}
+
+export interface ProviderFacts {
+  readonly provider: ExecutionProvider;
+  readonly latentShape: readonly number[];
+  readonly maxRows: number;
+  readonly mode: 'batched' | 'padded';
+  readonly exact: boolean;
+  readonly mixedTimesteps: boolean;
+  /** Sizes whose rows equal their eps alone, bitwise, and those whose rows do not. */
+  readonly invariantSizes: readonly number[];
+  readonly failedSizes: readonly number[];
+  readonly checkMs: number;
+  readonly curve: readonly CurvePoint[];
+  /** Least-squares a + b * rows through the curve, ms. */
+  readonly fit: { readonly a: number; readonly b: number };
+}
+
+export async function measureProviderFacts(options: ProviderFactsOptions): Promise<ProviderFacts> {
+  const dir = await mkdtemp(join(tmpdir(), 'obelm-provider-facts-'));
+  try {
+    // A [batch] timestep, as the real-size export has: the model gets epsRows, and the check covers mixed steps.
+    await writeTinySdBundle(dir, {
+      timestepShape: 'batch',
+      ...(options.unet ? { hiddenSize: options.unet.hiddenSize, latentSize: options.unet.latentSize } : {}),
+    });
+    if (options.unet) await copyFile(options.unet.file, join(dir, 'unet', 'model.onnx'));
+    const model = await loadBundle(dir, {
+      provider: options.provider,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+    });
+    try {
+      const started = performance.now();
+      const choice = await chooseBatchMode(model, options.maxRows);
+      const checkMs = performance.now() - started;
+      const curve = await batchCurve(model, options.curve, options.repeats);
+      return {
+        provider: model.provider,
+        latentShape: model.latentShape,
+        maxRows: options.maxRows,
+        mode: choice.mode,
+        exact: choice.exact,
+        mixedTimesteps: choice.mixedTimesteps,
+        invariantSizes: choice.invariance.passed,
+        failedSizes: choice.invariance.failed,
+        checkMs: Math.round(checkMs),
+        curve,
+        fit: lineThrough(curve),
+      };
+    } finally {
+      await model.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Median wall time of one eps call at each size, after two warm-up calls (a GPU provider compiles then). */
+async function batchCurve(
+  model: DiffusionModel,
+  sizes: readonly number[],
+  repeats: number,
+): Promise<CurvePoint[]> {
+  const rowShape = model.latentShape.slice(1);
+  const rowSize = rowShape.reduce((a, b) => a * b, 1);
+  const emb = await model.embed('');
+  const t = Math.floor(model.schedule.trainTimesteps / 2);
+  const points: CurvePoint[] = [];
+  for (const rows of sizes) {
+    const x = { data: gaussianNoise(rows, rows * rowSize), shape: [rows, ...rowShape] };
+    const embRows = new Float32Array(rows * emb.data.length);
+    for (let r = 0; r < rows; r++) embRows.set(emb.data, r * emb.data.length);
+    const batchEmb = { data: embRows, shape: [rows, ...emb.shape.slice(1)] };
+    const times: number[] = [];
+    for (let n = 0; n < 2 + repeats; n++) {
+      const start = performance.now();
+      await model.eps(x, t, batchEmb);
+      if (n >= 2) times.push(performance.now() - start);
+    }
+    const ms = median(times);
+    points.push({ rows, msPerCall: round(ms), msPerRow: round(ms / rows) });
+  }
+  return points;
+}
+
+function lineThrough(points: readonly CurvePoint[]): { a: number; b: number } {
+  const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  const xs = points.map((p) => p.rows);
+  const ys = points.map((p) => p.msPerCall);
+  const [mx, my] = [mean(xs), mean(ys)];
+  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  const b = sxx === 0 ? 0 : xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / sxx;
+  return { a: round(my - b * mx), b: round(b) };
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+export function printProviderFacts(facts: ProviderFacts): void {
+  console.log(
+    `provider ${facts.provider}, latents [${facts.latentShape}], sizes 1..${facts.maxRows} checked in ${facts.checkMs} ms`,
+  );
+  console.log(`  invariant at: ${facts.invariantSizes.join(', ') || 'none'}`);
+  console.log(`  not invariant at: ${facts.failedSizes.join(', ') || 'none'}`);
+  console.table(facts.curve.map((p) => ({ rows: p.rows, 'ms/call': p.msPerCall, 'ms/row': p.msPerRow })));
+  console.log(
+    `provider facts: ${facts.provider} mode ${facts.mode}, exact: ${facts.exact ? 'yes' : 'no'}, mixed timesteps: ${facts.mixedTimesteps ? 'yes' : 'no'}, eps = ${facts.fit.a} + ${facts.fit.b} * rows ms`,
+  );
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      provider: { type: 'string', default: 'cpu' },
+      unet: { type: 'string' },
+      hidden: { type: 'string', default: '768' },
+      latent: { type: 'string', default: '64' },
+      'max-rows': { type: 'string', default: '16' },
+      curve: { type: 'string', default: '1,2,4,8,16' },
+      repeats: { type: 'string', default: '10' },
+      threads: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const facts = await measureProviderFacts({
+    provider: values.provider as ExecutionProvider,
+    ...(values.unet
+      ? {
+          unet: {
+            file: resolve(values.unet),
+            hiddenSize: Number(values.hidden),
+            latentSize: Number(values.latent),
+          },
+        }
+      : {}),
+    maxRows: Number(values['max-rows']),
+    curve: values.curve.split(',').map(Number),
+    repeats: Number(values.repeats),
+    ...(values.threads ? { threads: Number(values.threads) } : {}),
+  });
+  printProviderFacts(facts);
+  if (values.out) await writeFile(values.out, JSON.stringify(facts, null, 2));
+}
