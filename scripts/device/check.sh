@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check (issue 14), one command on a lent GPU machine, carrying .device (scripts/device/prepare.sh):
-#   run: bash scripts/device/check.sh      carry: [".device"]      timeout_s: 560
-# Three parts, each bounded so the whole ends inside one call, each written to $OUT whatever the others do:
+#   run: bash scripts/device/check.sh      carry: [".device"]      timeout_s: 590
+# Three parts, each bounded (150 + 150 + 60 + 200 s) so the whole ends inside one call, each written to $OUT
+# whatever the others do:
 #   1. torchFacts.py: batch invariance (fp16 / fp32, torch's deterministic settings off / on) and the batch curve
 #      of an SD-1.5-sized UNet on cuDNN / cuBLAS, the kernels onnxruntime's CUDA provider calls too;
 #   2. exportUnet.py: that UNet exported to ONNX (fp16), SD 1.5's real size;
@@ -21,13 +22,14 @@ dtype=float16
 echo "results in $OUT"
 
 echo "== 1. torch facts ($config)"
-(cd scripts/device && timeout 180 python3 torchFacts.py --config "$config" --out "$OUT/torchFacts.json") \
+(cd scripts/device && timeout 150 python3 torchFacts.py --config "$config" --out "$OUT/torchFacts.json") \
   >"$OUT/torchFacts.log" 2>&1
 echo "exit $?"; grep -v '^{' "$OUT/torchFacts.log" | tail -40
 
 echo "== 2. UNet export ($config, $dtype)"
 unet=/tmp/obelmUnet.onnx
-(cd scripts/device && timeout 180 python3 exportUnet.py "$unet" --config "$config" --dtype "$dtype") 2>&1 | tail -3
+rm -f "$unet" # part 3 uses only this run's export
+(cd scripts/device && timeout 150 python3 exportUnet.py "$unet" --config "$config" --dtype "$dtype") 2>&1 | tail -3
 
 echo "== 3. worker check and batch curve, $provider"
 node=node
@@ -40,18 +42,21 @@ if [ -d .device ]; then
     [ -f "$nvidia/glvnd/egl_vendor.d/10_nvidia.json" ] &&
       export __EGL_VENDOR_LIBRARY_FILENAMES=$nvidia/glvnd/egl_vendor.d/10_nvidia.json
   fi
-  mkdir -p /tmp/obelmNode .device/node_modules
-  tar -xJf .device/node.tar.xz -C /tmp/obelmNode && node=/tmp/obelmNode/bin/node
-  tar -xJf .device/nodeModules.tar.xz -C .device/node_modules
+  # Unpacked outside the carried folder, which stays as prepare.sh left it (64 MiB travel per call).
+  run=/tmp/obelmDevice
+  mkdir -p "$run/node_modules"
+  tar -xJf .device/node.tar.xz -C "$run" && node=$run/bin/node
+  tar -xJf .device/nodeModules.tar.xz -C "$run/node_modules"
+  cp .device/*.mjs .device/*.map "$run/"
 fi
-facts=(.device/providerFacts.mjs)
+facts=("${run:-.device}/providerFacts.mjs")
 [ -f "${facts[0]}" ] || facts=(--import tsx test/bench/providerFacts.ts)
 "$node" --version
-timeout 120 "$node" "${facts[@]}" --provider "$provider" --out "$OUT/providerTiny.json" 2>&1 |
+timeout 60 "$node" "${facts[@]}" --provider "$provider" --out "$OUT/providerTiny.json" 2>&1 |
   tee "$OUT/providerTiny.log" | grep -v Warning | tail -20
 if [ -f "$unet" ]; then
   hidden=768 latent=64
   [ "$config" = tiny ] && hidden=32 latent=8
-  timeout 240 "$node" "${facts[@]}" --provider "$provider" --unet "$unet" --hidden $hidden --latent $latent \
+  timeout 200 "$node" "${facts[@]}" --provider "$provider" --unet "$unet" --hidden $hidden --latent $latent \
     --out "$OUT/providerUnet.json" 2>&1 | tee "$OUT/providerUnet.log" | grep -v Warning | tail -20
 fi
