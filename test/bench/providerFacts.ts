@@ -35,6 +35,8 @@ export interface ProviderFactsOptions {
   readonly repeats: number;
   /** Intra-op threads of the CPU provider (the worker's OBELM_THREADS). */
   readonly threads?: number;
+  /** Each finding as it comes: a run cut short by its time limit still says how far it got. */
+  readonly progress?: (line: string) => void;
 }
 
 export interface CurvePoint {
@@ -53,6 +55,8 @@ export interface ProviderFacts {
   /** Sizes whose rows equal their eps alone, bitwise, and those whose rows do not. */
   readonly invariantSizes: readonly number[];
   readonly failedSizes: readonly number[];
+  /** Opening the sessions, and the check (on a GPU provider its first calls compile the kernels). */
+  readonly loadMs: number;
   readonly checkMs: number;
   readonly curve: readonly CurvePoint[];
   /** Least-squares a + b * rows through the curve, ms. */
@@ -68,15 +72,23 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
       ...(options.unet ? { hiddenSize: options.unet.hiddenSize, latentSize: options.unet.latentSize } : {}),
     });
     if (options.unet) await copyFile(options.unet.file, join(dir, 'unet', 'model.onnx'));
+    const progress = options.progress ?? (() => {});
+    const loading = performance.now();
     const model = await loadBundle(dir, {
       provider: options.provider,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
     });
+    const loadMs = performance.now() - loading;
+    progress(`loaded on ${model.provider} in ${Math.round(loadMs)} ms, latents [${model.latentShape}]`);
     try {
       const started = performance.now();
       const choice = await chooseBatchMode(model, options.maxRows);
       const checkMs = performance.now() - started;
-      const curve = await batchCurve(model, options.curve, options.repeats);
+      const { passed, failed } = choice.invariance;
+      progress(
+        `checked 1..${options.maxRows} in ${Math.round(checkMs)} ms: mode ${choice.mode}, failed at [${failed}]`,
+      );
+      const curve = await batchCurve(model, options.curve, options.repeats, progress);
       return {
         provider: model.provider,
         latentShape: model.latentShape,
@@ -84,8 +96,9 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
         mode: choice.mode,
         exact: choice.exact,
         mixedTimesteps: choice.mixedTimesteps,
-        invariantSizes: choice.invariance.passed,
-        failedSizes: choice.invariance.failed,
+        invariantSizes: passed,
+        failedSizes: failed,
+        loadMs: Math.round(loadMs),
         checkMs: Math.round(checkMs),
         curve,
         fit: lineThrough(curve),
@@ -103,6 +116,7 @@ async function batchCurve(
   model: DiffusionModel,
   sizes: readonly number[],
   repeats: number,
+  progress: (line: string) => void,
 ): Promise<CurvePoint[]> {
   const rowShape = model.latentShape.slice(1);
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
@@ -122,6 +136,7 @@ async function batchCurve(
     }
     const ms = median(times);
     points.push({ rows, msPerCall: round(ms), msPerRow: round(ms / rows) });
+    progress(`${rows} rows: ${round(ms)} ms a call`);
   }
   return points;
 }
@@ -145,7 +160,7 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 export function printProviderFacts(facts: ProviderFacts): void {
   console.log(
-    `provider ${facts.provider}, latents [${facts.latentShape}], sizes 1..${facts.maxRows} checked in ${facts.checkMs} ms`,
+    `provider ${facts.provider}, latents [${facts.latentShape}], loaded in ${facts.loadMs} ms, sizes 1..${facts.maxRows} checked in ${facts.checkMs} ms`,
   );
   console.log(`  invariant at: ${facts.invariantSizes.join(', ') || 'none'}`);
   console.log(`  not invariant at: ${facts.failedSizes.join(', ') || 'none'}`);
@@ -184,6 +199,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     curve: values.curve.split(',').map(Number),
     repeats: Number(values.repeats),
     ...(values.threads ? { threads: Number(values.threads) } : {}),
+    progress: (line) => console.log(`  ${line}`),
   });
   printProviderFacts(facts);
   if (values.out) await writeFile(values.out, JSON.stringify(facts, null, 2));
