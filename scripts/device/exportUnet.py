@@ -1,16 +1,20 @@
-"""Exports sdUnet's network to ONNX as an SD bundle's `unet/model.onnx`, in optimum's layout.
+"""Exports sdUnet's network to ONNX as an SD bundle's `unet/` folder, in optimum's layout.
 
 Inputs `sample` [batch, 4, height, width], `timestep` [batch] (int64: one per row, so the worker may merge rows at
-different steps), `encoder_hidden_states` [batch, 77, D]; output `out_sample`. Put in place of the tiny bundle's
+different steps), `encoder_hidden_states` [batch, 77, D]; output `out_sample`. The weights go to `model.onnx_data`
+beside `model.onnx`, as optimum writes an fp32 SD export (3.4 GB: over protobuf's 2 GB). Put in place of the tiny bundle's
 UNet (packages/models testing writeTinySdBundle with the same hiddenSize and latentSize), the bundle loads as a
 real export does, and test/bench/providerFacts.ts runs the worker's own batch-invariance check and a batch curve
 on it with any onnxruntime provider.
 
-Usage: python3 scripts/device/exportUnet.py OUT.onnx [--config sd15|tiny] [--dtype float16|float32]
+Usage: python3 scripts/device/exportUnet.py OUT_DIR [--config sd15|tiny] [--dtype float16|float32]
 """
 
 import argparse
+import os
+import tempfile
 
+import onnx
 import torch
 
 import sdUnet
@@ -18,7 +22,7 @@ import sdUnet
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("out")
+    parser.add_argument("out", help="the folder to write model.onnx and model.onnx_data into")
     parser.add_argument("--config", choices=["sd15", "tiny"], default="sd15")
     parser.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     args = parser.parse_args()
@@ -34,10 +38,13 @@ def main() -> None:
         torch.randn((2, cfg.tokens, cfg.context_dim), device=device, dtype=dtype),
     )
     batch = {0: "batch_size"}
+    # torch writes a model over 2 GB as one file per tensor; re-saved below as the two files a bundle holds.
+    traced_dir = tempfile.TemporaryDirectory()
+    traced = os.path.join(traced_dir.name, "model.onnx")
     torch.onnx.export(
         net,
         example,
-        args.out,
+        traced,
         input_names=["sample", "timestep", "encoder_hidden_states"],
         output_names=["out_sample"],
         dynamic_axes={
@@ -49,7 +56,17 @@ def main() -> None:
         opset_version=17,
         dynamo=False,
     )
-    print(f"wrote {args.out} ({args.config}, {args.dtype})")
+    model = onnx.load(traced, load_external_data=True)
+    os.makedirs(args.out, exist_ok=True)
+    onnx.save_model(
+        model,
+        os.path.join(args.out, "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="model.onnx_data",
+    )
+    traced_dir.cleanup()
+    print(f"wrote {args.out}/model.onnx and model.onnx_data ({args.config}, {args.dtype})")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,14 @@
  *   model of the scheduler bench assumes a = 15, b = 1).
  *
  * The bundle is the tiny SD bundle (packages/models testing), or that bundle with its UNet replaced by a
- * real-size export (`--unet`: scripts/device/exportUnet.py writes one of SD 1.5's shape), so the loader, the
+ * real-size export (`--unet DIR`: scripts/device/exportUnet.py writes one of SD 1.5's shape), so the loader, the
  * casts and the check are the worker's own. scripts/device/check.sh runs it on a lent GPU machine (WebGPU over
  * Vulkan); here it runs on the CPU provider, or on WebGPU over a software Vulkan driver.
  *
- * Usage: npx tsx test/bench/providerFacts.ts [--provider cpu|webgpu|cuda] [--unet FILE --hidden 768 --latent 64]
+ * Usage: npx tsx test/bench/providerFacts.ts [--provider cpu|webgpu|cuda] [--unet DIR --hidden 768 --latent 64]
  *          [--max-rows 16] [--curve 1,2,4,8,16] [--repeats 10] [--threads N] [--out facts.json]
  */
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,11 @@ import { chooseBatchMode } from '@obelm/worker/batching';
 
 export interface ProviderFactsOptions {
   readonly provider: ExecutionProvider;
-  /** A UNet export to put in the tiny bundle's place, with the hidden width and latent side it takes. */
-  readonly unet?: { readonly file: string; readonly hiddenSize: number; readonly latentSize: number };
+  /**
+   * A UNet export's folder (model.onnx, and its model.onnx_data) to put in the tiny bundle's place, with the
+   * hidden width and latent side it takes.
+   */
+  readonly unet?: { readonly dir: string; readonly hiddenSize: number; readonly latentSize: number };
   /** The worker's OBELM_MAX_BATCH_ROWS: the check covers sizes 1..maxRows. */
   readonly maxRows: number;
   readonly curve: readonly number[];
@@ -71,7 +74,7 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
       timestepShape: 'batch',
       ...(options.unet ? { hiddenSize: options.unet.hiddenSize, latentSize: options.unet.latentSize } : {}),
     });
-    if (options.unet) await copyFile(options.unet.file, join(dir, 'unet', 'model.onnx'));
+    if (options.unet) await cp(options.unet.dir, join(dir, 'unet'), { recursive: true });
     const progress = options.progress ?? (() => {});
     const loading = performance.now();
     const model = await loadBundle(dir, {
@@ -189,7 +192,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ...(values.unet
       ? {
           unet: {
-            file: resolve(values.unet),
+            dir: resolve(values.unet),
             hiddenSize: Number(values.hidden),
             latentSize: Number(values.latent),
           },
