@@ -58,6 +58,10 @@ def main() -> None:
     )
     model = onnx.load(traced, load_external_data=True)
     os.makedirs(args.out, exist_ok=True)
+    # onnx appends to an existing data file: one left by an earlier export would grow, stale.
+    for name in ("model.onnx", "model.onnx_data"):
+        if os.path.exists(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
     onnx.save_model(
         model,
         os.path.join(args.out, "model.onnx"),

@@ -66,7 +66,9 @@ def invariance(net, cfg, sizes, dtype, device, seed=1):
                     "size": s,
                     "invariant": all(same_bits(fwd[r], alone[r]) and same_bits(rev[r], alone[r]) for r in order),
                     "consistent": all(same_bits(fwd[r], rev[r]) for r in order),
-                    "maxAbsDiff": max(float((fwd[r].float() - alone[r].float()).abs().max()) for r in order),
+                    "maxAbsDiff": max(
+                        float((out[r].float() - alone[r].float()).abs().max()) for out in (fwd, rev) for r in order
+                    ),
                 }
             )
         return out
@@ -137,20 +139,29 @@ def main() -> None:
             found = {"dtype": str(dtype).removeprefix("torch."), "deterministic": on}
             try:
                 found["sizes"] = invariance(net, cfg, sizes, dtype, device)
-            except RuntimeError as error:  # an op without a deterministic kernel: a fact too
-                found["error"] = str(error).splitlines()[0]
+            except RuntimeError as error:  # an op without a deterministic kernel (a fact), or out of memory
+                found["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
             found["seconds"] = round(time.perf_counter() - started, 1)
             facts["invariance"].append(found)
             print_invariance(found)
+            save(facts, args.out)
         deterministic(False)
-        curve = batch_curve(net, cfg, sizes, dtype, device, args.repeats)
-        facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), **curve})
-        print_curve(facts["curves"][-1])
+        try:
+            curve = batch_curve(net, cfg, sizes, dtype, device, args.repeats)
+            facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), **curve})
+            print_curve(facts["curves"][-1])
+        except RuntimeError as error:
+            facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), "error": f"{type(error).__name__}: {error}"})
+        save(facts, args.out)
         del net
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(facts, f, indent=2)
     print(json.dumps(facts))
+
+
+def save(facts, out) -> None:
+    """After each finding: a run cut short by its time limit keeps what it found."""
+    if out:
+        with open(out, "w") as f:
+            json.dump(facts, f, indent=2)
 
 
 def print_invariance(found) -> None:

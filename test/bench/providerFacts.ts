@@ -15,7 +15,7 @@
  * Usage: npx tsx test/bench/providerFacts.ts [--provider cpu|webgpu|cuda] [--unet DIR --hidden 768 --latent 64]
  *          [--max-rows 16] [--curve 1,2,4,8,16] [--repeats 10] [--threads N] [--out facts.json]
  */
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { type DiffusionModel, gaussianNoise } from '@obelm/engine';
 import { type ExecutionProvider, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
-import { chooseBatchMode } from '@obelm/worker/batching';
+import { chooseBatchMode, type SizeInvariance } from '@obelm/worker/batching';
 
 export interface ProviderFactsOptions {
   readonly provider: ExecutionProvider;
@@ -58,6 +58,8 @@ export interface ProviderFacts {
   /** Sizes whose rows equal their eps alone, bitwise, and those whose rows do not. */
   readonly invariantSizes: readonly number[];
   readonly failedSizes: readonly number[];
+  /** Each size's findings: invariant, consistent at two positions (what padded mode needs), mixed timesteps. */
+  readonly sizes: readonly SizeInvariance[];
   /** Opening the sessions, and the check (on a GPU provider its first calls compile the kernels). */
   readonly loadMs: number;
   readonly checkMs: number;
@@ -74,7 +76,13 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
       timestepShape: 'batch',
       ...(options.unet ? { hiddenSize: options.unet.hiddenSize, latentSize: options.unet.latentSize } : {}),
     });
-    if (options.unet) await cp(options.unet.dir, join(dir, 'unet'), { recursive: true });
+    // Linked, not copied: a real-size fp32 export is 3.4 GB. Its model.onnx_data resolves beside model.onnx.
+    if (options.unet) {
+      for (const file of await readdir(options.unet.dir)) {
+        await rm(join(dir, 'unet', file), { force: true });
+        await symlink(join(options.unet.dir, file), join(dir, 'unet', file));
+      }
+    }
     const progress = options.progress ?? (() => {});
     const loading = performance.now();
     const model = await loadBundle(dir, {
@@ -101,6 +109,7 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
         mixedTimesteps: choice.mixedTimesteps,
         invariantSizes: passed,
         failedSizes: failed,
+        sizes: choice.invariance.sizes,
         loadMs: Math.round(loadMs),
         checkMs: Math.round(checkMs),
         curve,
@@ -187,21 +196,26 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       out: { type: 'string' },
     },
   });
+  const count = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes whole numbers >= 1, got '${text}'`);
+    return n;
+  };
   const facts = await measureProviderFacts({
     provider: values.provider as ExecutionProvider,
     ...(values.unet
       ? {
           unet: {
             dir: resolve(values.unet),
-            hiddenSize: Number(values.hidden),
-            latentSize: Number(values.latent),
+            hiddenSize: count('hidden', values.hidden),
+            latentSize: count('latent', values.latent),
           },
         }
       : {}),
-    maxRows: Number(values['max-rows']),
-    curve: values.curve.split(',').map(Number),
-    repeats: Number(values.repeats),
-    ...(values.threads ? { threads: Number(values.threads) } : {}),
+    maxRows: count('max-rows', values['max-rows']),
+    curve: values.curve.split(',').map((rows) => count('curve', rows)),
+    repeats: count('repeats', values.repeats),
+    ...(values.threads ? { threads: count('threads', values.threads) } : {}),
     progress: (line) => console.log(`  ${line}`),
   });
   printProviderFacts(facts);
