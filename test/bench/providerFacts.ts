@@ -24,6 +24,7 @@ import { type DiffusionModel, gaussianNoise } from '@obelm/engine';
 import { type ExecutionProvider, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
 import { chooseBatchMode, type SizeInvariance } from '@obelm/worker/batching';
+import { quantile } from '../stats.ts';
 
 export interface ProviderFactsOptions {
   readonly provider: ExecutionProvider;
@@ -146,7 +147,7 @@ async function batchCurve(
       await model.eps(x, t, batchEmb);
       if (n >= 2) times.push(performance.now() - start);
     }
-    const ms = median(times);
+    const ms = quantile(times, 0.5);
     points.push({ rows, msPerCall: round(ms), msPerRow: round(ms / rows) });
     progress(`${rows} rows: ${round(ms)} ms a call`);
   }
@@ -163,11 +164,6 @@ function lineThrough(points: readonly CurvePoint[]): { a: number; b: number } {
   return { a: round(my - b * mx), b: round(b) };
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 export function printProviderFacts(facts: ProviderFacts): void {
