@@ -7,6 +7,7 @@ import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
 import { startS3Gateway } from './s3auth/gateway.ts';
+import { atomicWrites } from './s3rverWrites.ts';
 
 /** A running stand-in: the endpoint the AWS SDK talks to, and how to stop it. */
 export interface StandIn {
@@ -43,8 +44,9 @@ export function closeServer(server: Server, drainMs = 0): Promise<void> {
 const DYNAMO_DRAIN_MS = 500;
 
 /**
- * S3: s3rver, objects as files under `dir` (persists across restarts), behind a gateway that checks signatures
- * and POST policies as S3 does (s3auth/gateway.ts); the endpoint is the gateway's. `port`: the endpoint's; 0 picks one.
+ * S3: s3rver, objects as files under `dir` (persists across restarts) written whole before a PUT is answered
+ * (s3rverWrites.ts), behind a gateway that checks signatures and POST policies as S3 does (s3auth/gateway.ts);
+ * the endpoint is the gateway's. `port`: the endpoint's; 0 picks one.
  * `onObjectEvent` receives s3rver's event notifications (S3's format) for objects stored and removed (s3Events.ts).
  * `corsOrigins`: the browser origins allowed now (read at each request, so they may grow once the API listens);
  * the gateway answers CORS for them by the cloud bucket's rule (core BUCKET_CORS).
@@ -57,6 +59,7 @@ export async function startS3(
 ): Promise<StandIn> {
   mkdirSync(dir, { recursive: true });
   const s3rver = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir });
+  atomicWrites(s3rver.store);
   if (onObjectEvent) s3rver.on('event', onObjectEvent);
   const address = await s3rver.run();
   const stopS3rver = () => (s3rver.httpServer ? closeServer(s3rver.httpServer) : Promise.resolve());

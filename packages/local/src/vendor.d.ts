@@ -19,7 +19,29 @@ declare module 's3rver' {
     /** An S3 event notification ({Records: [...]}) for each object stored (Put, Post, Copy) or deleted. */
     on(event: 'event', listener: (notification: unknown) => void): this;
     httpServer?: Server;
+    /** Its filesystem store (lib/stores/filesystem.js), whose writes s3rverWrites.ts replaces. */
+    store: S3rverStore;
   }
+
+  /** An object as s3rver's router hands it to the store. */
+  export interface S3rverObject {
+    bucket: string;
+    key: string;
+    content: Buffer | NodeJS.ReadableStream;
+    metadata: Record<string, string>;
+  }
+
+  export interface S3rverStore {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  }
+}
+
+declare module 's3rver/lib/models/object.js' {
+  /** s3rver's object model: the headers it keeps as metadata besides x-amz-meta-*. */
+  const S3Object: { readonly ALLOWED_METADATA: readonly string[] };
+  export default S3Object;
 }
 
 declare module 'dynalite' {
