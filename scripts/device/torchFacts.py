@@ -56,22 +56,22 @@ def invariance(net, cfg, sizes, dtype, device, seed=1):
 
     def probe(t):
         alone = [run([r], t)[0] for r in range(pool)]
-        out = []
+        found = []
         for s in sizes:
             order = list(range(s))
             fwd = run(order, t)
             rev = run(order[::-1], t).flip(0)
-            out.append(
+            found.append(
                 {
                     "size": s,
                     "invariant": all(same_bits(fwd[r], alone[r]) and same_bits(rev[r], alone[r]) for r in order),
                     "consistent": all(same_bits(fwd[r], rev[r]) for r in order),
                     "maxAbsDiff": max(
-                        float((out[r].float() - alone[r].float()).abs().max()) for out in (fwd, rev) for r in order
+                        float((batch[r].float() - alone[r].float()).abs().max()) for batch in (fwd, rev) for r in order
                     ),
                 }
             )
-        return out
+        return found
 
     same = probe(same_t)
     mixed = probe(own_t)
@@ -151,7 +151,8 @@ def main() -> None:
             facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), **curve})
             print_curve(facts["curves"][-1])
         except RuntimeError as error:
-            facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), "error": f"{type(error).__name__}: {error}"})
+            failure = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+            facts["curves"].append({"dtype": str(dtype).removeprefix("torch."), "error": failure})
         save(facts, args.out)
         del net
     print(json.dumps(facts))
