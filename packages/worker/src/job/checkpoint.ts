@@ -158,8 +158,17 @@ export async function deleteStrayCheckpoints(blobs: BlobStore, trace: RunTrace, 
  * Once a job succeeded its checkpoints are useless: deletes every checkpoint object in its folder, including
  * those an earlier run wrote but could not record or delete (a crash, an S3 outage mid-save), which this run's
  * trace does not know. Best effort: the bucket's lifecycle rule removes what is left with the job's folder.
+ * Skipped, with its listing, where there can be none: this run tried no save, and it is the job's first (its
+ * claim set startedAt, which every later claim keeps: core transitions claim), so no earlier run tried one.
  */
-export async function deleteJobCheckpoints(blobs: BlobStore, job: JobItem, log: Logger): Promise<void> {
+export async function deleteJobCheckpoints(
+  blobs: BlobStore,
+  job: JobItem,
+  trace: RunTrace,
+  log: Logger,
+): Promise<void> {
+  const firstRun = job.startedAt !== undefined && job.startedAt === job.claimedAt;
+  if (firstRun && !trace.triedCheckpoint && !job.checkpoint) return;
   try {
     const keys = await blobs.list(s3Keys.jobCheckpoints(job.tenant, job.id));
     await Promise.all(keys.map((key) => blobs.delete(key)));

@@ -157,7 +157,7 @@ export async function runToEnd(
     // The job has ended; its message, when it comes back, is settled as already done.
     deps.log.warn('finished job message not deleted', describeError(error));
   }
-  await deleteJobCheckpoints(blobs, job, deps.log);
+  await deleteJobCheckpoints(blobs, job, trace, deps.log);
   // What follows the end (its usage entry, the tenant's next held job), once the job's own cleanup is done.
   await relayEndOrLog(deps.store, finished, deps.log);
   return 'succeeded';

@@ -34,6 +34,8 @@ export class RunTrace {
    * not yet deleted: removed after each recorded checkpoint, and all of them once the job succeeded.
    */
   readonly strayCheckpointKeys = new Set<string>();
+  /** Whether the run tried to save a periodic checkpoint: its objects may exist even where the save failed. */
+  triedCheckpoint = false;
   private stepStart = performance.now();
   private modelMsBefore = 0;
   private modelMsAtCheckpoint = 0;
@@ -82,6 +84,7 @@ export class RunTrace {
 
   /** Restarts the checkpoint clock (also after a failed save: a faulty store is not retried every step). */
   checkpointTried(): void {
+    this.triedCheckpoint = true;
     this.modelMsAtCheckpoint = this.modelMs();
   }
 
