@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3rverObject, S3rverStore } from 's3rver';
 import S3Object from 's3rver/lib/models/object.js';
+import { hashingStream } from './hashingStream.ts';
 
 /**
  * S3 shows a PUT's object whole, and only once the PUT is answered. s3rver's filesystem store (3.7) truncates the
@@ -31,20 +31,12 @@ export function atomicWrites(store: S3rverStore): void {
   store.putObject = async (object: S3rverObject) => {
     const path = store.getResourcePath(object.bucket, object.key, 'object');
     await mkdir(dirname(path), { recursive: true });
-    const md5 = createHash('md5');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        md5.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const md5 = hashingStream('md5');
     const content = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
-    await replace(path, (temp) => pipeline(content, measure, createWriteStream(temp)));
-    const digest = md5.digest('hex');
+    await replace(path, (temp) => pipeline(content, md5.stream, createWriteStream(temp)));
+    const digest = md5.digest();
     await store.putMetadata(object.bucket, object.key, object.metadata, digest);
-    return { size, md5: digest };
+    return { size: md5.size(), md5: digest };
   };
 }
 

@@ -3,8 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { hashingStream } from '../hashingStream.ts';
 import { S3Refusal } from './errors.ts';
 
 /**
@@ -52,21 +52,13 @@ export async function spoolSignedPayload(
     return { bytes };
   }
   const path = join(dir, randomUUID());
-  const hash = createHash('sha256');
-  let size = 0;
-  const digest = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const hashing = hashingStream('sha256');
   try {
-    await pipeline(req, digest, createWriteStream(path));
-    if (hash.digest('hex') !== expected) throw mismatch();
+    await pipeline(req, hashing.stream, createWriteStream(path));
+    if (hashing.digest() !== expected) throw mismatch();
   } catch (err) {
     await rm(path, { force: true });
     throw err;
   }
-  return { path, size };
+  return { path, size: hashing.size() };
 }
