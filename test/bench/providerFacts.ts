@@ -24,7 +24,7 @@ import { type DiffusionModel, gaussianNoise } from '@obelm/engine';
 import { type ExecutionProvider, loadBundle } from '@obelm/models';
 import { writeTinySdBundle } from '@obelm/models/testing';
 import { chooseBatchMode, type SizeInvariance } from '@obelm/worker/batching';
-import { quantile } from '../stats.ts';
+import { medianMs } from '../../packages/models/bench/report.ts';
 
 export interface ProviderFactsOptions {
   readonly provider: ExecutionProvider;
@@ -124,7 +124,7 @@ export async function measureProviderFacts(options: ProviderFactsOptions): Promi
   }
 }
 
-/** Median wall time of one eps call at each size, after two warm-up calls (a GPU provider compiles then). */
+/** Median wall time of one eps call at each size, after warm-up calls (a GPU provider compiles then). */
 async function batchCurve(
   model: DiffusionModel,
   sizes: readonly number[],
@@ -141,13 +141,7 @@ async function batchCurve(
     const embRows = new Float32Array(rows * emb.data.length);
     for (let r = 0; r < rows; r++) embRows.set(emb.data, r * emb.data.length);
     const batchEmb = { data: embRows, shape: [rows, ...emb.shape.slice(1)] };
-    const times: number[] = [];
-    for (let n = 0; n < 2 + repeats; n++) {
-      const start = performance.now();
-      await model.eps(x, t, batchEmb);
-      if (n >= 2) times.push(performance.now() - start);
-    }
-    const ms = quantile(times, 0.5);
+    const ms = await medianMs(repeats, () => model.eps(x, t, batchEmb));
     points.push({ rows, msPerCall: round(ms), msPerRow: round(ms / rows) });
     progress(`${rows} rows: ${round(ms)} ms a call`);
   }

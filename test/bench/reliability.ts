@@ -17,8 +17,7 @@ import { type LocalStack, startLocalStack } from '@obelm/local';
 import { ensureDemoBundle, loadBundle } from '@obelm/models';
 import { startWorker } from '@obelm/worker';
 import { TEST_WORKER_ENV } from '../e2e/helpers.ts';
-import { checkLoad, runLoad } from '../reliability/load.ts';
-import { quantile } from '../stats.ts';
+import { checkLoad, quantile, runLoad } from '../reliability/load.ts';
 
 // The bench runs on Node 20 here; the AWS SDK's Node-version notice and the services' info lines (this
 // process's and the worker processes', which inherit its environment) would only clutter the tables.

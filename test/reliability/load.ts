@@ -112,3 +112,9 @@ export async function checkLoad(stack: LocalStack, result: LoadResult): Promise<
   }
   return { items, reclaimed: items.filter((item) => item.attempts > 1).length, problems };
 }
+
+/** The q-quantile (0..1) of `xs`, nearest rank. */
+export const quantile = (xs: readonly number[], q: number): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+};
