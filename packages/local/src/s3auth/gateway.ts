@@ -28,13 +28,22 @@ export interface S3Gateway {
 }
 
 /**
+ * How long an idle connection to s3rver is kept for the next request. The gateway must close it first: Node's agent
+ * otherwise keeps it until s3rver does (a Node server closes an idle one after its keepAliveTimeout, 5 s, plus
+ * 1 s), and a request sent on it as s3rver closes it fails (ECONNRESET, answered 503). The stack's process hosts
+ * both ends, so a request and s3rver's close can meet within one turn of its event loop. (The agent's timeout ends
+ * only idle connections: a slow answer in progress is not cut.)
+ */
+export const UPSTREAM_IDLE_MS = 1_000;
+
+/**
  * An HTTP front for s3rver that forwards only what real S3 would accept (admit.ts): SigV4 header signatures,
  * presigned URLs and POST policies are verified with the AWS SDK's signer, anonymous requests are refused.
  * It answers CORS as the bucket's rule does (cors.ts): preflights itself, and allowed origins on every answer.
  * Closing the server also closes its connections to s3rver.
  */
 export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gateway> {
-  const agent = new Agent({ keepAlive: true });
+  const agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS });
   const spoolDir = await mkdtemp(join(tmpdir(), 'obelm-s3-gateway-'));
   const upstream = { ...options.upstream, agent };
   const server = createServer((req, res) => {
