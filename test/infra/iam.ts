@@ -58,6 +58,8 @@ export const IAM_ACTIONS: Record<string, { action: string; kind: Kind }> = {
   SendMessageCommand: { action: 'sqs:SendMessage', kind: 'queue' },
   ReceiveMessageCommand: { action: 'sqs:ReceiveMessage', kind: 'queue' },
   DeleteMessageCommand: { action: 'sqs:DeleteMessage', kind: 'queue' },
+  // A batch is authorized as its single action (SQS: no separate batch permission).
+  DeleteMessageBatchCommand: { action: 'sqs:DeleteMessage', kind: 'queue' },
   ChangeMessageVisibilityCommand: { action: 'sqs:ChangeMessageVisibility', kind: 'queue' },
   GetQueueAttributesCommand: { action: 'sqs:GetQueueAttributes', kind: 'queue' },
   EncryptCommand: { action: 'kms:Encrypt', kind: 'key' },

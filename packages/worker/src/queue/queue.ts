@@ -1,10 +1,10 @@
 import {
   ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { BatchedDeletes } from './batchedDeletes.ts';
 
 /** One received jobs-queue message: its raw body and the handle that deletes or extends it. */
 export interface ReceivedMessage {
@@ -20,10 +20,14 @@ export const MAX_RECEIVE = 10;
 
 /** The jobs queue as the worker sees it: receive messages, extend them, delete them. */
 export class JobQueue {
+  private readonly deletes: BatchedDeletes;
+
   constructor(
     private readonly sqs: SQSClient,
     private readonly url: string,
-  ) {}
+  ) {
+    this.deletes = new BatchedDeletes(sqs, url);
+  }
 
   /**
    * Long-polls for one message, hidden from other workers for `visibilitySeconds`. Resolves `undefined`
@@ -101,10 +105,9 @@ export class JobQueue {
     );
   }
 
-  async delete(message: ReceivedMessage): Promise<void> {
-    await this.sqs.send(
-      new DeleteMessageCommand({ QueueUrl: this.url, ReceiptHandle: message.receiptHandle }),
-    );
+  /** Deletes the message; deletes asked for together share a DeleteMessageBatch call (batchedDeletes.ts). */
+  delete(message: ReceivedMessage): Promise<void> {
+    return this.deletes.delete(message.receiptHandle);
   }
 
   /** Hides the message for `seconds` more from now; 0 makes it visible (redelivered) at once. */
