@@ -18,8 +18,14 @@ export interface Upstream {
 }
 
 /**
+ * Answer headers about s3rver's connection to the gateway, not the client's (RFC 9110 7.6.1): the gateway's own
+ * server sets the client's (its keep-alive, not s3rver's).
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+
+/**
  * Passes an admitted request to s3rver and its answer back, streaming both ways. The answer carries the gateway's
- * `cors` headers instead of any of s3rver's own.
+ * `cors` headers instead of any of s3rver's own, and none of its hop-by-hop ones.
  */
 export function forward(
   req: IncomingMessage,
@@ -47,7 +53,9 @@ export function forward(
     },
     (answer) => {
       const headers = Object.fromEntries(
-        Object.entries(answer.headers).filter(([name]) => !name.startsWith('access-control-')),
+        Object.entries(answer.headers).filter(
+          ([name]) => !name.startsWith('access-control-') && !HOP_BY_HOP.has(name),
+        ),
       );
       res.writeHead(answer.statusCode ?? 502, { ...headers, ...cors });
       answer.pipe(res);
