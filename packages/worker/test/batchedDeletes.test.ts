@@ -98,7 +98,7 @@ test('a lone delete goes at once; those asked for while it is out go together af
   expect(calls).toEqual([1, 3, 1]);
 });
 
-test('an entry SQS refuses fails its own delete with SQS code; a failed call fails its deletes, not later ones', async () => {
+test("an entry SQS refuses fails its own delete with SQS's code; a failed call fails its deletes, not later ones", async () => {
   // The SQS stand-in deletes any handle; real SQS refuses an expired one by entry. Answers as SQS gives them:
   let failCall = false;
   const sqs = {

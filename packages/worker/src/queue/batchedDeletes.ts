@@ -12,10 +12,10 @@ interface PendingDelete {
 /**
  * Deletes a queue's messages, those asked for together in one DeleteMessageBatch: the deletes asked for in the
  * same turn go as one call, and those asked for while a call is out go together when it returns (10 a call at
- * most). Nothing waits on a timer, so a lone delete is not held back; the jobs of a batched group, which end
- * within milliseconds of each other, share calls. Each caller learns its own message's outcome: an entry SQS
- * refuses rejects with SQS's code as the error's name, as DeleteMessage would throw it; a failed call rejects
- * every delete in it.
+ * most). Nothing waits on a timer, so a lone delete is not held back; jobs whose ends meet (a batched group's
+ * can) share calls, the more so the longer SQS takes to answer. Each caller learns its own message's outcome:
+ * an entry SQS refuses rejects with SQS's code as the error's name, as DeleteMessage would throw it; a failed
+ * call rejects every delete in it.
  */
 export class BatchedDeletes {
   private pending: PendingDelete[] = [];
