@@ -12,8 +12,9 @@ import type { BatcherOptions, BatchMember, MemberBatchStats, ModelBatcher } from
  * cut them off: it is kept by a timer, which fires only after that turn). It only matters for a member waiting
  * on I/O in its step (a checkpoint write: milliseconds to tens of ms, longer than any wait worth making; a progress
  * write goes out behind the step, queue/lease.ts). The others go ahead without it after 2 ms; it runs its step
- * alone once and then meets them again (the wait counts from when the model went idle, see `deadline`). 2 ms is small next to a GPU call's fixed cost
- * (~15 ms for a UNet step), which is what a straggler's solo call costs, so waiting longer rarely pays.
+ * alone once and then meets them again (the wait counts from when the model went idle, see `deadline`). 2 ms is
+ * small next to a GPU call's fixed cost (~15 ms for a UNet step), which is what a straggler's solo call costs, so
+ * waiting longer rarely pays.
  */
 export const DEFAULT_MAX_WAIT_MS = 2;
 
