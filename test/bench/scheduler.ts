@@ -16,7 +16,8 @@
  *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
  *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
- *   compared byte for byte, and where each of those two runs spends its time (before the first model call, in
+ *   compared byte for byte (three such pairs, the median pair's figures shown, every pair's ratios beside them),
+ *   and where each of those two runs spends its time (before the first model call, in
  *   calls, between them, after the last: the scheduler has the model only in the middle two);
  * - from the worker path too: 40 jobs waiting, 8 slots against 1, the rate at which jobs end once the first 8
  *   have ended (a full worker's throughput, each group's writes overlapping the next group's calls), and the CPU a
@@ -34,7 +35,7 @@ import { writeTinySdBundle } from '@obelm/models/testing';
 import { type BatchMode, checkBatchInvariance, createModelBatcher } from '@obelm/worker/batching';
 import { DEFAULT_STUB_GPU_COST, stubGpuModel } from '@obelm/worker/testing';
 import { measureHostWork } from './hostWork.ts';
-import { BATCH_JOBS, measureWorkerBusy, type WorkerBusyRun } from './workerBusy.ts';
+import { BATCH_JOBS, measureWorkerBusy, type WorkerBatchFigures, type WorkerBusyRun } from './workerBusy.ts';
 
 const JOBS = 8;
 /** Two cohorts of JOBS: more rows than one call holds, so two calls take turns on the model. */
@@ -161,6 +162,11 @@ try {
       .map((ms) => ms.toFixed(0))
       .join(' / ');
   const exactText = (exact: boolean) => (exact ? 'yes, all 8' : 'NO');
+  /** Lowest to highest of a ratio over a scenario's pairs. */
+  const spread = (figures: WorkerBatchFigures, ratio: 'ratio' | 'modelSideRatio') => {
+    const ratios = (figures.pairs ?? [figures]).map((pair) => pair[ratio]);
+    return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}x`;
+  };
   /** Figure, pipeline level, worker path ('' where a side does not measure it). */
   const rows: [string, string, string][] = [
     ['', 'pipeline level (engine + batcher)', 'worker path (local stack + worker)'],
@@ -185,6 +191,11 @@ try {
       '  batch-8 ratio',
       `${pipelineRatio.toFixed(2)}x`,
       `${batch8.modelSideRatio.toFixed(2)}x to the model's last call (${batch8.together.modelSideMs} vs ${batch8.oneAtATime.modelSideMs} ms); ${batch8.ratio.toFixed(2)}x to the last end`,
+    ],
+    [
+      `  the ${batch8.pairs?.length ?? 1} side-by-side pairs (median above)`,
+      '',
+      `${spread(batch8, 'modelSideRatio')} to the model's last call, ${spread(batch8, 'ratio')} to the last end`,
     ],
     [
       '  model calls',
