@@ -160,7 +160,7 @@ export async function measureWorkerBusy(
 }
 
 /** The local stack as the bench sees it from its own process: the API, and a table client for the job items. */
-interface BenchStack {
+export interface BenchStack {
   readonly apiUrl: string;
   readonly devKey: string;
   /** What a worker needs: endpoints, names, credentials (LocalStack.env). */
@@ -191,7 +191,10 @@ const CHILD_ENV = 'OBELM_BENCH_STACK_SERVICE_ENV';
  * listens. The child is killed at stop(), on a failed start and, should the bench exit without stopping it, at
  * this process's exit; it also stops by itself when its stdin closes (this process died) or its life runs out.
  */
-async function startStackProcess(dataDir: string, serviceEnv: Record<string, string>): Promise<BenchStack> {
+export async function startStackProcess(
+  dataDir: string,
+  serviceEnv: Record<string, string>,
+): Promise<BenchStack> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fileURLToPath(import.meta.url), CHILD_FLAG, dataDir],
