@@ -17,8 +17,8 @@
  * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
  *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
  *   compared byte for byte (three such pairs, the median pair's figures shown, every pair's ratios beside them),
- *   and where each of those two runs spends its time (before the first model call, in
- *   calls, between them, after the last: the scheduler has the model only in the middle two);
+ *   and where each of those two runs spends its time (before the first model call, in calls, between them, after
+ *   the last: the scheduler has the model only in the middle two);
  * - from the worker path too: 40 jobs waiting, 8 slots against 1, the rate at which jobs end once the first 8
  *   have ended (a full worker's throughput, each group's writes overlapping the next group's calls), and the CPU a
  *   job takes in the worker's process and in the stack's (what this machine's cores carry besides the stub).
