@@ -120,6 +120,24 @@ describe('activeCounts', () => {
   });
 });
 
+/** What `run` returns, and the table commands the store sent while it ran (by name, in order). */
+async function commandsOf<T>(run: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
+  const commands: string[] = [];
+  const name = 'countCommands';
+  store.db.middlewareStack.add(
+    (next, context) => (args) => {
+      commands.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    return { result: await run(), commands };
+  } finally {
+    store.db.middlewareStack.remove(name);
+  }
+}
+
 describe('releaseHeld', () => {
   it('fills the free slots with the oldest held jobs, each sent once with its message', async () => {
     await drainMessages();
@@ -138,6 +156,20 @@ describe('releaseHeld', () => {
     expect(await releaseHeld(store, tenant)).toEqual([held[1]!.id]);
     expect(await drainMessages()).toEqual([held[1]!.id]);
     expect(await dispatchOf(held[2]!)).toBe('held');
+  });
+
+  it('with nothing held, reads only the held jobs (one Query), whatever the free slots', async () => {
+    const tenant = await tenantWith(2);
+    await putJob(tenant, 'sent');
+    const { result, commands } = await commandsOf(() => releaseHeld(store, tenant));
+    expect(result).toEqual([]);
+    expect(commands).toEqual(['QueryCommand']);
+    // With a job held, the limits and the count are read too, and the job goes.
+    const held = await putJob(tenant, 'held');
+    const released = await commandsOf(() => releaseHeld(store, tenant));
+    expect(released.result).toEqual([held.id]);
+    expect(released.commands).toEqual(expect.arrayContaining(['GetItemCommand', 'QueryCommand']));
+    expect(await drainMessages()).toEqual([held.id]);
   });
 
   it('takes a raised parallelJobs at once', async () => {
