@@ -14,11 +14,12 @@
  *   cohort leaves the device idle for;
  * - the bitwise batch-invariance check of the demo and tiny SD models on this machine's CPU provider, and of the
  *   demo's epsRows at mixed timesteps (what lets a worker merge the calls of jobs at different steps).
- * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots),
- *   and the same 8 jobs submitted at once to a worker with 8 slots and to one with 1, outputs downloaded and
- *   compared byte for byte (three such pairs, the median pair's figures shown, every pair's ratios beside them),
- *   and where each of those two runs spends its time (before the first model call, in calls, between them, after
- *   the last: the scheduler has the model only in the middle two);
+ * - from the worker path: the busy fraction of its model over a stream of jobs (one slot, and the default slots:
+ *   three streams, the median one shown, every stream's figure beside it), and the same 8 jobs submitted at once
+ *   to a worker with 8 slots and to one with 1, outputs downloaded and compared byte for byte (three such pairs,
+ *   the median pair's figures shown, every pair's ratios beside them), and where each of those two runs spends its
+ *   time (before the first model call, in calls, between them, after the last: the scheduler has the model only
+ *   in the middle two);
  * - from the worker path too: 40 jobs waiting, 8 slots against 1, the rate at which jobs end once the first 8
  *   have ended (a full worker's throughput, each group's writes overlapping the next group's calls), and the CPU a
  *   job takes in the worker's process and in the stack's (what this machine's cores carry besides the stub).
@@ -261,6 +262,12 @@ try {
       ],
     );
   }
+  const busyRuns = worker.pipelinedBusy;
+  rows.push([
+    `  the ${busyRuns.length} streams of ${worker.pipelined.jobs} (median above)`,
+    '',
+    `${percent(Math.min(...busyRuns))}-${percent(Math.max(...busyRuns))} to the last call`,
+  ]);
   for (const { name, msPerCall } of hostWork)
     rows.push([`host work between two calls of 8 jobs, ${name}`, `${msPerCall.toFixed(2)} ms`, '']);
   rows.push(
