@@ -573,7 +573,7 @@ if (isScript && process.argv[2] === CHILD_FLAG) {
     jobs: run.jobs,
     'wall ms': run.wallMs,
     'model ms': run.modelMs,
-    busy: percent(run.busyFraction),
+    'busy to the last end': percent(run.busyFraction),
     'jobs/min': run.jobsPerMinute,
     'eps calls': run.calls,
     'rows/call': run.meanRows,
