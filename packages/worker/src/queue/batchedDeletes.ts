@@ -10,10 +10,11 @@ interface PendingDelete {
 }
 
 /**
- * Deletes a queue's messages, those asked for together in one DeleteMessageBatch: the deletes asked for in the
- * same turn go as one call, and those asked for while a call is out go together when it returns (10 a call at
- * most). Nothing waits on a timer, so a lone delete is not held back; jobs whose ends meet (a batched group's
- * can) share calls, the more so the longer SQS takes to answer. Each caller learns its own message's outcome:
+ * Deletes a queue's messages, those asked for together in one DeleteMessageBatch: the deletes asked for before
+ * the first one's microtask runs (in the same synchronous run, or in microtasks queued ahead of it) go as one
+ * call, and those asked for while a call is out go together when it returns (10 a call at most). Nothing waits on
+ * a timer, so a lone delete is not held back; jobs whose ends meet (a batched group's can) share calls, the more
+ * so the longer SQS takes to answer. Each caller learns its own message's outcome:
  * an entry SQS refuses rejects with SQS's code as the error's name, as DeleteMessage would throw it; a failed
  * call rejects every delete in it.
  */
@@ -31,7 +32,8 @@ export class BatchedDeletes {
       this.pending.push({ receiptHandle, resolve, reject });
       if (this.sending) return;
       this.sending = true;
-      // After this turn, so that deletes asked for in the same turn go together.
+      // In a microtask, so that the deletes asked for in the same synchronous run go together (not a later turn:
+      // a lone delete is not held back).
       queueMicrotask(() => void this.drain());
     });
   }
